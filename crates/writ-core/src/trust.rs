@@ -1,0 +1,321 @@
+//! The trust root: which keys are trusted, for what, and until when.
+//!
+//! The algorithm of every key is pinned here (only `ed25519` exists in
+//! version 1); nothing in an artifact can change it. A key's window bounds
+//! when it may *issue*: a retired key's writs stay valid until they expire,
+//! a revoked key's never verify.
+
+use alloc::collections::BTreeMap;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+
+use crate::b64;
+use crate::keys::{KeyId, PublicKey};
+use crate::limits::{MAX_LIST, MAX_STRING, MAX_TRUST_KEYS, MAX_TRUST_ROOT_BYTES};
+use crate::time::Timestamp;
+
+/// The only trust-root version this core reads.
+pub const TRUST_ROOT_VERSION: u32 = 1;
+
+/// What a key may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Signs writs.
+    Issuer,
+    /// Approves requests.
+    Approver,
+    /// Submits requests.
+    Requester,
+    /// Runs writs and signs execution records and host evidence.
+    Gate,
+    /// Signs ledger checkpoints.
+    Ledger,
+}
+
+impl Role {
+    /// Parses a role name.
+    #[must_use]
+    pub fn from_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "issuer" => Self::Issuer,
+            "approver" => Self::Approver,
+            "requester" => Self::Requester,
+            "gate" => Self::Gate,
+            "ledger" => Self::Ledger,
+            _ => return None,
+        })
+    }
+}
+
+/// Signature algorithm pinned to a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Algorithm {
+    /// Ed25519, verified with `verify_strict`.
+    Ed25519,
+}
+
+/// One key as written in the trust-root file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedKeyFile {
+    /// Who holds it (a person, service or host name). For a ledger key, the
+    /// signed-note key name (the log origin).
+    pub name: String,
+    /// What it may do.
+    pub roles: Vec<Role>,
+    /// Groups it belongs to (approver groups, requester teams).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Pinned algorithm.
+    pub algorithm: Algorithm,
+    /// Base64 of the raw 32-byte public key.
+    pub public_key: String,
+    /// Hex SHA-256 of the raw public key (checked on load).
+    pub key_id: KeyId,
+    /// Start of the window in which it may sign.
+    #[serde(default)]
+    pub not_before: Option<Timestamp>,
+    /// End of the window in which it may sign (retirement).
+    #[serde(default)]
+    pub not_after: Option<Timestamp>,
+    /// Revoked keys verify nothing, ever.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// The trust-root file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustRootFile {
+    /// Always [`TRUST_ROOT_VERSION`].
+    pub version: u32,
+    /// Longest validity (`not_after - issued_at`) a writ may have.
+    #[serde(default)]
+    pub max_writ_lifetime_secs: Option<u64>,
+    /// Gates must see a ledger receipt before running a writ.
+    #[serde(default)]
+    pub require_receipt: bool,
+    /// Gates must know a fresh revocation status before running a writ.
+    #[serde(default)]
+    pub require_status: bool,
+    /// How old a status response may be, in seconds.
+    #[serde(default = "default_status_age")]
+    pub status_max_age_secs: u64,
+    /// The keys.
+    pub keys: Vec<TrustedKeyFile>,
+}
+
+fn default_status_age() -> u64 {
+    300
+}
+
+/// A key of a loaded trust root.
+#[derive(Clone, Debug)]
+pub struct TrustedKey {
+    /// As written in the file.
+    pub entry: TrustedKeyFile,
+    /// The parsed key.
+    pub key: PublicKey,
+}
+
+impl TrustedKey {
+    /// Whether it holds `role`.
+    #[must_use]
+    pub fn has_role(&self, role: Role) -> bool {
+        self.entry.roles.contains(&role)
+    }
+
+    /// Whether its window covers `t`.
+    #[must_use]
+    pub fn valid_at(&self, t: Timestamp) -> bool {
+        self.entry.not_before.is_none_or(|nb| t >= nb) && self.entry.not_after.is_none_or(|na| t < na)
+    }
+}
+
+/// A validated trust root.
+#[derive(Clone, Debug)]
+pub struct TrustRoot {
+    file: TrustRootFile,
+    keys: Vec<TrustedKey>,
+    by_id: BTreeMap<KeyId, usize>,
+}
+
+/// Why a trust root was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TrustError {
+    /// Not parseable.
+    #[error("trust root is not valid: {0}")]
+    Parse(String),
+    /// Semantically wrong.
+    #[error("trust root is not valid: {0}")]
+    Invalid(String),
+}
+
+impl TrustRoot {
+    /// An empty version-1 trust root.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self {
+            file: TrustRootFile {
+                version: TRUST_ROOT_VERSION,
+                max_writ_lifetime_secs: None,
+                require_receipt: false,
+                require_status: false,
+                status_max_age_secs: default_status_age(),
+                keys: Vec::new(),
+            },
+            keys: Vec::new(),
+            by_id: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates a trust-root file.
+    ///
+    /// # Errors
+    /// [`TrustError`] naming the problem: size, JSON, version, a key whose id
+    /// does not match its bytes, a duplicate key id.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, TrustError> {
+        if bytes.len() > MAX_TRUST_ROOT_BYTES {
+            return Err(TrustError::Parse(alloc::format!("larger than {MAX_TRUST_ROOT_BYTES} bytes")));
+        }
+        let file: TrustRootFile = crate::json::from_slice(bytes).map_err(TrustError::Parse)?;
+        Self::from_file(file)
+    }
+
+    /// Validates a parsed trust-root file.
+    ///
+    /// # Errors
+    /// See [`TrustRoot::from_json`].
+    pub fn from_file(file: TrustRootFile) -> Result<Self, TrustError> {
+        if file.version != TRUST_ROOT_VERSION {
+            return Err(TrustError::Invalid(alloc::format!(
+                "version {} is not supported (expected {TRUST_ROOT_VERSION})",
+                file.version
+            )));
+        }
+        if file.keys.len() > MAX_TRUST_KEYS {
+            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
+        }
+        let mut root = Self { keys: Vec::new(), by_id: BTreeMap::new(), file: TrustRootFile { keys: Vec::new(), ..file.clone() } };
+        for entry in file.keys {
+            root.insert(entry)?;
+        }
+        Ok(root)
+    }
+
+    fn insert(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
+        let name = entry.name.clone();
+        if name.is_empty() || name.len() > MAX_STRING || entry.groups.len() > MAX_LIST {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: name or groups out of bounds")));
+        }
+        if entry.roles.is_empty() {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}` has no role")));
+        }
+        let raw = b64::decode(&entry.public_key, 32)
+            .map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: public_key: {e}")))?;
+        let key = PublicKey::from_bytes(&raw).map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: {e}")))?;
+        if key.key_id() != entry.key_id {
+            return Err(TrustError::Invalid(alloc::format!(
+                "key `{name}`: key_id {} does not match its public key (expected {})",
+                entry.key_id,
+                key.key_id()
+            )));
+        }
+        if let (Some(nb), Some(na)) = (entry.not_before, entry.not_after)
+            && nb >= na
+        {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: not_before must be before not_after")));
+        }
+        if self.by_id.contains_key(&entry.key_id) {
+            return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
+        }
+        self.by_id.insert(entry.key_id, self.keys.len());
+        self.file.keys.push(entry.clone());
+        self.keys.push(TrustedKey { entry, key });
+        Ok(())
+    }
+
+    /// Adds a key.
+    ///
+    /// # Errors
+    /// As for loading: a bad key, or one already listed.
+    pub fn add(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
+        if self.keys.len() >= MAX_TRUST_KEYS {
+            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
+        }
+        self.insert(entry)
+    }
+
+    /// Looks a key up by id.
+    #[must_use]
+    pub fn key(&self, id: &KeyId) -> Option<&TrustedKey> {
+        self.by_id.get(id).and_then(|&i| self.keys.get(i))
+    }
+
+    /// All keys, in file order.
+    #[must_use]
+    pub fn keys(&self) -> &[TrustedKey] {
+        &self.keys
+    }
+
+    /// The file form (for writing back).
+    #[must_use]
+    pub fn file(&self) -> &TrustRootFile {
+        &self.file
+    }
+
+    /// Mutable policy settings (lifetime, receipt and status requirements).
+    pub fn settings_mut(&mut self) -> TrustSettings<'_> {
+        TrustSettings { file: &mut self.file }
+    }
+
+    /// Pretty JSON of the file form.
+    #[must_use]
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.file).unwrap_or_default()
+    }
+}
+
+/// Settable trust-root options.
+#[derive(Debug)]
+pub struct TrustSettings<'a> {
+    file: &'a mut TrustRootFile,
+}
+
+impl TrustSettings<'_> {
+    /// Sets the maximum writ lifetime.
+    pub fn max_writ_lifetime_secs(&mut self, v: Option<u64>) -> &mut Self {
+        self.file.max_writ_lifetime_secs = v;
+        self
+    }
+    /// Sets whether receipts are required.
+    pub fn require_receipt(&mut self, v: bool) -> &mut Self {
+        self.file.require_receipt = v;
+        self
+    }
+    /// Sets whether a fresh status is required.
+    pub fn require_status(&mut self, v: bool) -> &mut Self {
+        self.file.require_status = v;
+        self
+    }
+}
+
+/// Builds the file entry for a public key.
+#[must_use]
+pub fn key_entry(name: &str, roles: Vec<Role>, groups: Vec<String>, key: &PublicKey) -> TrustedKeyFile {
+    TrustedKeyFile {
+        name: name.into(),
+        roles,
+        groups,
+        algorithm: Algorithm::Ed25519,
+        public_key: b64::encode(&key.to_bytes()),
+        key_id: key.key_id(),
+        not_before: None,
+        not_after: None,
+        revoked: false,
+    }
+}

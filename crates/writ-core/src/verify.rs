@@ -1,0 +1,412 @@
+//! `verify`: the one function every gate, the authority, the CLI and the
+//! browser call. Pure and deterministic: the same bytes, trust root and
+//! context give the same verdict everywhere.
+
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::Deserialize;
+
+use crate::approval::{self, Verdict};
+use crate::denial::{Denial, DenialCode};
+use crate::digest::Sha256Digest;
+use crate::dsse::{self, IN_TOTO_PAYLOAD_TYPE};
+use crate::keys::KeyId;
+use crate::limits::{MAX_DEPTH, MAX_ENVELOPE_BYTES};
+use crate::model::{Action, Boundaries, PREDICATE_TYPE, Predicate, STATEMENT_TYPE, Scope, Statement};
+use crate::scope::{self, Attempt, Capabilities, HostFacts};
+use crate::time::Timestamp;
+use crate::trust::{Role, TrustRoot};
+
+/// How the gate is running the writ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Only checking (no execution follows): offline, use-count and status
+    /// requirements are not applied, revocation still is when known.
+    Check,
+    /// Executing without contacting the authority.
+    Offline,
+    /// Executing with the authority reachable (status and use counts known).
+    Online,
+}
+
+/// Revocation status as the gate learned it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Not known.
+    Unknown,
+    /// The authority said valid at `checked_at`.
+    Good {
+        /// When the authority signed the status.
+        checked_at: Timestamp,
+    },
+    /// The authority said revoked.
+    Revoked {
+        /// When it was revoked.
+        at: Timestamp,
+    },
+}
+
+/// Everything `verify` needs besides the writ and the trust root.
+#[derive(Clone, Debug)]
+pub struct Context {
+    /// The current time (the core has no clock).
+    pub now: Timestamp,
+    /// What is being attempted; `None` checks authenticity and validity only.
+    pub attempt: Option<Attempt>,
+    /// Facts about this host.
+    pub host: Option<HostFacts>,
+    /// Which boundaries the enforcing gate can enforce.
+    pub capabilities: Capabilities,
+    /// Check, offline or online.
+    pub mode: Mode,
+    /// Revocation status.
+    pub status: Status,
+    /// Online: the use number the authority assigned to this execution
+    /// (1 for the first use), after consuming it atomically.
+    pub use_count: Option<u32>,
+    /// Envelopes of the ancestors, parent first, for a child writ.
+    pub ancestors: Vec<Vec<u8>>,
+    /// The ledger receipt presented with the writ.
+    pub receipt: Option<Vec<u8>>,
+}
+
+impl Context {
+    /// A context that only checks authenticity and validity at `now`.
+    #[must_use]
+    pub fn check_at(now: Timestamp) -> Self {
+        Self {
+            now,
+            attempt: None,
+            host: None,
+            capabilities: Capabilities::ALL,
+            mode: Mode::Check,
+            status: Status::Unknown,
+            use_count: None,
+            ancestors: Vec::new(),
+            receipt: None,
+        }
+    }
+}
+
+/// A writ whose every check passed. Only [`verify`] constructs one, so holding
+/// a `Verified` proves the checks ran.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    statement: Statement,
+    envelope_digest: Sha256Digest,
+    payload_digest: Sha256Digest,
+    signer: KeyId,
+    approvers: Vec<KeyId>,
+    matched_action: Option<usize>,
+}
+
+impl Verified {
+    /// The writ id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.statement.predicate.id
+    }
+    /// The verified statement.
+    #[must_use]
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+    /// The verified predicate.
+    #[must_use]
+    pub fn predicate(&self) -> &Predicate {
+        &self.statement.predicate
+    }
+    /// The scope.
+    #[must_use]
+    pub fn scope(&self) -> &Scope {
+        &self.statement.predicate.scope
+    }
+    /// The boundaries the gate must enforce.
+    #[must_use]
+    pub fn boundaries(&self) -> &Boundaries {
+        &self.statement.predicate.scope.boundaries
+    }
+    /// sha256 of the envelope bytes as presented (the ledger names writs by it).
+    #[must_use]
+    pub fn envelope_digest(&self) -> Sha256Digest {
+        self.envelope_digest
+    }
+    /// sha256 of the signed payload bytes.
+    #[must_use]
+    pub fn payload_digest(&self) -> Sha256Digest {
+        self.payload_digest
+    }
+    /// The issuer key that signed it.
+    #[must_use]
+    pub fn signer(&self) -> KeyId {
+        self.signer
+    }
+    /// Approvers whose approvals counted.
+    #[must_use]
+    pub fn approvers(&self) -> &[KeyId] {
+        &self.approvers
+    }
+    /// The action that matched the attempt, when one was given.
+    #[must_use]
+    pub fn matched_action(&self) -> Option<&Action> {
+        self.matched_action.and_then(|i| self.statement.predicate.scope.actions.get(i))
+    }
+}
+
+fn deny(code: DenialCode, detail: impl Into<String>) -> Denial {
+    Denial::new(code, detail)
+}
+
+/// Verifies a writ envelope.
+///
+/// The checks run in a fixed, documented order (`docs/format.md`,
+/// "Verification"), and the first failure decides the code.
+///
+/// # Errors
+/// A [`Denial`] with a stable [`DenialCode`].
+///
+/// # Example
+/// ```
+/// use writ_core::{verify, Context, DenialCode, Timestamp, TrustRoot};
+/// let denial = verify(b"not a writ", &TrustRoot::empty(), &Context::check_at(Timestamp(0))).unwrap_err();
+/// assert_eq!(denial.code, DenialCode::Malformed);
+/// ```
+pub fn verify(bytes: &[u8], trust: &TrustRoot, ctx: &Context) -> Result<Verified, Denial> {
+    verify_at_depth(bytes, trust, ctx, 0)
+}
+
+fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -> Result<Verified, Denial> {
+    // 1. Size, envelope, payload type.
+    if bytes.len() > MAX_ENVELOPE_BYTES {
+        return Err(deny(DenialCode::TooLarge, alloc::format!("writ is {} bytes; the limit is {MAX_ENVELOPE_BYTES}", bytes.len())));
+    }
+    let env = dsse::decode(bytes).map_err(|e| deny(DenialCode::Malformed, e))?;
+    if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(deny(
+            DenialCode::Unsupported,
+            alloc::format!("payloadType `{}` is not `{IN_TOTO_PAYLOAD_TYPE}`", env.payload_type),
+        ));
+    }
+
+    // 2. Signatures: every signature by a trusted issuer key must verify,
+    //    and there must be at least one. Signatures by other keys are ignored.
+    let input = env.signing_input();
+    let mut signer: Option<KeyId> = None;
+    for (kid, sig) in &env.signatures {
+        let Some(key) = trust.key(kid).filter(|k| k.has_role(Role::Issuer)) else { continue };
+        if key.entry.revoked {
+            return Err(deny(DenialCode::KeyRevoked, alloc::format!("issuer key `{}` ({kid}) is revoked", key.entry.name)));
+        }
+        if !key.key.verify_strict(&input, sig) {
+            return Err(deny(DenialCode::BadSignature, alloc::format!("signature by issuer key `{}` does not verify", key.entry.name)));
+        }
+        signer.get_or_insert(*kid);
+    }
+    let Some(signer) = signer else {
+        return Err(deny(DenialCode::UnknownKey, "no signature is by an issuer key of the trust root"));
+    };
+
+    // 3. The statement, parsed from exactly the signed bytes.
+    let statement = parse_statement(&env.payload)?;
+    let p = &statement.predicate;
+    if p.issuer != signer {
+        return Err(deny(DenialCode::Malformed, "`predicate.issuer` is not the key that signed the writ"));
+    }
+    let issuer = trust.key(&signer).ok_or_else(|| deny(DenialCode::Internal, "signer vanished from trust root"))?;
+    if !issuer.valid_at(p.issued_at) {
+        return Err(deny(
+            DenialCode::KeyNotValid,
+            alloc::format!("issuer key `{}` was not valid at issuance time {}", issuer.entry.name, p.issued_at),
+        ));
+    }
+
+    // 4. Validity window and lifetime cap.
+    if ctx.now < p.validity.not_before {
+        return Err(deny(DenialCode::NotYetValid, alloc::format!("valid from {}; now is {}", p.validity.not_before, ctx.now)));
+    }
+    if ctx.now >= p.validity.not_after {
+        return Err(deny(DenialCode::Expired, alloc::format!("expired at {}; now is {}", p.validity.not_after, ctx.now)));
+    }
+    if let Some(max) = trust.file().max_writ_lifetime_secs {
+        let life = p.validity.not_after.unix().saturating_sub(p.issued_at.unix());
+        if u64::try_from(life).unwrap_or(u64::MAX) > max {
+            return Err(deny(
+                DenialCode::LifetimeExceeded,
+                alloc::format!("writ lives {life} s; the trust root allows at most {max} s"),
+            ));
+        }
+    }
+
+    // 5. Governance: approvals.
+    let approvers = check_approvals(p, trust)?;
+
+    // 6. Lineage.
+    check_lineage(p, trust, ctx, chain)?;
+
+    // 7. Ledger receipt.
+    let envelope_digest = Sha256Digest::of(bytes);
+    match &ctx.receipt {
+        Some(r) => crate::receipt::check(r, trust, p, &envelope_digest)?,
+        None if trust.file().require_receipt && ctx.mode != Mode::Check => {
+            return Err(deny(DenialCode::ReceiptMissing, "the trust root requires a ledger receipt and none was presented"));
+        }
+        None => {}
+    }
+
+    // 8. Revocation, status, uses, offline.
+    check_status(p, trust, ctx)?;
+
+    // 9. Scope.
+    let matched_action = match &ctx.attempt {
+        Some(a) => Some(scope::check(&p.scope, a, ctx.host.as_ref(), &ctx.capabilities)?),
+        None => None,
+    };
+
+    Ok(Verified {
+        payload_digest: Sha256Digest::of(&env.payload),
+        envelope_digest,
+        signer,
+        approvers,
+        matched_action,
+        statement,
+    })
+}
+
+#[derive(Deserialize)]
+struct Header {
+    #[serde(rename = "_type")]
+    statement_type: Option<String>,
+    #[serde(rename = "predicateType")]
+    predicate_type: Option<String>,
+}
+
+fn parse_statement(payload: &[u8]) -> Result<Statement, Denial> {
+    // Versions first, so an unknown version says so rather than "malformed".
+    if let Ok(h) = crate::json::from_slice::<Header>(payload) {
+        if h.statement_type.as_deref().is_some_and(|t| t != STATEMENT_TYPE) {
+            return Err(deny(DenialCode::Unsupported, alloc::format!("statement `_type` is not `{STATEMENT_TYPE}`")));
+        }
+        if h.predicate_type.as_deref().is_some_and(|t| t != PREDICATE_TYPE) {
+            return Err(deny(DenialCode::Unsupported, alloc::format!("`predicateType` is not `{PREDICATE_TYPE}`")));
+        }
+    }
+    let statement: Statement =
+        crate::json::from_slice(payload).map_err(|e| deny(DenialCode::Malformed, alloc::format!("statement: {e}")))?;
+    statement.validate().map_err(|e| deny(DenialCode::Malformed, e))?;
+    Ok(statement)
+}
+
+fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denial> {
+    let g = &p.governance;
+    let input = approval::signing_input(&p.request.digest.0, Verdict::Approve);
+    let mut names = BTreeSet::new();
+    let mut counted = Vec::new();
+    for a in &g.approvals {
+        let Some(key) = trust.key(&a.approver) else {
+            return Err(deny(DenialCode::BadApproval, alloc::format!("approval by unknown key {}", a.approver)));
+        };
+        let name = &key.entry.name;
+        if a.approver == p.request.requester || *name == p.request.requester_name {
+            return Err(deny(DenialCode::SelfApproval, alloc::format!("`{name}` approved their own request")));
+        }
+        if !key.has_role(Role::Approver) || key.entry.revoked || !key.valid_at(a.time) {
+            return Err(deny(
+                DenialCode::BadApproval,
+                alloc::format!("`{name}` is not a valid approver at {}", a.time),
+            ));
+        }
+        if a.time > p.issued_at {
+            return Err(deny(DenialCode::BadApproval, alloc::format!("approval by `{name}` is dated after issuance")));
+        }
+        let sig = crate::b64::decode(&a.sig, crate::keys::SIGNATURE_LEN)
+            .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval by `{name}`: {e}")))?;
+        if !key.key.verify_strict(&input, &sig) {
+            return Err(deny(DenialCode::BadApproval, alloc::format!("approval signature by `{name}` does not verify")));
+        }
+        let in_group = g.approver_group.as_ref().is_none_or(|grp| key.entry.groups.contains(grp));
+        if in_group && names.insert(name.clone()) {
+            counted.push(a.approver);
+        }
+    }
+    let need = usize::try_from(g.approvals_required).unwrap_or(usize::MAX);
+    if counted.len() < need {
+        let group = g.approver_group.as_deref().map(|grp| alloc::format!(" of group `{grp}`")).unwrap_or_default();
+        return Err(deny(
+            DenialCode::ApprovalsInsufficient,
+            alloc::format!("{} distinct approvals{group}; policy demands {need}", counted.len()),
+        ));
+    }
+    Ok(counted)
+}
+
+fn check_lineage(p: &Predicate, trust: &TrustRoot, ctx: &Context, chain: u32) -> Result<(), Denial> {
+    let Some(parent_ref) = &p.lineage.parent else { return Ok(()) };
+    if chain >= MAX_DEPTH {
+        return Err(deny(DenialCode::LineageBroken, "delegation chain is deeper than the format allows"));
+    }
+    let Some((parent_bytes, rest)) = ctx.ancestors.split_first() else {
+        return Err(deny(DenialCode::LineageBroken, alloc::format!("parent writ {} was not presented", parent_ref.id)));
+    };
+    if Sha256Digest::of(parent_bytes) != parent_ref.digest.0 {
+        return Err(deny(DenialCode::LineageBroken, "the presented parent's digest does not match `lineage.parent.digest`"));
+    }
+    let parent_ctx = Context {
+        attempt: None,
+        mode: Mode::Check,
+        receipt: None,
+        use_count: None,
+        ancestors: rest.to_vec(),
+        ..ctx.clone()
+    };
+    let parent = verify_at_depth(parent_bytes, trust, &parent_ctx, chain + 1)
+        .map_err(|d| deny(DenialCode::LineageBroken, alloc::format!("parent writ does not verify: {} ({})", d.code, d.detail)))?;
+    if parent.id() != parent_ref.id {
+        return Err(deny(DenialCode::LineageBroken, "the presented parent's id does not match `lineage.parent.id`"));
+    }
+    crate::attenuate::check(parent.predicate(), p).map_err(|e| deny(DenialCode::LineageWidened, e))
+}
+
+fn check_status(p: &Predicate, trust: &TrustRoot, ctx: &Context) -> Result<(), Denial> {
+    if let Status::Revoked { at } = ctx.status {
+        return Err(deny(DenialCode::Revoked, alloc::format!("writ {} was revoked at {at}", p.id)));
+    }
+    match ctx.mode {
+        Mode::Check => Ok(()),
+        Mode::Offline => {
+            if !p.scope.offline {
+                return Err(deny(DenialCode::OfflineNotAllowed, "the writ does not allow offline execution"));
+            }
+            if p.scope.uses.is_some() {
+                return Err(deny(DenialCode::OfflineNotAllowed, "the writ's uses must be counted by the authority"));
+            }
+            if trust.file().require_status {
+                return Err(deny(DenialCode::StatusUnknown, "the trust root requires a fresh revocation status"));
+            }
+            Ok(())
+        }
+        Mode::Online => {
+            let fresh = match ctx.status {
+                Status::Good { checked_at } => {
+                    let age = ctx.now.unix().saturating_sub(checked_at.unix());
+                    age >= 0 && u64::try_from(age).unwrap_or(u64::MAX) <= trust.file().status_max_age_secs
+                }
+                _ => false,
+            };
+            if trust.file().require_status && !fresh {
+                return Err(deny(DenialCode::StatusUnknown, "no fresh revocation status from the authority"));
+            }
+            if let Some(uses) = p.scope.uses {
+                match ctx.use_count {
+                    None => return Err(deny(DenialCode::StatusUnknown, "the authority did not count this use")),
+                    Some(n) if n > uses || n == 0 => {
+                        return Err(deny(DenialCode::Replayed, alloc::format!("use {n} of a writ permitting {uses}")));
+                    }
+                    Some(_) => {}
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The `testdata/writs/` vectors: regenerated from `writ_core::fixtures` and
+//! diffed (CI fails on drift), then verified against their expected verdicts.
+//!
+//! Regenerate after an intended format change with
+//! `WRIT_REGENERATE=1 cargo test -p writ-core --test vectors`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use writ_core::fixtures::{self, Vector};
+use writ_core::spec::ContextSpec;
+use writ_core::{TrustRoot, verify};
+
+fn testdata() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/writs")
+}
+
+fn expected_json(v: &Vector) -> String {
+    let mut s = serde_json::to_string_pretty(&json!({
+        "description": v.description,
+        "trust": v.trust,
+        "context": v.context,
+        "verdict": if v.expected.is_some() { "deny" } else { "allow" },
+        "code": v.expected.map(|c| c.as_str()),
+    }))
+    .unwrap();
+    s.push('\n');
+    s
+}
+
+fn files() -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = testdata();
+    let mut out = vec![
+        (dir.join("trust.json"), (fixtures::trust_root(false).to_json_pretty() + "\n").into_bytes()),
+        (dir.join("trust-receipts.json"), (fixtures::trust_root(true).to_json_pretty() + "\n").into_bytes()),
+    ];
+    for v in fixtures::vectors() {
+        out.push((dir.join(format!("{}.writ.json", v.name)), v.envelope.clone()));
+        out.push((dir.join(format!("{}.expected.json", v.name)), expected_json(&v).into_bytes()));
+    }
+    out
+}
+
+#[test]
+fn vectors_match_the_generator() {
+    let regenerate = std::env::var_os("WRIT_REGENERATE").is_some();
+    if regenerate {
+        fs::create_dir_all(testdata()).unwrap();
+    }
+    let mut drift = Vec::new();
+    for (path, bytes) in files() {
+        if regenerate {
+            fs::write(&path, &bytes).unwrap();
+        } else if fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+            drift.push(path.display().to_string());
+        }
+    }
+    assert!(
+        drift.is_empty(),
+        "test vectors drifted from the generator; if intended, run \
+         `WRIT_REGENERATE=1 cargo test -p writ-core --test vectors` and commit: {drift:#?}"
+    );
+}
+
+#[test]
+fn every_vector_file_gives_its_expected_verdict() {
+    let dir = testdata();
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".expected.json") else { continue };
+        let expected: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let trust = TrustRoot::from_json(&fs::read(dir.join(expected["trust"].as_str().unwrap())).unwrap()).unwrap();
+        let spec: ContextSpec = serde_json::from_value(expected["context"].clone()).unwrap();
+        let envelope = fs::read(dir.join(format!("{stem}.writ.json"))).unwrap();
+        let verdict = verify(&envelope, &trust, &spec.to_context().unwrap());
+        match expected["code"].as_str() {
+            None => assert!(verdict.is_ok(), "{stem}: expected allow, got {:?}", verdict.err()),
+            Some(code) => {
+                let d = verdict.err().unwrap_or_else(|| panic!("{stem}: expected deny {code}, got allow"));
+                assert_eq!(d.code.as_str(), code, "{stem}: {}", d.detail);
+            }
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, fixtures::vectors().len());
+}
+
+#[test]
+fn every_verify_code_has_a_vector() {
+    use writ_core::DenialCode;
+    let gate_only = [DenialCode::RecordFailed, DenialCode::Internal];
+    let covered: std::collections::BTreeSet<_> = fixtures::vectors().iter().filter_map(|v| v.expected).collect();
+    for code in DenialCode::ALL {
+        assert!(covered.contains(&code) || gate_only.contains(&code), "no vector for `{code}`");
+    }
+}
