@@ -29,6 +29,14 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 #[serde(transparent)]
 pub struct StrictMap<V>(pub BTreeMap<String, V>);
 
+impl<V> StrictMap<V> {
+    /// Whether it has no entries.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 impl<V> Default for StrictMap<V> {
     fn default() -> Self {
         Self(BTreeMap::new())

@@ -169,21 +169,30 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// The text form of a public key file: `ed25519 <base64 raw key>`.
+/// The text form of a public key file: `ed25519 <base64 raw key> [name]`.
 #[must_use]
-pub fn public_key_file(key: &PublicKey) -> String {
-    alloc::format!("ed25519 {}\n", crate::b64::encode(&key.to_bytes()))
+pub fn public_key_file(key: &PublicKey, name: Option<&str>) -> String {
+    match name {
+        Some(n) => alloc::format!("ed25519 {} {n}\n", crate::b64::encode(&key.to_bytes())),
+        None => alloc::format!("ed25519 {}\n", crate::b64::encode(&key.to_bytes())),
+    }
 }
 
-/// Parses a public key file written by [`public_key_file`].
+/// Parses a public key file written by [`public_key_file`]; returns the key
+/// and the optional name after it.
 ///
 /// # Errors
-/// Returns a message when the text is not `ed25519 <base64>`.
-pub fn parse_public_key_file(text: &str) -> Result<PublicKey, &'static str> {
-    let body = text.trim_end_matches('\n');
-    let b64 = body.strip_prefix("ed25519 ").ok_or("a public key file reads `ed25519 <base64 key>`")?;
+/// Returns a message when the text is not `ed25519 <base64> [name]`.
+pub fn parse_public_key_file(text: &str) -> Result<(PublicKey, Option<String>), &'static str> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let rest = body.strip_prefix("ed25519 ").ok_or("a public key file reads `ed25519 <base64 key> [name]`")?;
+    let (b64, name) = match rest.split_once(' ') {
+        Some((k, n)) if !n.is_empty() && !n.contains('\n') => (k, Some(String::from(n))),
+        Some(_) => return Err("a public key file reads `ed25519 <base64 key> [name]`"),
+        None => (rest, None),
+    };
     let bytes = crate::b64::decode(b64, 32)?;
-    PublicKey::from_bytes(&bytes)
+    Ok((PublicKey::from_bytes(&bytes)?, name))
 }
 
 #[cfg(test)]
@@ -210,7 +219,9 @@ mod tests {
     #[test]
     fn public_key_file_round_trip() {
         let key = SigningKey::from_seed(&[7; 32]).public();
-        assert_eq!(parse_public_key_file(&public_key_file(&key)).unwrap(), key);
+        assert_eq!(parse_public_key_file(&public_key_file(&key, None)).unwrap(), (key, None));
+        let named = public_key_file(&key, Some("alice"));
+        assert_eq!(parse_public_key_file(&named).unwrap(), (key, Some("alice".into())));
         assert!(parse_public_key_file("ssh-ed25519 AAAA").is_err());
     }
 }

@@ -25,6 +25,7 @@ pub mod b64;
 pub mod denial;
 pub mod digest;
 pub mod dsse;
+pub mod entry;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod glob;

@@ -68,7 +68,7 @@ pub struct Predicate {
     #[serde(default)]
     pub governance: Governance,
     /// Proof that runtime conditions were verified.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
     /// What exactly may run, where, and within which boundaries.
     pub scope: Scope,
@@ -125,10 +125,10 @@ pub struct Governance {
     #[serde(default)]
     pub approvals_required: u32,
     /// The group approvers must belong to, when policy named one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approver_group: Option<String>,
     /// The approvals, each signed by the approver's own key.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<Approval>,
 }
 
@@ -170,10 +170,10 @@ pub struct Scope {
     pub boundaries: Boundaries,
     /// How many executions it permits (`1` = single use); absent = unlimited
     /// within validity.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<u32>,
     /// Whether a gate may run it without contacting the authority.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub offline: bool,
 }
 
@@ -199,10 +199,10 @@ pub struct ExecAction {
     #[serde(with = "hex_str")]
     pub sha256: Sha256Digest,
     /// One rule per argument after the program name, in order.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<ArgRule>,
     /// Whether more arguments than rules may follow.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub more_args: bool,
 }
 
@@ -229,7 +229,7 @@ pub struct HttpAction {
     /// matches any number of segments.
     pub path: String,
     /// sha256 the request body must have, when set.
-    #[serde(default, with = "opt_hex")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
     pub body_sha256: Option<Sha256Digest>,
 }
 
@@ -240,10 +240,10 @@ pub struct ToolAction {
     /// Tool name.
     pub name: String,
     /// Constraints on named arguments (string values).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "StrictMap::is_empty")]
     pub args: StrictMap<ArgRule>,
     /// Whether arguments without a constraint may be passed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_false")]
     pub more_args: bool,
 }
 
@@ -252,16 +252,16 @@ pub struct ToolAction {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Host names (globs allowed) it may run on; absent = any host.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosts: Option<Vec<String>>,
     /// Labels the host must carry (all of them).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// Environment variables the program may receive; a value fixes it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "StrictMap::is_empty")]
     pub env: StrictMap<Option<String>>,
     /// The working directory, when fixed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<String>,
 }
 
@@ -270,31 +270,31 @@ pub struct Environment {
 #[serde(deny_unknown_fields)]
 pub struct Boundaries {
     /// Wall-clock seconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wall_clock_secs: Option<u64>,
     /// CPU seconds.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_secs: Option<u64>,
     /// Address-space bytes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_bytes: Option<u64>,
     /// Processes (including the program itself).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processes: Option<u64>,
     /// Open file descriptors.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_files: Option<u64>,
     /// Largest file it may write, in bytes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size_bytes: Option<u64>,
     /// Whether network access is allowed (`false` = none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<bool>,
     /// Paths it may read (and execute) below; absent = not constrained.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_read: Option<Vec<String>>,
     /// Paths it may write below; absent = not constrained.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_write: Option<Vec<String>>,
 }
 
@@ -313,7 +313,7 @@ pub struct Validity {
 #[serde(deny_unknown_fields)]
 pub struct Lineage {
     /// The parent writ, for a delegated (child) writ.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentRef>,
     /// 0 for a root writ, parent's depth + 1 for a child.
     #[serde(default)]
@@ -543,4 +543,9 @@ fn validate_boundaries(b: &Boundaries) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_false(b: &bool) -> bool {
+    !*b
 }

@@ -77,10 +77,10 @@ pub struct TrustedKeyFile {
     /// Hex SHA-256 of the raw public key (checked on load).
     pub key_id: KeyId,
     /// Start of the window in which it may sign.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<Timestamp>,
     /// End of the window in which it may sign (retirement).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_after: Option<Timestamp>,
     /// Revoked keys verify nothing, ever.
     #[serde(default)]
@@ -94,7 +94,7 @@ pub struct TrustRootFile {
     /// Always [`TRUST_ROOT_VERSION`].
     pub version: u32,
     /// Longest validity (`not_after - issued_at`) a writ may have.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_writ_lifetime_secs: Option<u64>,
     /// Gates must see a ledger receipt before running a writ.
     #[serde(default)]

@@ -1,0 +1,65 @@
+//! `writ`: the one command-line tool of writ.
+//!
+//! Exit codes (part of the public contract, see `docs/cli.md`):
+//! - `0`  success / allowed
+//! - `1`  an operational error (I/O, bad file contents, unreachable service)
+//! - `2`  a usage error (bad flags or arguments)
+//! - `77` denied: the writ did not verify; the reason code is printed
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cmd;
+mod exit;
+mod files;
+
+#[derive(Debug, Parser)]
+#[command(name = "writ", version, about = "Execution as an authenticated act: signed, scoped, expiring writs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create an Ed25519 key pair.
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Manage a trust root.
+    Trust(cmd::trust::TrustArgs),
+    /// Sign a writ predicate (the low-level issuer).
+    Sign(cmd::sign::SignArgs),
+    /// Verify a writ offline (exit 0 allowed, 77 denied).
+    Verify(cmd::verify::VerifyArgs),
+    /// Decode a writ without trusting it.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Walk through the whole flow in a scratch directory.
+    Demo(cmd::demo::DemoArgs),
+    /// Run a program under a writ, confined by its boundaries (77 when denied).
+    Exec(cmd::exec::ExecArgs),
+    // @subcommands (one line per subcommand; keep this marker)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::usage() } else { ExitCode::SUCCESS };
+        }
+    };
+    let result = match cli.command {
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Trust(a) => cmd::trust::run(a),
+        Command::Sign(a) => cmd::sign::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
+        Command::Inspect(a) => cmd::inspect::run(a),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Exec(a) => cmd::exec::run(a),
+        // @dispatch (one arm per subcommand; keep this marker)
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => exit::report(&err),
+    }
+}
