@@ -194,3 +194,21 @@ fn base64_decode(s: &str) -> Vec<u8> {
 fn base64_encode(b: &[u8]) -> String {
     writ_core::b64::encode(b)
 }
+
+/// The predicate JSON Schema accepts every allowed vector's predicate and
+/// rejects broken ones (checked with the reference `jsonschema` package).
+#[test]
+fn json_schema_matches_the_vectors() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = Command::new("python3")
+        .arg(root.join("tests/interop/schema_check.py"))
+        .arg(&root)
+        .output()
+        .expect("python3 must be installed");
+    assert!(
+        out.status.success(),
+        "schema check failed (is `jsonschema` installed?): {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
