@@ -77,6 +77,41 @@ pub fn retired_issuer() -> SigningKey {
 pub fn stranger() -> SigningKey {
     key(7)
 }
+/// The ledger's checkpoint key; its trust-root name is [`LEDGER_NAME`].
+#[must_use]
+pub fn ledger() -> SigningKey {
+    key(8)
+}
+/// The ledger's note key name and checkpoint origin.
+pub const LEDGER_NAME: &str = "ledger.writ.example";
+
+/// A receipt proving `envelope`'s issuance: a C2SP tlog-proof of index 2 in
+/// a three-entry log, checkpoint signed by [`ledger`].
+#[must_use]
+pub fn receipt_for(envelope: &[u8], p: &Predicate) -> Vec<u8> {
+    use crate::entry::{Entry, Issuance};
+    use writ_tlog::hash::{leaf_hash, node_hash};
+    let entry = Entry::Issuance(Issuance {
+        time: p.issued_at,
+        request_id: p.request.id.clone(),
+        writ_id: p.id.clone(),
+        envelope_digest: Sha256Digest::of(envelope),
+        issuer: p.issuer.to_string(),
+        not_before: p.validity.not_before,
+        not_after: p.validity.not_after,
+        parent_writ_id: None,
+        parent_digest: None,
+    })
+    .encode()
+    .expect("fixture entry encodes");
+    let left = node_hash(&leaf_hash(b"earlier entry 0"), &leaf_hash(b"earlier entry 1"));
+    let root = node_hash(&left, &leaf_hash(&entry));
+    let signer = writ_tlog::note::NoteSigner::new(LEDGER_NAME, ledger().as_dalek().clone()).expect("key name");
+    let note = writ_tlog::checkpoint::Checkpoint::new(LEDGER_NAME, 3, root).sign(&signer).expect("sign");
+    writ_tlog::tlog_proof::TlogProof { extra: Some(entry), index: 2, hashes: vec![left], checkpoint: note.into_bytes() }
+        .to_bytes()
+}
+
 /// Approver `dave`, in group `dev` only.
 #[must_use]
 pub fn dave() -> SigningKey {
@@ -104,6 +139,7 @@ pub fn trust_root(receipts: bool) -> TrustRoot {
     add("revoked-issuer", vec![Role::Issuer], &[], &revoked_issuer());
     add("retired-issuer", vec![Role::Issuer], &[], &retired_issuer());
     add("dave", vec![Role::Approver], &["dev"], &dave());
+    add(LEDGER_NAME, vec![Role::Ledger], &[], &ledger());
     t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_receipt(receipts);
     t
 }
@@ -447,5 +483,18 @@ pub fn vectors() -> Vec<Vector> {
     }
     out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_missing", "a trust root that requires receipts, none presented", base(), ctx(), Some(DenialCode::ReceiptMissing)) });
     out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_invalid", "a receipt that proves nothing", base(), ContextSpec { receipt: Some("{}".into()), ..ctx() }, Some(DenialCode::ReceiptInvalid)) });
+    {
+        let receipt = |env: &[u8], p: &Predicate| Some(String::from_utf8(receipt_for(env, p)).expect("text"));
+        let good = base();
+        let with = ContextSpec { receipt: receipt(&good, &predicate()), ..ctx() };
+        out.push(Vector { trust: "trust-receipts.json", ..v("allow_with_receipt", "a writ with its ledger receipt", good.clone(), with.clone(), None) });
+        let mut other = predicate();
+        other.id = uuid(9);
+        let other_env = sign(other.clone());
+        let wrong = ContextSpec { receipt: receipt(&other_env, &other), ..ctx() };
+        out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_other_writ", "the receipt of another writ", good.clone(), wrong, Some(DenialCode::ReceiptInvalid)) });
+        let forged = with.receipt.clone().expect("receipt").replace("index 2", "index 1");
+        out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_wrong_index", "a receipt whose index was edited", good, ContextSpec { receipt: Some(forged), ..ctx() }, Some(DenialCode::ReceiptInvalid)) });
+    }
     out
 }

@@ -41,6 +41,9 @@ pub mod time;
 pub mod trust;
 pub mod verify;
 
+/// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
+pub use writ_tlog as tlog;
+
 pub use denial::{Denial, DenialCode};
 pub use digest::Sha256Digest;
 pub use keys::{KeyId, PublicKey, SigningKey};

@@ -248,7 +248,9 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
     // 7. Ledger receipt.
     let envelope_digest = Sha256Digest::of(bytes);
     match &ctx.receipt {
-        Some(r) => crate::receipt::check(r, trust, p, &envelope_digest)?,
+        Some(r) => {
+            crate::receipt::check(r, trust, p, &envelope_digest)?;
+        }
         None if trust.file().require_receipt && ctx.mode != Mode::Check => {
             return Err(deny(DenialCode::ReceiptMissing, "the trust root requires a ledger receipt and none was presented"));
         }
