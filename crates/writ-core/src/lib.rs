@@ -37,6 +37,7 @@ pub mod model;
 pub mod receipt;
 pub mod scope;
 pub mod spec;
+pub mod status;
 pub mod time;
 pub mod trust;
 pub mod verify;
