@@ -11,12 +11,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const require = createRequire(import.meta.url);
-const writ = require(join(root, "target", "wasm-node", "writ_wasm.js"));
+const pkg = resolve(process.env.WRIT_WASM_PKG ?? join(root, "target", "wasm-node"));
+const writ = require(join(pkg, "writ_wasm.js"));
 const dir = join(root, "testdata", "writs");
 
 const vectors = readdirSync(dir).filter((f) => f.endsWith(".expected.json")).sort();

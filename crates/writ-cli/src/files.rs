@@ -19,9 +19,7 @@ const PRIVATE_PREFIX: &str = "ed25519-secret ";
 pub fn read_bounded(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     let file = fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let mut buf = Vec::new();
-    file.take(max as u64 + 1)
-        .read_to_end(&mut buf)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    file.take(max as u64 + 1).read_to_end(&mut buf).with_context(|| format!("cannot read `{}`", path.display()))?;
     if buf.len() > max {
         bail!("`{}` is larger than {max} bytes", path.display());
     }
@@ -62,11 +60,11 @@ pub fn read_private_key(path: &Path) -> anyhow::Result<SigningKey> {
         bail!("private key `{}` is readable by others; run `chmod 600 {}`", path.display(), path.display());
     }
     let text = Zeroizing::new(String::from_utf8(read_bounded(path, 256)?).context("key file is not text")?);
-    let b64 = text
-        .trim_end()
-        .strip_prefix(PRIVATE_PREFIX)
-        .with_context(|| format!("`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>`)", path.display()))?;
-    let seed = Zeroizing::new(writ_core::b64::decode(b64, 32).map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?);
+    let b64 = text.trim_end().strip_prefix(PRIVATE_PREFIX).with_context(|| {
+        format!("`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>`)", path.display())
+    })?;
+    let seed =
+        Zeroizing::new(writ_core::b64::decode(b64, 32).map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?);
     let arr: [u8; 32] = seed.as_slice().try_into().context("a private key seed is 32 bytes")?;
     let arr = Zeroizing::new(arr);
     Ok(SigningKey::from_seed(&arr))

@@ -37,6 +37,10 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
     /// Run a program under a writ, confined by its boundaries (77 when denied).
     Exec(cmd::exec::ExecArgs),
+    /// The transparency ledger: verifier key, checkpoint, proofs.
+    Log(cmd::log::LogArgs),
+    /// Recompute the ledger and name any tampering (77 when found).
+    Audit(cmd::audit::AuditArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Exec(a) => cmd::exec::run(a),
+        Command::Log(a) => cmd::log::run(a),
+        Command::Audit(a) => cmd::audit::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };
     match result {

@@ -2,6 +2,8 @@
 //! keygen → trust add → sign → verify, and each denial with its own code
 //! and exit status 77.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -36,7 +38,20 @@ impl Setup {
         ok(p, &["keygen", "--out", "issuer.key", "--name", "authority"]);
         ok(p, &["trust", "add", "--trust", "trust.json", "--role", "issuer", "--key", "issuer.key.pub"]);
         let predicate = examples().join("predicate.json");
-        ok(p, &["sign", "--key", "issuer.key", "--predicate", predicate.to_str().unwrap(), "--subject", "/usr/bin/echo", "--out", "w.writ"]);
+        ok(
+            p,
+            &[
+                "sign",
+                "--key",
+                "issuer.key",
+                "--predicate",
+                predicate.to_str().unwrap(),
+                "--subject",
+                "/usr/bin/echo",
+                "--out",
+                "w.writ",
+            ],
+        );
         Self { dir }
     }
 
@@ -113,7 +128,20 @@ fn each_kind_of_wrong_writ_has_its_own_code() {
     // wrong key: signed by a key the trust root does not list
     ok(p, &["keygen", "--out", "rogue.key", "--name", "rogue"]);
     let predicate = examples().join("predicate.json");
-    ok(p, &["sign", "--key", "rogue.key", "--predicate", predicate.to_str().unwrap(), "--subject", "/usr/bin/echo", "--out", "rogue.writ"]);
+    ok(
+        p,
+        &[
+            "sign",
+            "--key",
+            "rogue.key",
+            "--predicate",
+            predicate.to_str().unwrap(),
+            "--subject",
+            "/usr/bin/echo",
+            "--out",
+            "rogue.writ",
+        ],
+    );
     s.assert_denied("rogue.writ", &[], "unknown_key");
 
     // revoked key
@@ -138,7 +166,8 @@ fn usage_errors_exit_2() {
     assert_eq!(writ(dir.path(), &["verify", "x", "--trust", "t", "--now", "yesterday"]).status.code(), Some(2));
     assert_eq!(writ(dir.path(), &["no-such-command"]).status.code(), Some(2));
     ok(dir.path(), &["keygen", "--out", "k"]);
-    let out = writ(dir.path(), &["trust", "add", "--trust", "t.json", "--role", "boss", "--key", "k.pub", "--name", "x"]);
+    let out =
+        writ(dir.path(), &["trust", "add", "--trust", "t.json", "--role", "boss", "--key", "k.pub", "--name", "x"]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role `boss`"));
     assert!(!dir.path().join("t.json").exists(), "a refused command must not write the trust root");

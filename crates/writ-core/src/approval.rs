@@ -41,10 +41,8 @@ mod tests {
     fn approval_input_vector() {
         let d = Sha256Digest([0xab; 32]);
         let input = signing_input(&d, Verdict::Approve);
-        let expected = alloc::format!(
-            "DSSEv1 32 application/vnd.writ.approval.v1 79 approve sha256:{}",
-            "ab".repeat(32)
-        );
+        let expected =
+            alloc::format!("DSSEv1 32 application/vnd.writ.approval.v1 79 approve sha256:{}", "ab".repeat(32));
         assert_eq!(input, expected.as_bytes());
     }
 }

@@ -124,9 +124,9 @@ fn environment_within(c: &Environment, p: &Environment) -> Result<(), String> {
 }
 
 fn path_within(child: &str, parents: &[String]) -> bool {
-    parents.iter().any(|p| {
-        child == p || child.strip_prefix(p.trim_end_matches('/')).is_some_and(|rest| rest.starts_with('/'))
-    })
+    parents
+        .iter()
+        .any(|p| child == p || child.strip_prefix(p.trim_end_matches('/')).is_some_and(|rest| rest.starts_with('/')))
 }
 
 fn boundaries_within(c: &Boundaries, p: &Boundaries) -> Result<(), String> {

@@ -27,9 +27,7 @@ pub fn decode(text: &str, max: usize) -> Result<Vec<u8>, &'static str> {
     if text.len() / 4 * 3 > max.saturating_add(2) {
         return Err("base64 value is larger than allowed");
     }
-    let bytes = STANDARD
-        .decode(text)
-        .map_err(|_| "value is not canonical standard base64 (with padding)")?;
+    let bytes = STANDARD.decode(text).map_err(|_| "value is not canonical standard base64 (with padding)")?;
     if bytes.len() > max {
         return Err("base64 value is larger than allowed");
     }

@@ -158,7 +158,9 @@ impl DenialCode {
     pub const fn hint(self) -> &'static str {
         match self {
             Self::Malformed | Self::TooLarge | Self::Unsupported => "obtain a fresh writ from the authority",
-            Self::UnknownKey | Self::KeyNotValid => "check that the trust root lists the authority's current issuer key",
+            Self::UnknownKey | Self::KeyNotValid => {
+                "check that the trust root lists the authority's current issuer key"
+            }
             Self::KeyRevoked => "the issuer key was revoked; request a new writ signed by a current key",
             Self::BadSignature => "the writ was altered after signing; obtain the original from the authority",
             Self::NotYetValid => "wait until the writ's not_before time, or check this machine's clock",

@@ -56,9 +56,7 @@ pub const MAX_LIST_ITEMS: usize = 256;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
     /// Encoded entry over [`MAX_ENTRY_BYTES`].
-    #[error(
-        "ledger entry is {size} bytes, over the limit of {MAX_ENTRY_BYTES}; shorten its text fields"
-    )]
+    #[error("ledger entry is {size} bytes, over the limit of {MAX_ENTRY_BYTES}; shorten its text fields")]
     TooLarge {
         /// Actual size.
         size: usize,
@@ -392,21 +390,13 @@ impl Writer {
 
     fn str(&mut self, tag: u8, field: &'static str, s: &str) -> Result<(), EntryError> {
         if s.len() > MAX_STR_BYTES {
-            return Err(EntryError::FieldTooLong {
-                field,
-                max: MAX_STR_BYTES,
-            });
+            return Err(EntryError::FieldTooLong { field, max: MAX_STR_BYTES });
         }
         self.raw(tag, s.as_bytes());
         Ok(())
     }
 
-    fn opt_str(
-        &mut self,
-        tag: u8,
-        field: &'static str,
-        s: Option<&String>,
-    ) -> Result<(), EntryError> {
+    fn opt_str(&mut self, tag: u8, field: &'static str, s: Option<&String>) -> Result<(), EntryError> {
         match s {
             Some(s) => self.str(tag, field, s),
             None => Ok(()),
@@ -430,23 +420,14 @@ impl Writer {
             return Ok(());
         }
         if items.len() > MAX_LIST_ITEMS {
-            return Err(EntryError::FieldTooLong {
-                field,
-                max: MAX_LIST_ITEMS,
-            });
+            return Err(EntryError::FieldTooLong { field, max: MAX_LIST_ITEMS });
         }
         let mut v = Vec::new();
         for it in items {
             if it.len() > MAX_STR_BYTES {
-                return Err(EntryError::FieldTooLong {
-                    field,
-                    max: MAX_STR_BYTES,
-                });
+                return Err(EntryError::FieldTooLong { field, max: MAX_STR_BYTES });
             }
-            let len = u16::try_from(it.len()).map_err(|_| EntryError::FieldTooLong {
-                field,
-                max: MAX_STR_BYTES,
-            })?;
+            let len = u16::try_from(it.len()).map_err(|_| EntryError::FieldTooLong { field, max: MAX_STR_BYTES })?;
             v.extend_from_slice(&len.to_be_bytes());
             v.extend_from_slice(it.as_bytes());
         }
@@ -459,9 +440,7 @@ impl Writer {
 
     fn finish(self) -> Result<Vec<u8>, EntryError> {
         if self.out.len() > MAX_ENTRY_BYTES {
-            return Err(EntryError::TooLarge {
-                size: self.out.len(),
-            });
+            return Err(EntryError::TooLarge { size: self.out.len() });
         }
         Ok(self.out)
     }
@@ -479,26 +458,16 @@ impl<'a> Fields<'a> {
         let mut last = 0u8;
         while let Some((&tag, r)) = rest.split_first() {
             if tag <= last {
-                return Err(EntryError::Malformed(
-                    "field tags must be strictly increasing",
-                ));
+                return Err(EntryError::Malformed("field tags must be strictly increasing"));
             }
             last = tag;
-            let (len, r) = r
-                .split_first_chunk::<2>()
-                .ok_or(EntryError::Malformed("truncated field length"))?;
+            let (len, r) = r.split_first_chunk::<2>().ok_or(EntryError::Malformed("truncated field length"))?;
             let len = usize::from(u16::from_be_bytes(*len));
-            let (v, r) = r
-                .split_at_checked(len)
-                .ok_or(EntryError::Malformed("truncated field value"))?;
+            let (v, r) = r.split_at_checked(len).ok_or(EntryError::Malformed("truncated field value"))?;
             fields.push((tag, v));
             rest = r;
         }
-        Ok(Self {
-            kind,
-            fields,
-            pos: 0,
-        })
+        Ok(Self { kind, fields, pos: 0 })
     }
 
     fn take(&mut self, tag: u8) -> Option<&'a [u8]> {
@@ -512,10 +481,7 @@ impl<'a> Fields<'a> {
     }
 
     fn missing(&self, field: &'static str) -> EntryError {
-        EntryError::MissingField {
-            kind: self.kind.as_str(),
-            field,
-        }
+        EntryError::MissingField { kind: self.kind.as_str(), field }
     }
 
     fn opt_str(&mut self, tag: u8, field: &'static str) -> Result<Option<String>, EntryError> {
@@ -523,13 +489,9 @@ impl<'a> Fields<'a> {
             return Ok(None);
         };
         if v.len() > MAX_STR_BYTES {
-            return Err(EntryError::FieldTooLong {
-                field,
-                max: MAX_STR_BYTES,
-            });
+            return Err(EntryError::FieldTooLong { field, max: MAX_STR_BYTES });
         }
-        let s = core::str::from_utf8(v)
-            .map_err(|_| EntryError::Malformed("string field is not valid UTF-8"))?;
+        let s = core::str::from_utf8(v).map_err(|_| EntryError::Malformed("string field is not valid UTF-8"))?;
         Ok(Some(String::from(s)))
     }
 
@@ -541,9 +503,7 @@ impl<'a> Fields<'a> {
         let Some(v) = self.take(tag) else {
             return Ok(None);
         };
-        let d: [u8; 32] = v
-            .try_into()
-            .map_err(|_| EntryError::Malformed("digest field must be 32 bytes"))?;
+        let d: [u8; 32] = v.try_into().map_err(|_| EntryError::Malformed("digest field must be 32 bytes"))?;
         Ok(Some(Sha256Digest(d)))
     }
 
@@ -555,25 +515,19 @@ impl<'a> Fields<'a> {
         let Some(v) = self.take(tag) else {
             return Ok(None);
         };
-        let b: [u8; 8] = v
-            .try_into()
-            .map_err(|_| EntryError::Malformed("integer field must be 8 bytes"))?;
+        let b: [u8; 8] = v.try_into().map_err(|_| EntryError::Malformed("integer field must be 8 bytes"))?;
         Ok(Some(i64::from_be_bytes(b)))
     }
 
     fn time(&mut self, tag: u8, field: &'static str) -> Result<Timestamp, EntryError> {
-        Ok(Timestamp(
-            self.opt_i64(tag)?.ok_or_else(|| self.missing(field))?,
-        ))
+        Ok(Timestamp(self.opt_i64(tag)?.ok_or_else(|| self.missing(field))?))
     }
 
     fn bool(&mut self, tag: u8, field: &'static str) -> Result<bool, EntryError> {
         match self.take(tag) {
             Some([0]) => Ok(false),
             Some([1]) => Ok(true),
-            Some(_) => Err(EntryError::Malformed(
-                "boolean field must be one byte 0 or 1",
-            )),
+            Some(_) => Err(EntryError::Malformed("boolean field must be one byte 0 or 1")),
             None => Err(self.missing(field)),
         }
     }
@@ -583,33 +537,20 @@ impl<'a> Fields<'a> {
             return Ok(Vec::new());
         };
         if v.is_empty() {
-            return Err(EntryError::Malformed(
-                "a present list field must not be empty",
-            ));
+            return Err(EntryError::Malformed("a present list field must not be empty"));
         }
         let mut out = Vec::new();
         while !v.is_empty() {
             if out.len() >= MAX_LIST_ITEMS {
-                return Err(EntryError::FieldTooLong {
-                    field,
-                    max: MAX_LIST_ITEMS,
-                });
+                return Err(EntryError::FieldTooLong { field, max: MAX_LIST_ITEMS });
             }
-            let (len, r) = v
-                .split_first_chunk::<2>()
-                .ok_or(EntryError::Malformed("truncated list item length"))?;
+            let (len, r) = v.split_first_chunk::<2>().ok_or(EntryError::Malformed("truncated list item length"))?;
             let len = usize::from(u16::from_be_bytes(*len));
             if len > MAX_STR_BYTES {
-                return Err(EntryError::FieldTooLong {
-                    field,
-                    max: MAX_STR_BYTES,
-                });
+                return Err(EntryError::FieldTooLong { field, max: MAX_STR_BYTES });
             }
-            let (item, r) = r
-                .split_at_checked(len)
-                .ok_or(EntryError::Malformed("truncated list item"))?;
-            let s = core::str::from_utf8(item)
-                .map_err(|_| EntryError::Malformed("list item is not valid UTF-8"))?;
+            let (item, r) = r.split_at_checked(len).ok_or(EntryError::Malformed("truncated list item"))?;
+            let s = core::str::from_utf8(item).map_err(|_| EntryError::Malformed("list item is not valid UTF-8"))?;
             out.push(String::from(s));
             v = r;
         }
@@ -619,10 +560,7 @@ impl<'a> Fields<'a> {
     fn finish(self) -> Result<(), EntryError> {
         match self.fields.get(self.pos) {
             None => Ok(()),
-            Some(&(tag, _)) => Err(EntryError::UnknownField {
-                kind: self.kind.as_str(),
-                tag,
-            }),
+            Some(&(tag, _)) => Err(EntryError::UnknownField { kind: self.kind.as_str(), tag }),
         }
     }
 }
@@ -796,15 +734,11 @@ impl Entry {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge { size: bytes.len() });
         }
-        let (&version, rest) = bytes
-            .split_first()
-            .ok_or(EntryError::Malformed("empty entry"))?;
+        let (&version, rest) = bytes.split_first().ok_or(EntryError::Malformed("empty entry"))?;
         if version != ENTRY_FORMAT_VERSION {
             return Err(EntryError::UnknownVersion(version));
         }
-        let (&kind_b, rest) = rest
-            .split_first()
-            .ok_or(EntryError::Malformed("missing kind byte"))?;
+        let (&kind_b, rest) = rest.split_first().ok_or(EntryError::Malformed("missing kind byte"))?;
         let kind = EntryKind::from_u8(kind_b).ok_or(EntryError::UnknownKind(kind_b))?;
         let mut f = Fields::parse(kind, rest)?;
         let e = match kind {
@@ -1035,10 +969,7 @@ mod tests {
         // trailing bytes / unknown tag
         let mut b = good.clone();
         b.extend_from_slice(&[9, 0, 0]);
-        assert!(matches!(
-            Entry::decode(&b),
-            Err(EntryError::UnknownField { tag: 9, .. })
-        ));
+        assert!(matches!(Entry::decode(&b), Err(EntryError::UnknownField { tag: 9, .. })));
         let mut b = good.clone();
         b.push(0);
         assert!(Entry::decode(&b).is_err());
@@ -1081,13 +1012,7 @@ mod tests {
             detail: "x".repeat(MAX_STR_BYTES + 1),
             host: None,
         });
-        assert!(matches!(
-            e.encode(),
-            Err(EntryError::FieldTooLong {
-                field: "detail",
-                ..
-            })
-        ));
+        assert!(matches!(e.encode(), Err(EntryError::FieldTooLong { field: "detail", .. })));
         let mut dec = samples()[1].clone();
         if let Entry::Decision(x) = &mut dec {
             x.determining = (0..MAX_LIST_ITEMS).map(|_| "y".repeat(300)).collect();
@@ -1095,10 +1020,7 @@ mod tests {
         let err = dec.encode().unwrap_err();
         assert!(matches!(err, EntryError::TooLarge { .. }));
         assert!(err.to_string().contains("65535"));
-        assert!(matches!(
-            Entry::decode(&vec![1u8; MAX_ENTRY_BYTES + 1]),
-            Err(EntryError::TooLarge { .. })
-        ));
+        assert!(matches!(Entry::decode(&vec![1u8; MAX_ENTRY_BYTES + 1]), Err(EntryError::TooLarge { .. })));
     }
 
     fn arb_str() -> impl Strategy<Value = String> {
@@ -1111,48 +1033,14 @@ mod tests {
     fn arb_entry() -> impl Strategy<Value = Entry> {
         let t = any::<i64>().prop_map(Timestamp);
         prop_oneof![
-            (
-                t.clone(),
-                arb_str(),
-                arb_str(),
-                arb_str(),
-                arb_str(),
-                arb_digest(),
-                proptest::option::of(arb_str())
-            )
-                .prop_map(
-                    |(time, request_id, requester, action, resource, request_digest, reason)| {
-                        Entry::Request(Request {
-                            time,
-                            request_id,
-                            requester,
-                            action,
-                            resource,
-                            request_digest,
-                            reason,
-                        })
-                    }
-                ),
-            (
-                t.clone(),
-                arb_str(),
-                any::<bool>(),
-                arb_str(),
-                arb_digest(),
-                proptest::collection::vec(arb_str(), 0..4)
-            )
-                .prop_map(
-                    |(time, request_id, allow, policy_id, policy_digest, determining)| {
-                        Entry::Decision(Decision {
-                            time,
-                            request_id,
-                            allow,
-                            policy_id,
-                            policy_digest,
-                            determining,
-                        })
-                    }
-                ),
+            (t.clone(), arb_str(), arb_str(), arb_str(), arb_str(), arb_digest(), proptest::option::of(arb_str()))
+                .prop_map(|(time, request_id, requester, action, resource, request_digest, reason)| {
+                    Entry::Request(Request { time, request_id, requester, action, resource, request_digest, reason })
+                }),
+            (t.clone(), arb_str(), any::<bool>(), arb_str(), arb_digest(), proptest::collection::vec(arb_str(), 0..4))
+                .prop_map(|(time, request_id, allow, policy_id, policy_digest, determining)| {
+                    Entry::Decision(Decision { time, request_id, allow, policy_id, policy_digest, determining })
+                }),
             (
                 t.clone(),
                 arb_str(),
@@ -1163,15 +1051,7 @@ mod tests {
                 proptest::option::of(arb_digest())
             )
                 .prop_map(
-                    |(
-                        time,
-                        request_id,
-                        writ_id,
-                        envelope_digest,
-                        issuer,
-                        parent_writ_id,
-                        parent_digest,
-                    )| {
+                    |(time, request_id, writ_id, envelope_digest, issuer, parent_writ_id, parent_digest)| {
                         Entry::Issuance(Issuance {
                             time,
                             request_id,
@@ -1185,24 +1065,11 @@ mod tests {
                         })
                     }
                 ),
-            (
-                t.clone(),
-                arb_str(),
-                arb_str(),
-                arb_str(),
-                arb_str(),
-                proptest::option::of(any::<i64>())
-            )
-                .prop_map(|(time, request_id, writ_id, host, outcome, exit_code)| {
-                    Entry::ExecEnd(ExecEnd {
-                        time,
-                        request_id,
-                        writ_id,
-                        host,
-                        outcome,
-                        exit_code,
-                    })
-                }),
+            (t.clone(), arb_str(), arb_str(), arb_str(), arb_str(), proptest::option::of(any::<i64>())).prop_map(
+                |(time, request_id, writ_id, host, outcome, exit_code)| {
+                    Entry::ExecEnd(ExecEnd { time, request_id, writ_id, host, outcome, exit_code })
+                }
+            ),
             (
                 t,
                 proptest::option::of(arb_str()),
@@ -1212,14 +1079,7 @@ mod tests {
                 proptest::option::of(arb_str())
             )
                 .prop_map(|(time, request_id, writ_id, code, detail, host)| {
-                    Entry::Denial(Denial {
-                        time,
-                        request_id,
-                        writ_id,
-                        code,
-                        detail,
-                        host,
-                    })
+                    Entry::Denial(Denial { time, request_id, writ_id, code, detail, host })
                 }),
         ]
     }

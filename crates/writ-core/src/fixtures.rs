@@ -263,21 +263,10 @@ pub fn sign(p: Predicate) -> Vec<u8> {
 /// The invocation the base predicate permits.
 #[must_use]
 pub fn good_args() -> Vec<String> {
-    [
-        "--env",
-        "staging",
-        "--service",
-        "api-gateway",
-        "--version",
-        "v2.3",
-        "--region",
-        "eu-west-1",
-        "--dry-run",
-        "false",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect()
+    ["--env", "staging", "--service", "api-gateway", "--version", "v2.3", "--region", "eu-west-1", "--dry-run", "false"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect()
 }
 
 /// An exec attempt of [`PROGRAM`].
@@ -286,7 +275,13 @@ pub fn exec_attempt(args: Vec<String>) -> AttemptSpec {
     let mut env = BTreeMap::new();
     env.insert("PATH".into(), "/usr/bin:/bin".into());
     env.insert("LANG".into(), "C.UTF-8".into());
-    AttemptSpec::Exec { program: PROGRAM.into(), sha256: Sha256Digest::of(PROGRAM_BYTES), args, env, cwd: "/srv/app".into() }
+    AttemptSpec::Exec {
+        program: PROGRAM.into(),
+        sha256: Sha256Digest::of(PROGRAM_BYTES),
+        args,
+        env,
+        cwd: "/srv/app".into(),
+    }
 }
 
 /// A context that runs the good invocation on a good host, offline.
@@ -295,7 +290,10 @@ pub fn run_context() -> ContextSpec {
     ContextSpec {
         mode: ModeSpec::Offline,
         attempt: Some(exec_attempt(good_args())),
-        host: Some(HostSpec { hostname: "build-7.example.com".into(), labels: ["ci".to_string()].into_iter().collect() }),
+        host: Some(HostSpec {
+            hostname: "build-7.example.com".into(),
+            labels: ["ci".to_string()].into_iter().collect(),
+        }),
         ..ContextSpec::check_at(NOW)
     }
 }
@@ -343,8 +341,20 @@ pub fn vectors() -> Vec<Vector> {
     let mut out = Vec::new();
 
     out.push(v("allow_exec", "the permitted invocation on a permitted host, offline", base(), ctx(), None));
-    out.push(v("allow_check_only", "authenticity and validity only, no attempt", base(), ContextSpec::check_at(NOW), None));
-    out.push(v("allow_two_approvals", "two distinct sre approvals meet the quorum", sign(approved_predicate()), ctx(), None));
+    out.push(v(
+        "allow_check_only",
+        "authenticity and validity only, no attempt",
+        base(),
+        ContextSpec::check_at(NOW),
+        None,
+    ));
+    out.push(v(
+        "allow_two_approvals",
+        "two distinct sre approvals meet the quorum",
+        sign(approved_predicate()),
+        ctx(),
+        None,
+    ));
     {
         let mut p = predicate();
         p.scope.actions = vec![
@@ -373,7 +383,13 @@ pub fn vectors() -> Vec<Vector> {
         };
         out.push(v("allow_tool", "a tool action with a constrained argument", sign(p.clone()), tool, None));
         let wrong_kind = ctx();
-        out.push(v("deny_scope_action", "an exec attempt against a writ that only permits http and tool", sign(p), wrong_kind, Some(DenialCode::ScopeAction)));
+        out.push(v(
+            "deny_scope_action",
+            "an exec attempt against a writ that only permits http and tool",
+            sign(p),
+            wrong_kind,
+            Some(DenialCode::ScopeAction),
+        ));
     }
     // Lineage: a child that narrows, one that widens, one without its parent.
     {
@@ -387,71 +403,194 @@ pub fn vectors() -> Vec<Vector> {
         };
         child.validity.not_after = T0.plus(1800);
         let with_parent = ContextSpec { ancestors: vec![b64::encode(&parent)], ..ctx() };
-        out.push(v("allow_child", "a child writ that narrows its parent", sign(child.clone()), with_parent.clone(), None));
+        out.push(v(
+            "allow_child",
+            "a child writ that narrows its parent",
+            sign(child.clone()),
+            with_parent.clone(),
+            None,
+        ));
         let mut wide = child.clone();
         wide.scope.boundaries.cpu_secs = Some(100_000);
-        out.push(v("deny_lineage_widened", "a child raising the parent's CPU limit", sign(wide), with_parent, Some(DenialCode::LineageWidened)));
-        out.push(v("deny_lineage_broken", "a child presented without its parent", sign(child), ctx(), Some(DenialCode::LineageBroken)));
+        out.push(v(
+            "deny_lineage_widened",
+            "a child raising the parent's CPU limit",
+            sign(wide),
+            with_parent,
+            Some(DenialCode::LineageWidened),
+        ));
+        out.push(v(
+            "deny_lineage_broken",
+            "a child presented without its parent",
+            sign(child),
+            ctx(),
+            Some(DenialCode::LineageBroken),
+        ));
     }
 
-    out.push(v("deny_malformed", "an envelope that is not JSON", b"{\"payload\":".to_vec(), ctx(), Some(DenialCode::Malformed)));
-    out.push(v("deny_too_large", "an envelope over the size limit", vec![b' '; crate::limits::MAX_ENVELOPE_BYTES + 1], ctx(), Some(DenialCode::TooLarge)));
+    out.push(v(
+        "deny_malformed",
+        "an envelope that is not JSON",
+        b"{\"payload\":".to_vec(),
+        ctx(),
+        Some(DenialCode::Malformed),
+    ));
+    out.push(v(
+        "deny_too_large",
+        "an envelope over the size limit",
+        vec![b' '; crate::limits::MAX_ENVELOPE_BYTES + 1],
+        ctx(),
+        Some(DenialCode::TooLarge),
+    ));
     {
         let st = issue::statement(predicate());
         let payload = serde_json::to_vec(&st).expect("json");
         let env = dsse::sign("application/json", &payload, &issuer());
         out.push(v("deny_unsupported", "a payload type other than in-toto", env, ctx(), Some(DenialCode::Unsupported)));
     }
-    out.push(v("deny_unknown_key", "signed by a key the trust root does not list", sign_with(
-        Predicate { issuer: stranger().key_id(), ..predicate() }, &stranger()), ctx(), Some(DenialCode::UnknownKey)));
-    out.push(v("deny_key_revoked", "signed by a revoked issuer key", sign_with(
-        Predicate { issuer: revoked_issuer().key_id(), ..predicate() }, &revoked_issuer()), ctx(), Some(DenialCode::KeyRevoked)));
-    out.push(v("deny_key_not_valid", "signed by a retired key after its window", sign_with(
-        Predicate { issuer: retired_issuer().key_id(), ..predicate() }, &retired_issuer()), ctx(), Some(DenialCode::KeyNotValid)));
-    out.push(v("deny_bad_signature", "one payload byte changed after signing", flip_payload_byte(&base()), ctx(), Some(DenialCode::BadSignature)));
-    out.push(v("deny_not_yet_valid", "verified before not_before", base(), ContextSpec { now: T0.plus(-1), ..ctx() }, Some(DenialCode::NotYetValid)));
-    out.push(v("deny_expired", "verified at not_after", base(), ContextSpec { now: T0.plus(3600), ..ctx() }, Some(DenialCode::Expired)));
+    out.push(v(
+        "deny_unknown_key",
+        "signed by a key the trust root does not list",
+        sign_with(Predicate { issuer: stranger().key_id(), ..predicate() }, &stranger()),
+        ctx(),
+        Some(DenialCode::UnknownKey),
+    ));
+    out.push(v(
+        "deny_key_revoked",
+        "signed by a revoked issuer key",
+        sign_with(Predicate { issuer: revoked_issuer().key_id(), ..predicate() }, &revoked_issuer()),
+        ctx(),
+        Some(DenialCode::KeyRevoked),
+    ));
+    out.push(v(
+        "deny_key_not_valid",
+        "signed by a retired key after its window",
+        sign_with(Predicate { issuer: retired_issuer().key_id(), ..predicate() }, &retired_issuer()),
+        ctx(),
+        Some(DenialCode::KeyNotValid),
+    ));
+    out.push(v(
+        "deny_bad_signature",
+        "one payload byte changed after signing",
+        flip_payload_byte(&base()),
+        ctx(),
+        Some(DenialCode::BadSignature),
+    ));
+    out.push(v(
+        "deny_not_yet_valid",
+        "verified before not_before",
+        base(),
+        ContextSpec { now: T0.plus(-1), ..ctx() },
+        Some(DenialCode::NotYetValid),
+    ));
+    out.push(v(
+        "deny_expired",
+        "verified at not_after",
+        base(),
+        ContextSpec { now: T0.plus(3600), ..ctx() },
+        Some(DenialCode::Expired),
+    ));
     {
         let mut p = predicate();
         p.validity.not_after = T0.plus(2 * 86_400);
-        out.push(v("deny_lifetime_exceeded", "valid for two days; the trust root caps at one", sign(p), ctx(), Some(DenialCode::LifetimeExceeded)));
+        out.push(v(
+            "deny_lifetime_exceeded",
+            "valid for two days; the trust root caps at one",
+            sign(p),
+            ctx(),
+            Some(DenialCode::LifetimeExceeded),
+        ));
     }
     {
         let mut p = approved_predicate();
         p.governance.approvals = vec![approval(&alice()), approval(&alice())];
-        out.push(v("deny_approvals_insufficient", "the same approver twice counts once", sign(p), ctx(), Some(DenialCode::ApprovalsInsufficient)));
+        out.push(v(
+            "deny_approvals_insufficient",
+            "the same approver twice counts once",
+            sign(p),
+            ctx(),
+            Some(DenialCode::ApprovalsInsufficient),
+        ));
         let mut p = approved_predicate();
         p.governance.approvals = vec![approval(&alice()), approval(&dave())];
-        out.push(v("deny_approvals_wrong_group", "an approver outside the required group does not count", sign(p), ctx(), Some(DenialCode::ApprovalsInsufficient)));
+        out.push(v(
+            "deny_approvals_wrong_group",
+            "an approver outside the required group does not count",
+            sign(p),
+            ctx(),
+            Some(DenialCode::ApprovalsInsufficient),
+        ));
         let mut p = approved_predicate();
         let mut forged = approval(&bob());
         forged.sig = approval(&alice()).sig;
         p.governance.approvals = vec![approval(&alice()), forged];
-        out.push(v("deny_bad_approval", "bob's approval carries alice's signature", sign(p), ctx(), Some(DenialCode::BadApproval)));
+        out.push(v(
+            "deny_bad_approval",
+            "bob's approval carries alice's signature",
+            sign(p),
+            ctx(),
+            Some(DenialCode::BadApproval),
+        ));
         let mut p = approved_predicate();
         p.governance.approvals = vec![approval(&alice()), approval(&carol())];
-        out.push(v("deny_self_approval", "the requester approved their own request", sign(p), ctx(), Some(DenialCode::SelfApproval)));
+        out.push(v(
+            "deny_self_approval",
+            "the requester approved their own request",
+            sign(p),
+            ctx(),
+            Some(DenialCode::SelfApproval),
+        ));
     }
     {
         let mut bad_digest = ctx();
         if let Some(AttemptSpec::Exec { sha256, .. }) = &mut bad_digest.attempt {
             *sha256 = Sha256Digest::of(b"#!/bin/sh\nrm -rf /\n");
         }
-        out.push(v("deny_scope_program", "the program's bytes changed after issuance", base(), bad_digest, Some(DenialCode::ScopeProgram)));
+        out.push(v(
+            "deny_scope_program",
+            "the program's bytes changed after issuance",
+            base(),
+            bad_digest,
+            Some(DenialCode::ScopeProgram),
+        ));
         let mut other = ctx();
         if let Some(AttemptSpec::Exec { program, .. }) = &mut other.attempt {
             *program = "/usr/bin/other".into();
         }
-        out.push(v("deny_scope_program_path", "a program the writ does not name", base(), other, Some(DenialCode::ScopeProgram)));
+        out.push(v(
+            "deny_scope_program_path",
+            "a program the writ does not name",
+            base(),
+            other,
+            Some(DenialCode::ScopeProgram),
+        ));
         let mut args = good_args();
         args.push("--force".into());
-        out.push(v("deny_scope_args_extra", "one argument more than the rules", base(), ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() }, Some(DenialCode::ScopeArgs)));
+        out.push(v(
+            "deny_scope_args_extra",
+            "one argument more than the rules",
+            base(),
+            ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() },
+            Some(DenialCode::ScopeArgs),
+        ));
         let mut args = good_args();
         args.swap(0, 2);
-        out.push(v("deny_scope_args_reordered", "two arguments swapped", base(), ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() }, Some(DenialCode::ScopeArgs)));
+        out.push(v(
+            "deny_scope_args_reordered",
+            "two arguments swapped",
+            base(),
+            ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() },
+            Some(DenialCode::ScopeArgs),
+        ));
         let mut args = good_args();
         args[3] = "--exec=api-x".into();
-        out.push(v("deny_scope_args_glob_option", "a glob never matches an injected option", base(), ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() }, Some(DenialCode::ScopeArgs)));
+        out.push(v(
+            "deny_scope_args_glob_option",
+            "a glob never matches an injected option",
+            base(),
+            ContextSpec { attempt: Some(exec_attempt(args)), ..ctx() },
+            Some(DenialCode::ScopeArgs),
+        ));
         let mut env = ctx();
         if let Some(AttemptSpec::Exec { env, .. }) = &mut env.attempt {
             env.insert("LD_PRELOAD".into(), "/tmp/evil.so".into());
@@ -463,38 +602,109 @@ pub fn vectors() -> Vec<Vector> {
         }
         out.push(v("deny_scope_cwd", "another working directory", base(), cwd, Some(DenialCode::ScopeCwd)));
         let mut host = ctx();
-        host.host = Some(HostSpec { hostname: "laptop.example.com".into(), labels: ["ci".to_string()].into_iter().collect() });
+        host.host =
+            Some(HostSpec { hostname: "laptop.example.com".into(), labels: ["ci".to_string()].into_iter().collect() });
         out.push(v("deny_scope_host", "a host the writ does not name", base(), host, Some(DenialCode::ScopeHost)));
-        let weak = ContextSpec { capabilities: Some(vec!["wall_clock".into(), "cpu".into(), "memory".into()]), ..ctx() };
-        out.push(v("deny_scope_boundary", "a gate that cannot isolate the network", base(), weak, Some(DenialCode::ScopeBoundary)));
+        let weak =
+            ContextSpec { capabilities: Some(vec!["wall_clock".into(), "cpu".into(), "memory".into()]), ..ctx() };
+        out.push(v(
+            "deny_scope_boundary",
+            "a gate that cannot isolate the network",
+            base(),
+            weak,
+            Some(DenialCode::ScopeBoundary),
+        ));
     }
     {
         let mut p = predicate();
         p.scope.offline = false;
-        out.push(v("deny_offline_not_allowed", "an online-only writ run offline", sign(p), ctx(), Some(DenialCode::OfflineNotAllowed)));
+        out.push(v(
+            "deny_offline_not_allowed",
+            "an online-only writ run offline",
+            sign(p),
+            ctx(),
+            Some(DenialCode::OfflineNotAllowed),
+        ));
         let revoked = ContextSpec { status: StatusSpec::Revoked { at: T0.plus(30) }, ..ctx() };
         out.push(v("deny_revoked", "the authority reported it revoked", base(), revoked, Some(DenialCode::Revoked)));
         let mut p = predicate();
         p.scope.uses = Some(1);
         let online = ContextSpec { mode: ModeSpec::Online, ..ctx() };
-        out.push(v("deny_status_unknown", "a single-use writ whose use the authority did not count", sign(p.clone()), online.clone(), Some(DenialCode::StatusUnknown)));
-        out.push(v("allow_single_use_first", "the first use of a single-use writ", sign(p.clone()), ContextSpec { use_count: Some(1), ..online.clone() }, None));
-        out.push(v("deny_replayed", "the second use of a single-use writ", sign(p), ContextSpec { use_count: Some(2), ..online }, Some(DenialCode::Replayed)));
+        out.push(v(
+            "deny_status_unknown",
+            "a single-use writ whose use the authority did not count",
+            sign(p.clone()),
+            online.clone(),
+            Some(DenialCode::StatusUnknown),
+        ));
+        out.push(v(
+            "allow_single_use_first",
+            "the first use of a single-use writ",
+            sign(p.clone()),
+            ContextSpec { use_count: Some(1), ..online.clone() },
+            None,
+        ));
+        out.push(v(
+            "deny_replayed",
+            "the second use of a single-use writ",
+            sign(p),
+            ContextSpec { use_count: Some(2), ..online },
+            Some(DenialCode::Replayed),
+        ));
     }
-    out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_missing", "a trust root that requires receipts, none presented", base(), ctx(), Some(DenialCode::ReceiptMissing)) });
-    out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_invalid", "a receipt that proves nothing", base(), ContextSpec { receipt: Some("{}".into()), ..ctx() }, Some(DenialCode::ReceiptInvalid)) });
+    out.push(Vector {
+        trust: "trust-receipts.json",
+        ..v(
+            "deny_receipt_missing",
+            "a trust root that requires receipts, none presented",
+            base(),
+            ctx(),
+            Some(DenialCode::ReceiptMissing),
+        )
+    });
+    out.push(Vector {
+        trust: "trust-receipts.json",
+        ..v(
+            "deny_receipt_invalid",
+            "a receipt that proves nothing",
+            base(),
+            ContextSpec { receipt: Some("{}".into()), ..ctx() },
+            Some(DenialCode::ReceiptInvalid),
+        )
+    });
     {
         let receipt = |env: &[u8], p: &Predicate| Some(String::from_utf8(receipt_for(env, p)).expect("text"));
         let good = base();
         let with = ContextSpec { receipt: receipt(&good, &predicate()), ..ctx() };
-        out.push(Vector { trust: "trust-receipts.json", ..v("allow_with_receipt", "a writ with its ledger receipt", good.clone(), with.clone(), None) });
+        out.push(Vector {
+            trust: "trust-receipts.json",
+            ..v("allow_with_receipt", "a writ with its ledger receipt", good.clone(), with.clone(), None)
+        });
         let mut other = predicate();
         other.id = uuid(9);
         let other_env = sign(other.clone());
         let wrong = ContextSpec { receipt: receipt(&other_env, &other), ..ctx() };
-        out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_other_writ", "the receipt of another writ", good.clone(), wrong, Some(DenialCode::ReceiptInvalid)) });
+        out.push(Vector {
+            trust: "trust-receipts.json",
+            ..v(
+                "deny_receipt_other_writ",
+                "the receipt of another writ",
+                good.clone(),
+                wrong,
+                Some(DenialCode::ReceiptInvalid),
+            )
+        });
         let forged = with.receipt.clone().expect("receipt").replace("index 2", "index 1");
-        out.push(Vector { trust: "trust-receipts.json", ..v("deny_receipt_wrong_index", "a receipt whose index was edited", good, ContextSpec { receipt: Some(forged), ..ctx() }, Some(DenialCode::ReceiptInvalid)) });
+        out.push(Vector {
+            trust: "trust-receipts.json",
+            ..v(
+                "deny_receipt_wrong_index",
+                "a receipt whose index was edited",
+                good,
+                ContextSpec { receipt: Some(forged), ..ctx() },
+                Some(DenialCode::ReceiptInvalid),
+            )
+        });
     }
     out
 }

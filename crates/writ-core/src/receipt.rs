@@ -49,7 +49,9 @@ pub fn check(receipt: &[u8], trust: &TrustRoot, p: &Predicate, envelope: &Sha256
     match Entry::decode(extra) {
         Ok(Entry::Issuance(i)) if i.writ_id == p.id && i.envelope_digest == *envelope => {}
         Ok(Entry::Issuance(_)) => return Err(invalid("receipt proves the issuance of a different writ")),
-        Ok(other) => return Err(invalid(alloc::format!("receipt entry is a {} entry, not an issuance", other.kind().as_str()))),
+        Ok(other) => {
+            return Err(invalid(alloc::format!("receipt entry is a {} entry, not an issuance", other.kind().as_str())));
+        }
         Err(e) => return Err(invalid(alloc::format!("receipt entry does not decode: {e}"))),
     }
     let mut last_error = String::from("the trust root lists no ledger key");

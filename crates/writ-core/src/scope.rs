@@ -123,12 +123,7 @@ fn deny(code: DenialCode, detail: String) -> Denial {
 /// `scope_action` when no action of that kind exists, `scope_program` when
 /// none names this program/endpoint/tool, `scope_args` when none accepts the
 /// arguments, then `scope_env`, `scope_cwd`, `scope_host`, `scope_boundary`.
-pub fn check(
-    scope: &Scope,
-    attempt: &Attempt,
-    host: Option<&HostFacts>,
-    caps: &Capabilities,
-) -> Result<usize, Denial> {
+pub fn check(scope: &Scope, attempt: &Attempt, host: Option<&HostFacts>, caps: &Capabilities) -> Result<usize, Denial> {
     let index = match attempt {
         Attempt::Exec(a) => match_exec(scope, a)?,
         Attempt::Http(a) => match_http(scope, a)?,
@@ -171,12 +166,7 @@ fn match_exec(scope: &Scope, a: &ExecAttempt) -> Result<usize, Denial> {
         if e.sha256 != a.sha256 {
             return Err(deny(
                 DenialCode::ScopeProgram,
-                alloc::format!(
-                    "program `{}` has sha256 {} but the writ permits {}",
-                    a.program,
-                    a.sha256,
-                    e.sha256
-                ),
+                alloc::format!("program `{}` has sha256 {} but the writ permits {}", a.program, a.sha256, e.sha256),
             ));
         }
         program_seen = true;
@@ -251,10 +241,7 @@ fn check_env(env: &Environment, a: &ExecAttempt) -> Result<(), Denial> {
                 return Err(deny(DenialCode::ScopeEnv, alloc::format!("environment variable `{k}` is not allowed")));
             }
             Some(Some(fixed)) if fixed != v => {
-                return Err(deny(
-                    DenialCode::ScopeEnv,
-                    alloc::format!("environment variable `{k}` must be `{fixed}`"),
-                ));
+                return Err(deny(DenialCode::ScopeEnv, alloc::format!("environment variable `{k}` must be `{fixed}`")));
             }
             Some(_) => {}
         }

@@ -194,7 +194,9 @@ impl ContextSpec {
                 AttemptSpec::Exec { program, sha256, args, env, cwd } => {
                     Attempt::Exec(ExecAttempt { program, sha256, args, env, cwd })
                 }
-                AttemptSpec::Http { method, path, body_sha256 } => Attempt::Http(HttpAttempt { method, path, body_sha256 }),
+                AttemptSpec::Http { method, path, body_sha256 } => {
+                    Attempt::Http(HttpAttempt { method, path, body_sha256 })
+                }
                 AttemptSpec::Tool { name, args } => Attempt::Tool(ToolAttempt { name, args }),
             }),
             host: self.host.clone().map(|h| HostFacts { hostname: h.hostname, labels: h.labels }),

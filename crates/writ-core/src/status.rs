@@ -100,9 +100,7 @@ pub fn open(
     }
     let input = env.signing_input();
     let signed = env.signatures.iter().any(|(kid, sig)| {
-        trust
-            .key(kid)
-            .is_some_and(|k| k.has_role(Role::Issuer) && !k.entry.revoked && k.key.verify_strict(&input, sig))
+        trust.key(kid).is_some_and(|k| k.has_role(Role::Issuer) && !k.entry.revoked && k.key.verify_strict(&input, sig))
     });
     if !signed {
         return Err(unknown("status response is not signed by a trusted issuer key".into()));

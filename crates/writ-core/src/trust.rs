@@ -200,7 +200,8 @@ impl TrustRoot {
         if file.keys.len() > MAX_TRUST_KEYS {
             return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
         }
-        let mut root = Self { keys: Vec::new(), by_id: BTreeMap::new(), file: TrustRootFile { keys: Vec::new(), ..file.clone() } };
+        let mut root =
+            Self { keys: Vec::new(), by_id: BTreeMap::new(), file: TrustRootFile { keys: Vec::new(), ..file.clone() } };
         for entry in file.keys {
             root.insert(entry)?;
         }

@@ -180,7 +180,10 @@ pub fn verify(bytes: &[u8], trust: &TrustRoot, ctx: &Context) -> Result<Verified
 fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -> Result<Verified, Denial> {
     // 1. Size, envelope, payload type.
     if bytes.len() > MAX_ENVELOPE_BYTES {
-        return Err(deny(DenialCode::TooLarge, alloc::format!("writ is {} bytes; the limit is {MAX_ENVELOPE_BYTES}", bytes.len())));
+        return Err(deny(
+            DenialCode::TooLarge,
+            alloc::format!("writ is {} bytes; the limit is {MAX_ENVELOPE_BYTES}", bytes.len()),
+        ));
     }
     let env = dsse::decode(bytes).map_err(|e| deny(DenialCode::Malformed, e))?;
     if env.payload_type != IN_TOTO_PAYLOAD_TYPE {
@@ -197,10 +200,16 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
     for (kid, sig) in &env.signatures {
         let Some(key) = trust.key(kid).filter(|k| k.has_role(Role::Issuer)) else { continue };
         if key.entry.revoked {
-            return Err(deny(DenialCode::KeyRevoked, alloc::format!("issuer key `{}` ({kid}) is revoked", key.entry.name)));
+            return Err(deny(
+                DenialCode::KeyRevoked,
+                alloc::format!("issuer key `{}` ({kid}) is revoked", key.entry.name),
+            ));
         }
         if !key.key.verify_strict(&input, sig) {
-            return Err(deny(DenialCode::BadSignature, alloc::format!("signature by issuer key `{}` does not verify", key.entry.name)));
+            return Err(deny(
+                DenialCode::BadSignature,
+                alloc::format!("signature by issuer key `{}` does not verify", key.entry.name),
+            ));
         }
         signer.get_or_insert(*kid);
     }
@@ -224,10 +233,16 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
 
     // 4. Validity window and lifetime cap.
     if ctx.now < p.validity.not_before {
-        return Err(deny(DenialCode::NotYetValid, alloc::format!("valid from {}; now is {}", p.validity.not_before, ctx.now)));
+        return Err(deny(
+            DenialCode::NotYetValid,
+            alloc::format!("valid from {}; now is {}", p.validity.not_before, ctx.now),
+        ));
     }
     if ctx.now >= p.validity.not_after {
-        return Err(deny(DenialCode::Expired, alloc::format!("expired at {}; now is {}", p.validity.not_after, ctx.now)));
+        return Err(deny(
+            DenialCode::Expired,
+            alloc::format!("expired at {}; now is {}", p.validity.not_after, ctx.now),
+        ));
     }
     if let Some(max) = trust.file().max_writ_lifetime_secs {
         let life = p.validity.not_after.unix().saturating_sub(p.issued_at.unix());
@@ -252,7 +267,10 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
             crate::receipt::check(r, trust, p, &envelope_digest)?;
         }
         None if trust.file().require_receipt && ctx.mode != Mode::Check => {
-            return Err(deny(DenialCode::ReceiptMissing, "the trust root requires a ledger receipt and none was presented"));
+            return Err(deny(
+                DenialCode::ReceiptMissing,
+                "the trust root requires a ledger receipt and none was presented",
+            ));
         }
         None => {}
     }
@@ -325,7 +343,10 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
         let sig = crate::b64::decode(&a.sig, crate::keys::SIGNATURE_LEN)
             .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval by `{name}`: {e}")))?;
         if !key.key.verify_strict(&input, &sig) {
-            return Err(deny(DenialCode::BadApproval, alloc::format!("approval signature by `{name}` does not verify")));
+            return Err(deny(
+                DenialCode::BadApproval,
+                alloc::format!("approval signature by `{name}` does not verify"),
+            ));
         }
         let in_group = g.approver_group.as_ref().is_none_or(|grp| key.entry.groups.contains(grp));
         if in_group && names.insert(name.clone()) {
@@ -352,7 +373,10 @@ fn check_lineage(p: &Predicate, trust: &TrustRoot, ctx: &Context, chain: u32) ->
         return Err(deny(DenialCode::LineageBroken, alloc::format!("parent writ {} was not presented", parent_ref.id)));
     };
     if Sha256Digest::of(parent_bytes) != parent_ref.digest.0 {
-        return Err(deny(DenialCode::LineageBroken, "the presented parent's digest does not match `lineage.parent.digest`"));
+        return Err(deny(
+            DenialCode::LineageBroken,
+            "the presented parent's digest does not match `lineage.parent.digest`",
+        ));
     }
     let parent_ctx = Context {
         attempt: None,
@@ -362,8 +386,9 @@ fn check_lineage(p: &Predicate, trust: &TrustRoot, ctx: &Context, chain: u32) ->
         ancestors: rest.to_vec(),
         ..ctx.clone()
     };
-    let parent = verify_at_depth(parent_bytes, trust, &parent_ctx, chain + 1)
-        .map_err(|d| deny(DenialCode::LineageBroken, alloc::format!("parent writ does not verify: {} ({})", d.code, d.detail)))?;
+    let parent = verify_at_depth(parent_bytes, trust, &parent_ctx, chain + 1).map_err(|d| {
+        deny(DenialCode::LineageBroken, alloc::format!("parent writ does not verify: {} ({})", d.code, d.detail))
+    })?;
     if parent.id() != parent_ref.id {
         return Err(deny(DenialCode::LineageBroken, "the presented parent's id does not match `lineage.parent.id`"));
     }

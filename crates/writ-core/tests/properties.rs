@@ -1,5 +1,7 @@
 //! Adversarial properties of `verify` and attenuation.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
 use proptest::prelude::*;
 use writ_core::attenuate;
 use writ_core::fixtures::{self, run_context};

@@ -4,6 +4,8 @@
 //! Regenerate after an intended format change with
 //! `WRIT_REGENERATE=1 cargo test -p writ-core --test vectors`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

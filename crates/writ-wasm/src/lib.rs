@@ -22,10 +22,12 @@ pub fn verify_json(envelope: &[u8], trust_json: &str, context_json: &str) -> Str
         Ok(t) => t,
         Err(e) => return deny(DenialCode::Internal, &format!("trust root: {e}"), None),
     };
-    let ctx = match serde_json::from_str::<ContextSpec>(context_json).map_err(|e| e.to_string()).and_then(|s| s.to_context()) {
-        Ok(c) => c,
-        Err(e) => return deny(DenialCode::Internal, &format!("context: {e}"), None),
-    };
+    let ctx =
+        match serde_json::from_str::<ContextSpec>(context_json).map_err(|e| e.to_string()).and_then(|s| s.to_context())
+        {
+            Ok(c) => c,
+            Err(e) => return deny(DenialCode::Internal, &format!("context: {e}"), None),
+        };
     match verify(envelope, &trust, &ctx) {
         Ok(v) => json!({
             "verdict": "allow",
@@ -61,7 +63,8 @@ mod tests {
         let trust = fixtures::trust_root(false).to_json_pretty();
         for v in fixtures::vectors().into_iter().filter(|v| v.trust == "trust.json") {
             let out: serde_json::Value =
-                serde_json::from_str(&verify_json(&v.envelope, &trust, &serde_json::to_string(&v.context).unwrap())).unwrap();
+                serde_json::from_str(&verify_json(&v.envelope, &trust, &serde_json::to_string(&v.context).unwrap()))
+                    .unwrap();
             assert_eq!(out["code"].as_str(), v.expected.map(|c| c.as_str()), "{}", v.name);
         }
     }

@@ -79,7 +79,19 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     step(
         "sign a writ for `echo hello writ|world`, valid 10 minutes",
         &dir,
-        &["sign", "--key", "issuer.key", "--predicate", "predicate.json", "--subject", echo, "--ttl", "600", "--out", "hello.writ"],
+        &[
+            "sign",
+            "--key",
+            "issuer.key",
+            "--predicate",
+            "predicate.json",
+            "--subject",
+            echo,
+            "--ttl",
+            "600",
+            "--out",
+            "hello.writ",
+        ],
         0,
     )?;
     step("look inside (unverified)", &dir, &["inspect", "hello.writ"], 0)?;
@@ -96,12 +108,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         &["verify", "hello.writ", "--trust", "trust.json", "--json", "--", "echo", "hello", "attacker"],
         77,
     )?;
-    step(
-        "denied: a different program",
-        &dir,
-        &["verify", "hello.writ", "--trust", "trust.json", "--", "true"],
-        77,
-    )?;
+    step("denied: a different program", &dir, &["verify", "hello.writ", "--trust", "trust.json", "--", "true"], 77)?;
     let later = files::now()?.plus(3600).to_rfc3339();
     step(
         "denied: an hour later the writ has expired",
@@ -113,7 +120,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let env: writ_core::dsse::Envelope = serde_json::from_slice(&tampered)?;
     let payload = writ_core::b64::decode(&env.payload, 1 << 20).map_err(anyhow::Error::msg)?;
     let text = String::from_utf8(payload)?.replace("\"world\"", "\"attack\"");
-    tampered = serde_json::to_vec(&writ_core::dsse::Envelope { payload: writ_core::b64::encode(text.as_bytes()), ..env })?;
+    tampered =
+        serde_json::to_vec(&writ_core::dsse::Envelope { payload: writ_core::b64::encode(text.as_bytes()), ..env })?;
     std::fs::write(dir.join("tampered.writ"), tampered)?;
     step("denied: a tampered copy", &dir, &["verify", "tampered.writ", "--trust", "trust.json"], 77)?;
     println!("\nall steps behaved as expected; files are in {}", dir.display());

@@ -59,8 +59,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         || json!({"not_before": issued_at.to_rfc3339(), "not_after": issued_at.plus(args.ttl).to_rfc3339()}),
     );
     fill_subject_digests(obj, &args.subjects)?;
-    let predicate: Predicate =
-        serde_json::from_value(v).with_context(|| format!("`{}` is not a valid writ predicate", args.predicate.display()))?;
+    let predicate: Predicate = serde_json::from_value(v)
+        .with_context(|| format!("`{}` is not a valid writ predicate", args.predicate.display()))?;
     let statement = writ_core::issue::statement(predicate);
     let envelope = writ_core::issue::sign(&statement, &key).map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
     match &args.out {
@@ -78,7 +78,8 @@ fn fill_subject_digests(obj: &mut serde_json::Map<String, Value>, subjects: &[Pa
         .and_then(Value::as_array_mut)
         .context("the predicate needs `scope.actions`")?;
     for subject in subjects {
-        let path = std::fs::canonicalize(subject).with_context(|| format!("subject `{}` does not exist", subject.display()))?;
+        let path = std::fs::canonicalize(subject)
+            .with_context(|| format!("subject `{}` does not exist", subject.display()))?;
         let path_str = path.to_str().context("subject path is not UTF-8")?;
         let digest = files::hash_file(&path)?.to_string();
         let mut found = false;
