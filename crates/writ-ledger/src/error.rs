@@ -1,0 +1,80 @@
+use writ_tlog::TlogError;
+
+/// Everything that can go wrong in the ledger.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The append queue is full: appenders outrun the disk.
+    #[error("ledger is busy: {pending} appends are already queued; retry after a short delay")]
+    Busy {
+        /// Queue capacity.
+        pending: usize,
+    },
+    /// An entry larger than an entry bundle can carry.
+    #[error("entry is {size} bytes, over the ledger limit of {max}; shorten it")]
+    EntryTooLarge {
+        /// Entry size.
+        size: usize,
+        /// Limit.
+        max: usize,
+    },
+    /// An index or range past the tree.
+    #[error("index {index} is not in the ledger (size {size})")]
+    OutOfRange {
+        /// Asked.
+        index: u64,
+        /// Current size.
+        size: u64,
+    },
+    /// The ledger's stored state does not match what it signed. The ledger
+    /// refuses to sign anything until an operator looks.
+    #[error(
+        "ledger state is inconsistent with its signed checkpoint: {0}; run `writ audit` and do not sign new checkpoints until resolved"
+    )]
+    Inconsistent(String),
+    /// Another sequencer appended to the shared store.
+    #[error(
+        "the store was appended to by another sequencer (expected size {expected}, found {found}); only one sequencer may write"
+    )]
+    Conflict {
+        /// Size this sequencer expected.
+        expected: u64,
+        /// Size found in the store.
+        found: u64,
+    },
+    /// The sequencer stopped (closed or failed).
+    #[error("the ledger sequencer has stopped: {0}")]
+    Stopped(String),
+    /// A Merkle / note / format error.
+    #[error(transparent)]
+    Tlog(#[from] TlogError),
+    /// SQLite error.
+    #[error("sqlite ledger store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL error.
+    #[error("postgresql ledger store: {0}; check DATABASE_URL and that the server is running")]
+    Postgres(#[from] postgres::Error),
+    /// File-system error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Stored data that cannot be what the ledger wrote.
+    #[error("corrupt ledger store: {0}; run `writ audit`")]
+    Corrupt(String),
+    /// Bad key file or configuration.
+    #[error("{0}")]
+    Config(String),
+}
+
+impl LedgerError {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Self::Io { context: context.into(), source }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = LedgerError> = std::result::Result<T, E>;

@@ -1,0 +1,675 @@
+//! The ledger: a sequencer thread with group commit in front of a [`Store`].
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use writ_tlog::checkpoint::{self, Checkpoint};
+use writ_tlog::hash::{EMPTY_ROOT, leaf_hash};
+use writ_tlog::note::{NoteSigner, VerifierKey};
+use writ_tlog::tile::{MAX_BUNDLE_ENTRY, Tile};
+use writ_tlog::tlog_proof::TlogProof;
+use writ_tlog::tree::{self, Frontier};
+use writ_tlog::{Hash, proof};
+
+use crate::error::{LedgerError, Result};
+use crate::postgres::PgStore;
+use crate::sqlite::SqliteStore;
+use crate::store::{Batch, Store};
+use crate::tiles;
+
+/// Most entries one [`Ledger::entries`] call returns.
+pub const MAX_RANGE: u64 = 4096;
+
+/// Where a ledger's store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite database file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database and the schema to use in it.
+    Postgres {
+        /// `postgres://` URL.
+        url: String,
+        /// Schema name.
+        schema: String,
+    },
+}
+
+impl Location {
+    /// `postgres://…` / `postgresql://…` URLs select PostgreSQL (schema
+    /// `schema`); anything else is a SQLite file path.
+    #[must_use]
+    pub fn parse(s: &str, schema: &str) -> Self {
+        if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            Self::Postgres { url: s.to_string(), schema: schema.to_string() }
+        } else {
+            Self::Sqlite(PathBuf::from(s))
+        }
+    }
+
+    /// Open a new connection to the store.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn connect(&self) -> Result<Box<dyn Store>> {
+        Ok(match self {
+            Self::Sqlite(p) => Box::new(SqliteStore::open(p)?),
+            Self::Postgres { url, schema } => Box::new(PgStore::connect(url, schema)?),
+        })
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sqlite(p) => write!(f, "{}", p.display()),
+            Self::Postgres { schema, .. } => write!(f, "postgresql schema `{schema}`"),
+        }
+    }
+}
+
+/// Tuning knobs.
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// Appends that may wait for the sequencer before [`LedgerError::Busy`].
+    pub max_pending: usize,
+    /// Most entries per group commit.
+    pub max_batch: usize,
+    /// Write C2SP tiles into this directory after each commit.
+    pub tiles_dir: Option<PathBuf>,
+}
+
+impl Default for LedgerOptions {
+    fn default() -> Self {
+        Self { max_pending: 65_536, max_batch: 8_192, tiles_dir: None }
+    }
+}
+
+/// A checkpoint together with its signed note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedCheckpoint {
+    /// The signed note, byte-exact.
+    pub note: String,
+    /// Its parsed body.
+    pub checkpoint: Checkpoint,
+}
+
+/// Proof that an entry is in the ledger: index, inclusion proof and the
+/// signed checkpoint it is proven against.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    /// Entry index.
+    pub index: u64,
+    /// Inclusion proof against `checkpoint`.
+    pub inclusion: Vec<Hash>,
+    /// The covering signed checkpoint.
+    pub checkpoint: Arc<SignedCheckpoint>,
+}
+
+impl Receipt {
+    /// The receipt as a C2SP `tlog-proof@v1` whose `extra` line carries
+    /// `extra` (writ receipts carry the issuance entry itself, so a gate can
+    /// check it with nothing but the ledger key; see `writ_core::receipt`).
+    #[must_use]
+    pub fn to_tlog_proof_with_extra(&self, extra: Vec<u8>) -> TlogProof {
+        TlogProof { extra: Some(extra), ..self.to_tlog_proof() }
+    }
+
+    /// The receipt as a C2SP `tlog-proof@v1`.
+    #[must_use]
+    pub fn to_tlog_proof(&self) -> TlogProof {
+        TlogProof {
+            extra: None,
+            index: self.index,
+            hashes: self.inclusion.clone(),
+            checkpoint: self.checkpoint.note.as_bytes().to_vec(),
+        }
+    }
+}
+
+type Outcome = std::result::Result<(u64, Arc<SignedCheckpoint>), String>;
+type Reply = SyncSender<Outcome>;
+
+enum Job {
+    Append(Vec<u8>, Reply),
+    Shutdown,
+}
+
+struct Shared {
+    origin: String,
+    verifier: VerifierKey,
+    location: Location,
+    reader: Mutex<Box<dyn Store>>,
+    latest: RwLock<Arc<SignedCheckpoint>>,
+    failure: Mutex<Option<String>>,
+    tile_error: Mutex<Option<String>>,
+    max_pending: usize,
+}
+
+/// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`
+/// and is safe to call from many threads.
+///
+/// The API is blocking. From async code, call it inside
+/// `tokio::task::spawn_blocking` (the PostgreSQL client is blocking too).
+pub struct Ledger {
+    shared: Arc<Shared>,
+    tx: SyncSender<Job>,
+    sequencer: Option<JoinHandle<()>>,
+    tile_writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Ledger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ledger")
+            .field("origin", &self.shared.origin)
+            .field("location", &self.shared.location)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Check the stored state against the latest signed checkpoint and rebuild
+/// the frontier. Signs and stores the empty checkpoint for a new ledger.
+///
+/// INVARIANT: the sequencer only ever extends a state that matches the
+/// checkpoint it signed last, so it can never sign two inconsistent
+/// checkpoints, also across restarts.
+fn recover(store: &mut dyn Store, signer: &NoteSigner) -> Result<(Frontier, Arc<SignedCheckpoint>)> {
+    let origin = signer.verifier().name().to_string();
+    let size = store.size()?;
+    let Some(note) = store.latest_checkpoint()? else {
+        if size != 0 {
+            return Err(LedgerError::Inconsistent(format!("store holds {size} entries but no signed checkpoint")));
+        }
+        let cp = Checkpoint::new(&origin, 0, EMPTY_ROOT);
+        let note = cp.sign(signer)?;
+        store.commit(&Batch { start: 0, entries: &[], hashes: &[], checkpoint: note.as_bytes() })?;
+        return Ok((Frontier::new(), Arc::new(SignedCheckpoint { note, checkpoint: cp })));
+    };
+    let cp = checkpoint::open(&note, &origin, signer.verifier()).map_err(|e| {
+        LedgerError::Inconsistent(format!("latest stored checkpoint does not verify with this ledger's key: {e}"))
+    })?;
+    if cp.size != size {
+        return Err(LedgerError::Inconsistent(format!(
+            "store holds {size} entries but its latest checkpoint covers {}",
+            cp.size
+        )));
+    }
+    let nodes: Vec<u64> = Frontier::nodes(size).iter().map(|n| n.stored_index()).collect();
+    let frontier = Frontier::from_parts(size, store.read_hashes(&nodes)?)?;
+    if frontier.root() != cp.root {
+        return Err(LedgerError::Inconsistent(format!(
+            "stored tree of size {size} does not have the root of the latest signed checkpoint"
+        )));
+    }
+    let note = String::from_utf8(note).map_err(|_| LedgerError::Corrupt("checkpoint is not UTF-8".into()))?;
+    Ok((frontier, Arc::new(SignedCheckpoint { note, checkpoint: cp })))
+}
+
+impl Ledger {
+    /// Open the ledger at `location`, signing checkpoints with `signer` (whose
+    /// key name is the log origin). Checks the stored state against the last
+    /// signed checkpoint before accepting appends.
+    ///
+    /// # Errors
+    /// Store errors; [`LedgerError::Inconsistent`] if the store does not match
+    /// its latest signed checkpoint (or that was signed by another key).
+    pub fn open(location: Location, signer: NoteSigner, opts: LedgerOptions) -> Result<Self> {
+        let mut writer = location.connect()?;
+        let (frontier, latest) = recover(writer.as_mut(), &signer)?;
+        let reader = location.connect()?;
+        let shared = Arc::new(Shared {
+            origin: signer.verifier().name().to_string(),
+            verifier: signer.verifier().clone(),
+            location: location.clone(),
+            reader: Mutex::new(reader),
+            latest: RwLock::new(latest.clone()),
+            failure: Mutex::new(None),
+            tile_error: Mutex::new(None),
+            max_pending: opts.max_pending.max(1),
+        });
+        let (tile_tx, tile_writer) = match &opts.tiles_dir {
+            Some(dir) => {
+                let (ttx, trx) = mpsc::channel::<Arc<SignedCheckpoint>>();
+                let dir = dir.clone();
+                let sh = shared.clone();
+                let from = tiles::published_size(&dir, &sh.origin, &sh.verifier);
+                let _ = ttx.send(latest.clone());
+                let h = std::thread::Builder::new()
+                    .name("writ-ledger-tiles".into())
+                    .spawn(move || tile_loop(&sh, &dir, from, &trx))
+                    .map_err(|e| LedgerError::io("cannot start the tile writer thread", e))?;
+                (Some(ttx), Some(h))
+            }
+            None => (None, None),
+        };
+        let (tx, rx) = mpsc::sync_channel(shared.max_pending);
+        let sh = shared.clone();
+        let max_batch = opts.max_batch.max(1);
+        let sequencer = std::thread::Builder::new()
+            .name("writ-ledger-sequencer".into())
+            .spawn(move || {
+                let mut seq = Sequencer { shared: sh, store: Some(writer), frontier, latest, signer, tile_tx };
+                seq.run(&rx, max_batch);
+            })
+            .map_err(|e| LedgerError::io("cannot start the ledger sequencer thread", e))?;
+        Ok(Self { shared, tx, sequencer: Some(sequencer), tile_writer })
+    }
+
+    /// Open the SQLite ledger in a home directory: `ledger.sqlite`,
+    /// `ledger.key` (created with `origin` if missing) and `tiles/`.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`], plus key-file and directory errors.
+    pub fn open_home(home: &Path, origin: &str, mut opts: LedgerOptions) -> Result<Self> {
+        std::fs::create_dir_all(home)
+            .map_err(|e| LedgerError::io(format!("cannot create writ home `{}`", home.display()), e))?;
+        let signer = crate::key::load_or_create(&home.join("ledger.key"), origin)?;
+        if opts.tiles_dir.is_none() {
+            opts.tiles_dir = Some(home.join("tiles"));
+        }
+        Self::open(Location::Sqlite(home.join("ledger.sqlite")), signer, opts)
+    }
+
+    /// The log origin (the checkpoint key name).
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        &self.shared.origin
+    }
+
+    /// The verifier key that checks this ledger's checkpoints.
+    #[must_use]
+    pub fn verifier(&self) -> &VerifierKey {
+        &self.shared.verifier
+    }
+
+    /// The latest signed checkpoint.
+    #[must_use]
+    pub fn latest_checkpoint(&self) -> Arc<SignedCheckpoint> {
+        self.shared.latest.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Number of entries covered by the latest checkpoint.
+    #[must_use]
+    pub fn size(&self) -> u64 {
+        self.latest_checkpoint().checkpoint.size
+    }
+
+    fn submit(&self, entry: Vec<u8>) -> Result<Receiver<Outcome>> {
+        if entry.len() > MAX_BUNDLE_ENTRY {
+            return Err(LedgerError::EntryTooLarge { size: entry.len(), max: MAX_BUNDLE_ENTRY });
+        }
+        if let Some(f) = lock(&self.shared.failure).clone() {
+            return Err(LedgerError::Stopped(f));
+        }
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        match self.tx.try_send(Job::Append(entry, rtx)) {
+            Ok(()) => Ok(rrx),
+            Err(TrySendError::Full(_)) => Err(LedgerError::Busy { pending: self.shared.max_pending }),
+            Err(TrySendError::Disconnected(_)) => Err(LedgerError::Stopped("the ledger was closed".into())),
+        }
+    }
+
+    fn wait(rx: &Receiver<Outcome>) -> Result<(u64, Arc<SignedCheckpoint>)> {
+        match rx.recv() {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(LedgerError::Stopped(e)),
+            Err(_) => Err(LedgerError::Stopped("the sequencer exited before committing the entry".into())),
+        }
+    }
+
+    /// Append one entry; returns its index once it is durably stored (and
+    /// covered by a durably stored signed checkpoint).
+    ///
+    /// # Errors
+    /// [`LedgerError::EntryTooLarge`], [`LedgerError::Busy`] when the queue is
+    /// full, [`LedgerError::Stopped`] when the commit failed.
+    pub fn append(&self, entry: Vec<u8>) -> Result<u64> {
+        let rx = self.submit(entry)?;
+        Ok(Self::wait(&rx)?.0)
+    }
+
+    /// Append one entry and return its receipt: index, inclusion proof and
+    /// the signed checkpoint that covers it.
+    ///
+    /// # Errors
+    /// As [`Ledger::append`], plus store errors while building the proof.
+    pub fn append_with_receipt(&self, entry: Vec<u8>) -> Result<Receipt> {
+        let rx = self.submit(entry)?;
+        let (index, checkpoint) = Self::wait(&rx)?;
+        let inclusion = self.inclusion_proof(index, checkpoint.checkpoint.size)?;
+        Ok(Receipt { index, inclusion, checkpoint })
+    }
+
+    /// Run `f` on the reader connection; after a connection-level failure
+    /// (e.g. the database restarted) reconnect once and retry.
+    fn with_reader<T>(&self, mut f: impl FnMut(&mut dyn Store) -> Result<T>) -> Result<T> {
+        let mut r = lock(&self.shared.reader);
+        match f(r.as_mut()) {
+            Err(LedgerError::Postgres(_) | LedgerError::Sqlite(_)) => {
+                *r = self.shared.location.connect()?;
+                f(r.as_mut())
+            }
+            other => other,
+        }
+    }
+
+    /// Inclusion proof of entry `index` in the tree of `size` entries.
+    ///
+    /// # Errors
+    /// [`LedgerError::OutOfRange`] unless `index < size <= self.size()`.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>> {
+        let cur = self.size();
+        if index >= size || size > cur {
+            return Err(LedgerError::OutOfRange { index, size: cur });
+        }
+        self.with_reader(|r| tree::inclusion_proof(index, size, |ix| r.read_hashes(ix)))
+    }
+
+    /// Consistency proof from size `old` to size `new`.
+    ///
+    /// # Errors
+    /// [`LedgerError::OutOfRange`] unless `old <= new <= self.size()`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>> {
+        let cur = self.size();
+        if old > new || new > cur {
+            return Err(LedgerError::OutOfRange { index: new, size: cur });
+        }
+        self.with_reader(|r| tree::consistency_proof(old, new, |ix| r.read_hashes(ix)))
+    }
+
+    /// Entries `[start, end)`, at most [`MAX_RANGE`] at once.
+    ///
+    /// # Errors
+    /// [`LedgerError::OutOfRange`] for a range past the tree or too long;
+    /// [`LedgerError::Corrupt`] if an entry is missing.
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>> {
+        let size = self.size();
+        if start > end || end > size || end - start > MAX_RANGE {
+            return Err(LedgerError::OutOfRange { index: end, size });
+        }
+        let rows = self.with_reader(|r| r.scan_entries(start, (end - start) as usize))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (i, (idx, data)) in rows.into_iter().enumerate() {
+            if idx != start + i as u64 {
+                return Err(LedgerError::Corrupt(format!("entry {} is missing", start + i as u64)));
+            }
+            out.push(data);
+        }
+        if out.len() as u64 != end - start {
+            return Err(LedgerError::Corrupt(format!("entry {} is missing", start + out.len() as u64)));
+        }
+        Ok(out)
+    }
+
+    /// One entry.
+    ///
+    /// # Errors
+    /// As [`Ledger::entries`].
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>> {
+        self.entries(index, index.saturating_add(1))?.pop().ok_or(LedgerError::OutOfRange { index, size: self.size() })
+    }
+
+    /// An offline C2SP `tlog-proof` for entry `index` against the latest checkpoint.
+    ///
+    /// # Errors
+    /// As [`Ledger::inclusion_proof`].
+    pub fn prove(&self, index: u64) -> Result<TlogProof> {
+        let cp = self.latest_checkpoint();
+        let hashes = self.inclusion_proof(index, cp.checkpoint.size)?;
+        Ok(TlogProof { extra: None, index, hashes, checkpoint: cp.note.as_bytes().to_vec() })
+    }
+
+    /// The bytes of a C2SP tile path (`tile/0/x001/234.p/5`,
+    /// `tile/entries/000`) or `checkpoint`, as a static server would serve them.
+    ///
+    /// # Errors
+    /// Malformed paths; [`LedgerError::OutOfRange`] for tiles past the
+    /// latest checkpoint.
+    pub fn read_tile(&self, path: &str) -> Result<Vec<u8>> {
+        let cp = self.latest_checkpoint();
+        if path == "checkpoint" {
+            return Ok(cp.note.as_bytes().to_vec());
+        }
+        let tile = Tile::parse_path(path)?;
+        self.with_reader(|r| tiles::tile_bytes(r, &tile, cp.checkpoint.size))
+    }
+
+    /// The last error of the background tile writer, if any.
+    #[must_use]
+    pub fn tile_error(&self) -> Option<String> {
+        lock(&self.shared.tile_error).clone()
+    }
+
+    /// Verify a receipt offline against this ledger's key (convenience for tests
+    /// and callers; gates use `writ_core::tlog` directly).
+    ///
+    /// # Errors
+    /// Proof errors.
+    pub fn verify_receipt(&self, entry: &[u8], receipt: &Receipt) -> Result<()> {
+        let cp = checkpoint::open(receipt.checkpoint.note.as_bytes(), &self.shared.origin, &self.shared.verifier)?;
+        proof::verify_inclusion(receipt.index, cp.size, &leaf_hash(entry), &receipt.inclusion, &cp.root)?;
+        Ok(())
+    }
+
+    /// Stop the sequencer after it commits everything queued, and wait for it.
+    pub fn close(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        // A blocking send: the shutdown marker queues behind pending appends.
+        let _ = self.tx.send(Job::Shutdown);
+        if let Some(h) = self.sequencer.take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.tile_writer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Sequencer {
+    shared: Arc<Shared>,
+    store: Option<Box<dyn Store>>,
+    frontier: Frontier,
+    latest: Arc<SignedCheckpoint>,
+    signer: NoteSigner,
+    tile_tx: Option<mpsc::Sender<Arc<SignedCheckpoint>>>,
+}
+
+impl Sequencer {
+    fn run(&mut self, rx: &Receiver<Job>, max_batch: usize) {
+        let mut entries: Vec<Vec<u8>> = Vec::with_capacity(max_batch);
+        let mut replies: Vec<Reply> = Vec::with_capacity(max_batch);
+        let mut stop = false;
+        while !stop {
+            match rx.recv() {
+                Ok(Job::Append(e, r)) => {
+                    entries.push(e);
+                    replies.push(r);
+                }
+                Ok(Job::Shutdown) | Err(_) => break,
+            }
+            // Group commit: take whatever queued up while the last fsync ran.
+            while entries.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(Job::Append(e, r)) => {
+                        entries.push(e);
+                        replies.push(r);
+                    }
+                    Ok(Job::Shutdown) => {
+                        stop = true;
+                        break;
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            match self.commit_or_reset(&entries) {
+                Ok((start, cp)) => {
+                    for (i, r) in replies.drain(..).enumerate() {
+                        let _ = r.send(Ok((start + i as u64, cp.clone())));
+                    }
+                }
+                Err(e) => {
+                    let msg = format!("append was not committed: {e}");
+                    if matches!(e, LedgerError::Inconsistent(_)) {
+                        *lock(&self.shared.failure) = Some(msg.clone());
+                    }
+                    for r in replies.drain(..) {
+                        let _ = r.send(Err(msg.clone()));
+                    }
+                }
+            }
+            entries.clear();
+        }
+    }
+
+    /// [`Sequencer::commit`], dropping the store connection after any storage
+    /// failure so the next batch reconnects and re-checks the state.
+    fn commit_or_reset(&mut self, entries: &[Vec<u8>]) -> Result<(u64, Arc<SignedCheckpoint>)> {
+        let r = self.commit(entries);
+        if matches!(
+            r,
+            Err(LedgerError::Postgres(_)
+                | LedgerError::Sqlite(_)
+                | LedgerError::Conflict { .. }
+                | LedgerError::Corrupt(_))
+        ) {
+            self.store = None;
+        }
+        r
+    }
+
+    /// Reconnect and re-check state after a failed commit (the commit may or
+    /// may not have landed; the store is the truth).
+    fn reload(&mut self) -> Result<&mut Box<dyn Store>> {
+        if self.store.is_none() {
+            let mut s = self.shared.location.connect()?;
+            let (f, latest) = recover(s.as_mut(), &self.signer)?;
+            // INVARIANT: what the store holds now must extend what we last signed.
+            let old = &self.latest.checkpoint;
+            if latest.checkpoint.size < old.size {
+                return Err(LedgerError::Inconsistent(format!(
+                    "store went back from size {} to {}",
+                    old.size, latest.checkpoint.size
+                )));
+            }
+            let proof = tree::consistency_proof(old.size, latest.checkpoint.size, |ix| s.read_hashes(ix))?;
+            proof::verify_consistency(old.size, latest.checkpoint.size, &proof, &old.root, &latest.checkpoint.root)
+                .map_err(|e| LedgerError::Inconsistent(format!("store no longer extends our last checkpoint: {e}")))?;
+            self.frontier = f;
+            self.set_latest(latest);
+            self.store = Some(s);
+        }
+        self.store.as_mut().ok_or_else(|| LedgerError::Stopped("no store connection".into()))
+    }
+
+    fn set_latest(&mut self, cp: Arc<SignedCheckpoint>) {
+        self.latest = cp.clone();
+        match self.shared.latest.write() {
+            Ok(mut g) => *g = cp.clone(),
+            Err(p) => *p.into_inner() = cp.clone(),
+        }
+        if let Some(t) = &self.tile_tx {
+            let _ = t.send(cp);
+        }
+    }
+
+    fn commit(&mut self, entries: &[Vec<u8>]) -> Result<(u64, Arc<SignedCheckpoint>)> {
+        if let Some(f) = lock(&self.shared.failure).clone() {
+            return Err(LedgerError::Stopped(f));
+        }
+        if let Err(e) = self.reload() {
+            // brief back-off so a dead database does not spin the thread
+            std::thread::sleep(Duration::from_millis(50));
+            return Err(e);
+        }
+        let start = self.frontier.size();
+        let mut next = self.frontier.clone();
+        let mut hashes = Vec::with_capacity(entries.len() * 2);
+        for e in entries {
+            hashes.extend(next.append(leaf_hash(e)));
+        }
+        let new_size = next.size();
+        let root = next.root();
+        let old = self.latest.checkpoint.clone();
+        // INVARIANT: never sign a checkpoint that is not consistent with the
+        // last one: prove it from stored + new hashes and check the proof.
+        let base = tree::stored_hash_count(start);
+        let Some(store) = self.store.as_mut() else {
+            return Err(LedgerError::Stopped("no store connection".into()));
+        };
+        let proof = tree::consistency_proof(old.size, new_size, |ix: &[u64]| -> Result<Vec<Hash>> {
+            let old_ix: Vec<u64> = ix.iter().copied().filter(|&i| i < base).collect();
+            let stored = store.read_hashes(&old_ix)?;
+            let mut it = stored.into_iter();
+            ix.iter()
+                .map(|&i| {
+                    if i < base {
+                        it.next().ok_or_else(|| LedgerError::Corrupt("short hash read".into()))
+                    } else {
+                        hashes
+                            .get((i - base) as usize)
+                            .map(|(_, h)| *h)
+                            .ok_or_else(|| LedgerError::Corrupt(format!("hash {i} not in batch")))
+                    }
+                })
+                .collect()
+        })?;
+        proof::verify_consistency(old.size, new_size, &proof, &old.root, &root)
+            .map_err(|e| LedgerError::Inconsistent(format!("new tree does not extend the last checkpoint: {e}")))?;
+        let cp = Checkpoint::new(&self.shared.origin, new_size, root);
+        let note = cp.sign(&self.signer)?;
+        let batch = Batch { start, entries, hashes: &hashes, checkpoint: note.as_bytes() };
+        if let Err(e) = store.commit(&batch) {
+            self.store = None; // reconnect + re-check before the next batch
+            return Err(e);
+        }
+        self.frontier = next;
+        let signed = Arc::new(SignedCheckpoint { note, checkpoint: cp });
+        self.set_latest(signed.clone());
+        Ok((start, signed))
+    }
+}
+
+fn tile_loop(shared: &Shared, dir: &Path, mut from: u64, rx: &Receiver<Arc<SignedCheckpoint>>) {
+    let mut store: Option<Box<dyn Store>> = None;
+    while let Ok(mut cp) = rx.recv() {
+        // coalesce: only the newest checkpoint matters
+        while let Ok(newer) = rx.try_recv() {
+            cp = newer;
+        }
+        if store.is_none() {
+            match shared.location.connect() {
+                Ok(s) => store = Some(s),
+                Err(e) => {
+                    *lock(&shared.tile_error) = Some(e.to_string());
+                    continue;
+                }
+            }
+        }
+        let Some(s) = store.as_mut() else { continue };
+        match tiles::write_tiles(s.as_mut(), dir, from, &cp) {
+            Ok(()) => {
+                from = cp.checkpoint.size;
+                *lock(&shared.tile_error) = None;
+            }
+            Err(e) => {
+                *lock(&shared.tile_error) = Some(e.to_string());
+                store = None;
+            }
+        }
+    }
+}
