@@ -41,6 +41,28 @@ enum Command {
     Log(cmd::log::LogArgs),
     /// Recompute the ledger and name any tampering (77 when found).
     Audit(cmd::audit::AuditArgs),
+    /// Create an authority home (keys, trust root, policies, ledger).
+    Init(cmd::init::InitArgs),
+    /// Run the authority's HTTP API.
+    Serve(cmd::serve::ServeArgs),
+    /// Ask the authority for a writ.
+    Request(cmd::request::RequestArgs),
+    /// List requests waiting for approval.
+    Pending(cmd::pending::PendingArgs),
+    /// Approve a pending request with your own signature.
+    Approve(cmd::approve::ApproveArgs),
+    /// Deny a pending request with your own signature.
+    Deny(cmd::deny::DenyArgs),
+    /// Revoke a writ.
+    Revoke(cmd::revoke::RevokeArgs),
+    /// Show a writ's state (77 when revoked).
+    Status(cmd::status::StatusArgs),
+    /// Load-test an authority with auto-allowed requests.
+    Bench(cmd::bench::BenchArgs),
+    /// Upload records a gate spooled while offline to the authority.
+    Sync(cmd::sync::SyncArgs),
+    /// Put the gate in front of an HTTP service (403 + reason without a matching writ).
+    Proxy(cmd::proxy::ProxyArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -62,6 +84,17 @@ fn main() -> ExitCode {
         Command::Exec(a) => cmd::exec::run(a),
         Command::Log(a) => cmd::log::run(a),
         Command::Audit(a) => cmd::audit::run(a),
+        Command::Init(a) => cmd::init::run(a),
+        Command::Serve(a) => cmd::serve::run(a),
+        Command::Request(a) => cmd::request::run(a),
+        Command::Pending(a) => cmd::pending::run(a),
+        Command::Approve(a) => cmd::approve::run(a),
+        Command::Deny(a) => cmd::deny::run(a),
+        Command::Revoke(a) => cmd::revoke::run(a),
+        Command::Status(a) => cmd::status::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
+        Command::Sync(a) => cmd::sync::run(a),
+        Command::Proxy(a) => cmd::proxy::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };
     match result {

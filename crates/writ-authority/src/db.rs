@@ -1,0 +1,346 @@
+//! The authority's state database: SQLite (embedded) or PostgreSQL (shared
+//! by replicas), behind one tiny value-based interface so that every query
+//! is written once.
+//!
+//! SQL is written with numbered `?N` placeholders; for PostgreSQL they become
+//! `$N`. Every state change runs in [`Db::tx`]: `BEGIN IMMEDIATE` on SQLite
+//! (one writer at a time), a normal transaction with `FOR UPDATE` row locks on
+//! PostgreSQL.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use crate::error::{AuthorityError, Result};
+
+/// A SQL value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Val {
+    /// NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl Val {
+    /// The integer, if it is one.
+    #[must_use]
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    /// The text, if it is some.
+    #[must_use]
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The bytes, if they are some.
+    #[must_use]
+    pub fn blob(&self) -> Option<&[u8]> {
+        match self {
+            Self::Blob(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_string())
+    }
+}
+impl From<String> for Val {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+impl From<i64> for Val {
+    fn from(i: i64) -> Self {
+        Self::Int(i)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(b: Vec<u8>) -> Self {
+        Self::Blob(b)
+    }
+}
+impl<T: Into<Val>> From<Option<T>> for Val {
+    fn from(o: Option<T>) -> Self {
+        o.map_or(Self::Null, Into::into)
+    }
+}
+
+/// One row.
+pub type Row = Vec<Val>;
+
+/// What a transaction can do.
+pub trait Tx {
+    /// Run a statement; returns the number of rows changed.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    /// Run a query.
+    ///
+    /// # Errors
+    /// Database errors.
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+}
+
+const SQLITE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS auth_requests (
+  id TEXT PRIMARY KEY, requester TEXT NOT NULL, requester_name TEXT NOT NULL,
+  document BLOB NOT NULL, digest TEXT NOT NULL, status TEXT NOT NULL,
+  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+  approvals_required INTEGER NOT NULL, approver_group TEXT, plan TEXT NOT NULL, writ_id TEXT);
+CREATE INDEX IF NOT EXISTS auth_requests_status ON auth_requests(status);
+CREATE TABLE IF NOT EXISTS auth_votes (
+  request_id TEXT NOT NULL, approver TEXT NOT NULL, approver_name TEXT NOT NULL, verdict TEXT NOT NULL,
+  time INTEGER NOT NULL, sig TEXT NOT NULL, PRIMARY KEY (request_id, approver));
+CREATE TABLE IF NOT EXISTS auth_writs (
+  id TEXT PRIMARY KEY, request_id TEXT NOT NULL, requester TEXT NOT NULL, envelope BLOB NOT NULL,
+  envelope_sha256 TEXT NOT NULL, receipt BLOB NOT NULL, uses INTEGER, used INTEGER NOT NULL DEFAULT 0,
+  not_after INTEGER NOT NULL, revoked_at INTEGER, reason TEXT);
+CREATE TABLE IF NOT EXISTS auth_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER NOT NULL, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS auth_http_nonces (k TEXT PRIMARY KEY, created INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_entries (idx INTEGER PRIMARY KEY, kind TEXT NOT NULL, request_id TEXT, writ_id TEXT);
+CREATE INDEX IF NOT EXISTS auth_entries_request ON auth_entries(request_id);
+CREATE INDEX IF NOT EXISTS auth_entries_writ ON auth_entries(writ_id);
+";
+
+/// The state database.
+pub enum Db {
+    /// An embedded SQLite file.
+    Sqlite(Mutex<rusqlite::Connection>),
+    /// A PostgreSQL schema, over a small pool of connections.
+    Postgres(Vec<Mutex<postgres::Client>>),
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sqlite(_) => "Db::Sqlite",
+            Self::Postgres(_) => "Db::Postgres",
+        })
+    }
+}
+
+impl Db {
+    /// Open (creating) the SQLite state database at `path`.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn open_sqlite(path: &Path) -> Result<Self> {
+        let conn = rusqlite::Connection::open(path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL + NORMAL: a committed transaction survives a crash of the
+        // process (kill -9); only an OS crash or power loss may lose the
+        // last ones. The ledger itself runs with synchronous=FULL.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SQLITE_SCHEMA)?;
+        Ok(Self::Sqlite(Mutex::new(conn)))
+    }
+
+    /// Connect to PostgreSQL at `url` and use (creating) `schema`.
+    ///
+    /// # Errors
+    /// PostgreSQL errors; a bad schema name.
+    pub fn open_postgres(url: &str, schema: &str) -> Result<Self> {
+        if !writ_ledger::postgres::valid_schema(schema) {
+            return Err(AuthorityError::Config(format!(
+                "invalid postgresql schema name `{schema}`: use lowercase letters, digits and `_`"
+            )));
+        }
+        let mut client = postgres::Client::connect(url, postgres::NoTls)?;
+        let pg_schema = SQLITE_SCHEMA.replace("BLOB", "BYTEA").replace("INTEGER", "BIGINT");
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock(7297484920)", &[])?;
+        tx.batch_execute(&format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}; {pg_schema}"
+        ))?;
+        tx.commit()?;
+        client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        let mut pool = vec![Mutex::new(client)];
+        for _ in 1..PG_POOL {
+            let mut c = postgres::Client::connect(url, postgres::NoTls)?;
+            c.batch_execute(&format!("SET search_path TO {schema}"))?;
+            pool.push(Mutex::new(c));
+        }
+        Ok(Self::Postgres(pool))
+    }
+
+    /// Run `f` in one transaction; commit when it returns `Ok`.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; database errors.
+    pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        match self {
+            Self::Sqlite(m) => {
+                let mut conn = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut w = SqliteTx(&tx);
+                let v = f(&mut w)?;
+                tx.commit()?;
+                Ok(v)
+            }
+            Self::Postgres(pool) => {
+                let mut client = pg_connection(pool)?;
+                let mut tx = client.transaction()?;
+                let mut w = PgTx(&mut tx);
+                let v = f(&mut w)?;
+                tx.commit()?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// Whether this is PostgreSQL (row locks need `FOR UPDATE`).
+    #[must_use]
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "",
+            Self::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// A liveness check.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn ping(&self) -> Result<()> {
+        self.tx(|t| t.query("SELECT 1", &[]).map(|_| ()))
+    }
+}
+
+/// Connections per PostgreSQL pool.
+const PG_POOL: usize = 8;
+
+/// A free pooled connection, or (all busy) one picked by a rotating counter.
+fn pg_connection(pool: &[Mutex<postgres::Client>]) -> Result<std::sync::MutexGuard<'_, postgres::Client>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    for m in pool {
+        if let Ok(g) = m.try_lock() {
+            return Ok(g);
+        }
+    }
+    let n = pool.len().max(1);
+    let m = pool
+        .get(NEXT.fetch_add(1, Ordering::Relaxed) % n)
+        .ok_or_else(|| AuthorityError::Database("no postgresql connection".into()))?;
+    Ok(m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
+
+fn to_sqlite(v: &Val) -> rusqlite::types::Value {
+    use rusqlite::types::Value;
+    match v {
+        Val::Null => Value::Null,
+        Val::Int(i) => Value::Integer(*i),
+        Val::Text(s) => Value::Text(s.clone()),
+        Val::Blob(b) => Value::Blob(b.clone()),
+    }
+}
+
+impl Tx for SqliteTx<'_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
+        Ok(self.0.execute(sql, rusqlite::params_from_iter(p))? as u64)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        use rusqlite::types::ValueRef;
+        let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
+        let mut stmt = self.0.prepare_cached(sql)?;
+        let n = stmt.column_count();
+        let mut rows = stmt.query(rusqlite::params_from_iter(p))?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut row = Vec::with_capacity(n);
+            for i in 0..n {
+                row.push(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(i) => Val::Int(i),
+                    ValueRef::Real(f) => Val::Int(f as i64),
+                    ValueRef::Text(t) => Val::Text(String::from_utf8_lossy(t).into_owned()),
+                    ValueRef::Blob(b) => Val::Blob(b.to_vec()),
+                });
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}
+
+struct PgTx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+
+fn pg_sql(sql: &str) -> String {
+    sql.replace('?', "$")
+}
+
+impl postgres::types::ToSql for Val {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::Type;
+        match self {
+            Self::Null => Ok(postgres::types::IsNull::Yes),
+            Self::Int(i) if *ty == Type::INT4 => i32::try_from(*i)?.to_sql(ty, out),
+            Self::Int(i) => i.to_sql(ty, out),
+            Self::Text(s) => s.as_str().to_sql(ty, out),
+            Self::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+impl Tx for PgTx<'_, '_> {
+    fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+        let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+        Ok(self.0.execute(pg_sql(sql).as_str(), &p)?)
+    }
+
+    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+        use postgres::types::Type;
+        let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
+        let rows = self.0.query(pg_sql(sql).as_str(), &p)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut row = Vec::with_capacity(r.len());
+            for (i, c) in r.columns().iter().enumerate() {
+                let t = c.type_();
+                let v = if *t == Type::INT8 {
+                    r.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int)
+                } else if *t == Type::INT4 {
+                    r.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |v| Val::Int(i64::from(v)))
+                } else if *t == Type::BYTEA {
+                    r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Blob)
+                } else {
+                    r.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text)
+                };
+                row.push(v);
+            }
+            out.push(row);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,134 @@
+//! The authority on PostgreSQL (ledger and state in one schema), and atomic
+//! use consumption across two authority instances sharing the database.
+//! Needs `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`)
+//! and fails loudly when it is unreachable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use writ_authority::model::{RequestInput, TargetInput};
+use writ_authority::{Authority, Config, Verdict, home};
+use writ_core::trust::{Role, key_entry};
+use writ_core::{Sha256Digest, SigningKey, Timestamp, TrustRoot};
+
+const NOW: Timestamp = Timestamp(1_800_000_000);
+
+const POLICIES: &str = r#"
+@id("echo-at-once")
+permit (principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/usr/bin/echo" };
+
+@id("uname-limited")
+@approvals("1")
+@approver_group("sre")
+permit (principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/usr/bin/uname" };
+
+@id("true-single-use")
+@single_use("true")
+permit (principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/usr/bin/true" };
+"#;
+
+fn url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed(&[n; 32])
+}
+
+fn input(program: &str) -> RequestInput {
+    RequestInput {
+        target: TargetInput::Exec {
+            program: program.into(),
+            sha256: Some(Sha256Digest::of(b"p").to_hex()),
+            argv: vec![program.into()],
+        },
+        reason: "pg".into(),
+        duration_secs: 60,
+        env: BTreeMap::new(),
+        cwd: None,
+        hosts: None,
+        evidence: None,
+    }
+}
+
+fn setup(dir: &std::path::Path) -> (Config, String) {
+    let h = dir.join("h");
+    home::init(&h).unwrap();
+    std::fs::write(h.join("policies.cedar"), POLICIES).unwrap();
+    let tp = h.join("trust.json");
+    let mut trust = TrustRoot::from_json(&std::fs::read(&tp).unwrap()).unwrap();
+    trust.add(key_entry("alice", vec![Role::Requester], vec!["dev".into()], &key(1).public())).unwrap();
+    trust.add(key_entry("bob", vec![Role::Approver], vec!["sre".into()], &key(2).public())).unwrap();
+    trust.add(key_entry("gate", vec![Role::Gate], vec![], &key(3).public())).unwrap();
+    std::fs::write(&tp, trust.to_json_pretty()).unwrap();
+    let schema = format!(
+        "writ_auth_test_{}_{}",
+        std::process::id(),
+        dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
+    let mut cfg = Config::new(&h);
+    cfg.database = Some(url());
+    cfg.schema = schema.clone();
+    (cfg, schema)
+}
+
+fn drop_schema(schema: &str) {
+    if let Ok(mut c) = postgres::Client::connect(&url(), postgres::NoTls) {
+        let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+    }
+}
+
+#[test]
+fn flow_on_postgresql_and_consumption_is_atomic_across_instances() {
+    postgres::Client::connect(&url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at DATABASE_URL={} is unreachable: {e}", url()));
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, schema) = setup(dir.path());
+    let a = Authority::open(&cfg).unwrap();
+    let alice = a.identify(&key(1).key_id(), NOW).unwrap();
+    let bob = a.identify(&key(2).key_id(), NOW).unwrap();
+    let v = a.submit(&alice, input("/usr/bin/echo"), NOW).unwrap();
+    assert_eq!(v.status, "issued");
+    let trust = TrustRoot::from_json(&std::fs::read(dir.path().join("h/trust.json")).unwrap()).unwrap();
+    let verified =
+        writ_core::verify(v.writ.as_ref().unwrap().as_bytes(), &trust, &writ_core::Context::check_at(NOW)).unwrap();
+    writ_core::receipt::check(
+        v.receipt.as_ref().unwrap().as_bytes(),
+        &trust,
+        verified.predicate(),
+        &verified.envelope_digest(),
+    )
+    .unwrap();
+
+    let p = a.submit(&alice, input("/usr/bin/uname"), NOW).unwrap();
+    assert_eq!(p.status, "pending");
+    let d = Sha256Digest::from_hex(&p.request_digest).unwrap();
+    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve));
+    assert_eq!(a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW).unwrap().status, "issued");
+    assert_eq!(a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW).unwrap_err().code(), "request_not_pending");
+
+    // a single-use writ, consumed by many threads over two instances: one wins
+    let s = a.submit(&alice, input("/usr/bin/true"), NOW).unwrap();
+    let wid = s.writ_id.unwrap();
+    let b = Arc::new(Authority::open(&cfg).unwrap());
+    let a = Arc::new(a);
+    let gate = a.identify(&key(3).key_id(), NOW).unwrap();
+    let mut hs = Vec::new();
+    for i in 0..8 {
+        let inst = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let (g, w) = (gate.clone(), wid.clone());
+        hs.push(std::thread::spawn(move || inst.status(&g, &w, true, None, NOW).map_err(|e| e.code())));
+    }
+    let results: Vec<_> = hs.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().filter_map(|r| r.as_ref().err()).all(|c| *c == "replayed"));
+    assert!(a.entries_for(Some(&p.request_id), None).unwrap().len() >= 4);
+    drop(b);
+    drop(a);
+    drop_schema(&schema);
+}
