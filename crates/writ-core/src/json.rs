@@ -20,7 +20,15 @@ use crate::limits::MAX_LIST;
 /// # Errors
 /// Returns serde_json's message (which names the field and position).
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|e| alloc::format!("{e}"))
+    // Checking UTF-8 once up front and parsing the `str` spares serde_json a
+    // UTF-8 check per string. Input that is not UTF-8 takes the byte parser,
+    // so its error message stays exactly what it was; for UTF-8 input the two
+    // parsers accept, reject and report alike.
+    match core::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+    .map_err(|e| alloc::format!("{e}"))
 }
 
 /// A string-keyed map that refuses duplicate keys and more than

@@ -96,7 +96,7 @@ impl Context {
 pub struct Verified {
     statement: Statement,
     envelope_digest: Sha256Digest,
-    payload_digest: Sha256Digest,
+    payload_digest: LazyDigest,
     signer: KeyId,
     approvers: Vec<KeyId>,
     matched_action: Option<usize>,
@@ -136,7 +136,7 @@ impl Verified {
     /// sha256 of the signed payload bytes.
     #[must_use]
     pub fn payload_digest(&self) -> Sha256Digest {
-        self.payload_digest
+        self.payload_digest.get()
     }
     /// The issuer key that signed it.
     #[must_use]
@@ -152,6 +152,23 @@ impl Verified {
     #[must_use]
     pub fn matched_action(&self) -> Option<&Action> {
         self.matched_action.and_then(|i| self.statement.predicate.scope.actions.get(i))
+    }
+}
+
+/// The signed payload, hashed only when its digest is asked for (most callers
+/// never ask); prints as the digest, as the eager field did.
+#[derive(Clone)]
+struct LazyDigest(Vec<u8>);
+
+impl LazyDigest {
+    fn get(&self) -> Sha256Digest {
+        Sha256Digest::of(&self.0)
+    }
+}
+
+impl core::fmt::Debug for LazyDigest {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(&self.get(), f)
     }
 }
 
@@ -285,7 +302,7 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
     };
 
     Ok(Verified {
-        payload_digest: Sha256Digest::of(&env.payload),
+        payload_digest: LazyDigest(env.payload),
         envelope_digest,
         signer,
         approvers,
@@ -304,18 +321,32 @@ struct Header {
 
 fn parse_statement(payload: &[u8]) -> Result<Statement, Denial> {
     // Versions first, so an unknown version says so rather than "malformed".
-    if let Ok(h) = crate::json::from_slice::<Header>(payload) {
-        if h.statement_type.as_deref().is_some_and(|t| t != STATEMENT_TYPE) {
-            return Err(deny(DenialCode::Unsupported, alloc::format!("statement `_type` is not `{STATEMENT_TYPE}`")));
+    // A statement that parses carries the same two fields the lenient
+    // `Header` would read, so the header is parsed (a second pass over the
+    // payload) only when the full parse fails; the verdict is the same.
+    match crate::json::from_slice::<Statement>(payload) {
+        Ok(statement) => {
+            check_versions(Some(&statement.statement_type), Some(&statement.predicate_type))?;
+            statement.validate().map_err(|e| deny(DenialCode::Malformed, e))?;
+            Ok(statement)
         }
-        if h.predicate_type.as_deref().is_some_and(|t| t != PREDICATE_TYPE) {
-            return Err(deny(DenialCode::Unsupported, alloc::format!("`predicateType` is not `{PREDICATE_TYPE}`")));
+        Err(e) => {
+            if let Ok(h) = crate::json::from_slice::<Header>(payload) {
+                check_versions(h.statement_type.as_deref(), h.predicate_type.as_deref())?;
+            }
+            Err(deny(DenialCode::Malformed, alloc::format!("statement: {e}")))
         }
     }
-    let statement: Statement =
-        crate::json::from_slice(payload).map_err(|e| deny(DenialCode::Malformed, alloc::format!("statement: {e}")))?;
-    statement.validate().map_err(|e| deny(DenialCode::Malformed, e))?;
-    Ok(statement)
+}
+
+fn check_versions(statement_type: Option<&str>, predicate_type: Option<&str>) -> Result<(), Denial> {
+    if statement_type.is_some_and(|t| t != STATEMENT_TYPE) {
+        return Err(deny(DenialCode::Unsupported, alloc::format!("statement `_type` is not `{STATEMENT_TYPE}`")));
+    }
+    if predicate_type.is_some_and(|t| t != PREDICATE_TYPE) {
+        return Err(deny(DenialCode::Unsupported, alloc::format!("`predicateType` is not `{PREDICATE_TYPE}`")));
+    }
+    Ok(())
 }
 
 fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denial> {
@@ -435,5 +466,45 @@ fn check_status(p: &Predicate, trust: &TrustRoot, ctx: &Context) -> Result<(), D
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    fn verify_payload(payload: &[u8]) -> Denial {
+        let env = dsse::sign(IN_TOTO_PAYLOAD_TYPE, payload, &fixtures::issuer());
+        verify(&env, &fixtures::trust_root(false), &fixtures::run_context().to_context().unwrap()).unwrap_err()
+    }
+
+    #[test]
+    fn versions_are_reported_before_malformed_on_either_parse_path() {
+        let text = serde_json::to_string(&crate::issue::statement(fixtures::predicate())).unwrap();
+        // Parses fully: the version is checked on the parsed statement.
+        let st_type = text.replace(STATEMENT_TYPE, "https://in-toto.io/Statement/v9");
+        assert_eq!(verify_payload(st_type.as_bytes()).code, DenialCode::Unsupported);
+        // Does not parse (unknown field): the lenient header still names the version.
+        let both = text.replace(PREDICATE_TYPE, "https://writ.dev/authorization/v2").replacen(
+            "\"reason\":",
+            "\"x\":1,\"reason\":",
+            1,
+        );
+        let d = verify_payload(both.as_bytes());
+        assert_eq!(d.code, DenialCode::Unsupported, "{}", d.detail);
+        // Right versions, unknown field: malformed, with serde's message.
+        let unknown = text.replacen("\"reason\":", "\"x\":1,\"reason\":", 1);
+        let d = verify_payload(unknown.as_bytes());
+        assert_eq!(d.code, DenialCode::Malformed);
+        assert!(d.detail.starts_with("statement: unknown field `x`"), "{}", d.detail);
+        // Not UTF-8: malformed through the byte parser.
+        let bad = text.replacen("ship api", "ship \u{FF}pi", 1).into_bytes();
+        let mut bad_bytes = bad.clone();
+        let i = bad.windows(2).position(|w| w == [0xC3, 0xBF]).unwrap();
+        bad_bytes[i] = 0xFF;
+        bad_bytes.remove(i + 1);
+        assert!(core::str::from_utf8(&bad_bytes).is_err());
+        assert_eq!(verify_payload(&bad_bytes).code, DenialCode::Malformed);
     }
 }
