@@ -49,10 +49,10 @@ pub enum LedgerError {
     Tlog(#[from] TlogError),
     /// SQLite error.
     #[error("sqlite ledger store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// PostgreSQL error.
-    #[error("postgresql ledger store: {0}; check DATABASE_URL and that the server is running")]
-    Postgres(#[from] postgres::Error),
+    #[error("postgresql ledger store: {}; check the database URL and that the server is running", pg_detail(.0))]
+    Postgres(postgres::Error),
     /// File-system error.
     #[error("{context}: {source}")]
     Io {
@@ -70,6 +70,20 @@ pub enum LedgerError {
     Config(String),
 }
 
+// Not `#[from]`: the cause is already in the message, so error chains
+// (anyhow's `{:#}`) do not print it twice.
+impl From<rusqlite::Error> for LedgerError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Sqlite(e)
+    }
+}
+
+impl From<postgres::Error> for LedgerError {
+    fn from(e: postgres::Error) -> Self {
+        Self::Postgres(e)
+    }
+}
+
 impl LedgerError {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { context: context.into(), source }
@@ -78,3 +92,10 @@ impl LedgerError {
 
 /// Result alias.
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
+
+fn pg_detail(e: &postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(s) => format!("{e}: {s}"),
+        None => e.to_string(),
+    }
+}

@@ -22,6 +22,10 @@
 //! checkpoint. The queue is bounded; past it appends fail fast with
 //! [`LedgerError::Busy`].
 //!
+//! The API is blocking (usable as is from the CLI). From async code, call it
+//! inside `tokio::task::spawn_blocking`: the PostgreSQL client is the blocking
+//! `postgres` crate, which must not run on an async executor thread.
+//!
 //! ```
 //! use writ_ledger::{Ledger, LedgerOptions, Location, key};
 //! let dir = tempfile::tempdir().unwrap();
