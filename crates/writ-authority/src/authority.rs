@@ -128,6 +128,16 @@ struct Plan {
     conditions: Vec<Condition>,
 }
 
+struct PolicyCache {
+    mtime: Option<SystemTime>,
+    set: Arc<PolicySet>,
+}
+
+/// The policy id recorded for a policy set digest (hex).
+fn policy_id(digest: &str) -> String {
+    format!("policies.cedar#{}", digest.get(..16).unwrap_or(digest))
+}
+
 struct TrustCache {
     mtime: Option<SystemTime>,
     root: Arc<TrustRoot>,
@@ -139,8 +149,7 @@ pub struct Authority {
     home: PathBuf,
     issuer: SigningKey,
     trust: RwLock<TrustCache>,
-    policy: PolicySet,
-    policy_id: String,
+    policy: RwLock<PolicyCache>,
     ledger: Ledger,
     db: Db,
     lease: Option<crate::lease::Lease>,
@@ -206,13 +215,11 @@ impl Authority {
         let root = load_trust(&trust_path)?;
         let mtime = std::fs::metadata(&trust_path).and_then(|m| m.modified()).ok();
         let policy_path = home.join(home::POLICIES);
+        let policy_mtime = std::fs::metadata(&policy_path).and_then(|m| m.modified()).ok();
         let src = std::fs::read_to_string(&policy_path)
             .map_err(|e| AuthorityError::Config(format!("cannot read `{}`: {e}", policy_path.display())))?;
         let policy = PolicySet::load(&src).map_err(|e| {
-            AuthorityError::Config(format!(
-                "policy set `{}` does not load: {e}; fix it and start again",
-                policy_path.display()
-            ))
+            AuthorityError::Config(format!("policy set `{}` does not load: {e}", policy_path.display()))
         })?;
         let (ledger, db, lease) = match &config.database {
             None => (
@@ -223,7 +230,7 @@ impl Authority {
             Some(url) => {
                 let signer = writ_ledger::key::load(&home.join(home::LEDGER_KEY))?;
                 let loc = Location::Postgres { url: url.clone(), schema: config.schema.clone() };
-                let lease = crate::lease::Lease::connect(url)?;
+                let lease = crate::lease::Lease::connect(url, &config.schema)?;
                 // Opening reads the tree: do it under the lease too, so no
                 // other replica commits in between.
                 let ledger = lease.with(|| Ok(Ledger::open(loc, signer, LedgerOptions::default())?))?;
@@ -234,8 +241,7 @@ impl Authority {
             home,
             issuer,
             trust: RwLock::new(TrustCache { mtime, root: Arc::new(root) }),
-            policy,
-            policy_id: format!("policies.cedar@{}", &src.len()),
+            policy: RwLock::new(PolicyCache { mtime: policy_mtime, set: Arc::new(policy) }),
             ledger,
             db,
             lease,
@@ -286,6 +292,51 @@ impl Authority {
             g.mtime = mtime;
         }
         g.root.clone()
+    }
+
+    /// The current policy set. `policies.cedar` is reloaded when it changes:
+    /// a set that loads replaces the old one and is recorded in the ledger
+    /// (`policy_change`); one that does not load is refused and the last good
+    /// set stays in force (fail closed, never open).
+    pub fn policy(&self, now: Timestamp) -> Arc<PolicySet> {
+        let path = self.home.join(home::POLICIES);
+        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        {
+            let g = self.policy.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if g.mtime == mtime {
+                return g.set.clone();
+            }
+        }
+        let mut g = self.policy.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if g.mtime == mtime {
+            return g.set.clone();
+        }
+        g.mtime = mtime;
+        let loaded = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|src| PolicySet::load(&src).map_err(|e| e.to_string()));
+        match loaded {
+            Ok(set) if set.digest() != g.set.digest() => {
+                let change = Entry::PolicyChange(entry::PolicyChange {
+                    time: now,
+                    policy_id: policy_id(set.digest()),
+                    policy_digest: Sha256Digest::from_hex(set.digest()).unwrap_or(Sha256Digest([0; 32])),
+                    actor: format!("file {}", path.display()),
+                    previous_digest: Sha256Digest::from_hex(g.set.digest()).ok(),
+                });
+                match self.log(&change) {
+                    Ok(_) => g.set = Arc::new(set),
+                    Err(e) => {
+                        eprintln!("writ-authority: policy change not recorded ({e}); keeping the previous policy set")
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("writ-authority: `{}` does not load ({e}); keeping the last good policy set", path.display())
+            }
+        }
+        g.set.clone()
     }
 
     /// The ledger.
@@ -484,7 +535,7 @@ impl Authority {
         .with_unix_time(u64::try_from(now.unix()).unwrap_or(0));
         preq.env = input.env.clone();
         preq.evidence = evidence_kinds.clone();
-        let mut decision = self.policy.decide(&preq);
+        let mut decision = self.policy(now).decide(&preq);
         let missing: Vec<&String> =
             decision.obligations.required_evidence.iter().filter(|k| !evidence_kinds.contains(*k)).collect();
         if decision.outcome != Outcome::Deny && !missing.is_empty() {
@@ -526,7 +577,7 @@ impl Authority {
                 time: now,
                 request_id: id.clone(),
                 allow: decision.outcome != Outcome::Deny,
-                policy_id: self.policy_id.clone(),
+                policy_id: policy_id(&decision.policy_digest),
                 policy_digest,
                 determining: decision.determining_policies.clone(),
             }),
@@ -618,6 +669,14 @@ impl Authority {
         }
         let facts: HostEvidence = writ_core::json::from_slice(&env.payload)
             .map_err(|e| AuthorityError::BadEvidence(format!("host evidence: {e}")))?;
+        let stated = Timestamp::parse(&facts.time)
+            .map_err(|e| AuthorityError::BadEvidence(format!("host evidence `time`: {e}")))?;
+        if (stated.unix() - now.unix()).abs() > NONCE_TTL_SECS {
+            return Err(AuthorityError::BadEvidence(format!(
+                "host evidence was made at {}, more than {NONCE_TTL_SECS} s away from the authority's clock",
+                facts.time
+            )));
+        }
         let nonce = facts.nonce.clone();
         let used = self.db.tx(|t| {
             t.exec(
@@ -734,7 +793,7 @@ impl Authority {
                 digest: DigestSet(p.digest),
             },
             policy: PolicyProof {
-                id: self.policy_id.clone(),
+                id: policy_id(&p.plan.decision.policy_digest),
                 digest: DigestSet(
                     Sha256Digest::from_hex(&p.plan.decision.policy_digest).unwrap_or(Sha256Digest([0; 32])),
                 ),
@@ -980,9 +1039,11 @@ impl Authority {
                     verdict_str(verdict)
                 )));
             }
+            // Distinct approvers: one vote per key and per trust-root name
+            // (a person holding two approver keys still counts once).
             let seen = t.query(
-                "SELECT 1 FROM auth_votes WHERE request_id = ?1 AND approver = ?2",
-                &[id.into(), caller.key_id.to_string().into()],
+                "SELECT 1 FROM auth_votes WHERE request_id = ?1 AND (approver = ?2 OR approver_name = ?3)",
+                &[id.into(), caller.key_id.to_string().into(), caller.name.clone().into()],
             )?;
             if !seen.is_empty() {
                 return Err(AuthorityError::AlreadyVoted(id.into()));

@@ -17,8 +17,9 @@ use crate::error::Result;
 
 /// Longest a replica keeps admitting appends under one lease.
 pub const MAX_HOLD: Duration = Duration::from_millis(100);
-/// Advisory lock key of the sequencer lease ("writ-seq").
-const LOCK_KEY: i64 = 0x7772_6974_2d73_6571;
+/// Advisory lock key of the sequencer lease ("writ-seq"), mixed with the
+/// schema so that ledgers in different schemas do not contend.
+const LOCK_BASE: i64 = 0x7772_6974_2d73_6571;
 
 #[derive(Debug, Default)]
 struct State {
@@ -30,6 +31,7 @@ struct State {
 /// The lease of one replica.
 pub struct Lease {
     url: String,
+    key: i64,
     client: Mutex<postgres::Client>,
     state: Mutex<State>,
     cv: Condvar,
@@ -46,13 +48,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Lease {
-    /// A lease over its own connection to `url`.
+    /// A lease for the ledger in `schema`, over its own connection to `url`.
     ///
     /// # Errors
     /// PostgreSQL errors.
-    pub fn connect(url: &str) -> Result<Self> {
+    pub fn connect(url: &str, schema: &str) -> Result<Self> {
+        let h = writ_core::Sha256Digest::of(schema.as_bytes()).0;
+        let mix = i64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
         Ok(Self {
             url: url.to_string(),
+            key: LOCK_BASE ^ mix,
             client: Mutex::new(postgres::Client::connect(url, postgres::NoTls)?),
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
@@ -93,7 +98,7 @@ impl Lease {
                     if c.is_closed() {
                         *c = postgres::Client::connect(&self.url, postgres::NoTls)?;
                     }
-                    c.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY])?;
+                    c.execute("SELECT pg_advisory_lock($1)", &[&self.key])?;
                     st.held_since = Some(Instant::now());
                     st.draining = false;
                     st.inflight = 1;
@@ -108,7 +113,7 @@ impl Lease {
         lock(&self.client)
             .query_one(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND (classid::bigint << 32 | objid::bigint) = $1",
-                &[&LOCK_KEY],
+                &[&self.key],
             )
             .map_or(true, |r| r.get::<_, i64>(0) > 0)
     }
@@ -118,7 +123,7 @@ impl Lease {
         st.inflight = st.inflight.saturating_sub(1);
         if st.inflight == 0 {
             let mut c = lock(&self.client);
-            if c.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).is_err() {
+            if c.execute("SELECT pg_advisory_unlock($1)", &[&self.key]).is_err() {
                 // The session is broken, so PostgreSQL already dropped the
                 // lock; reconnect now (or on the next enter).
                 if let Ok(fresh) = postgres::Client::connect(&self.url, postgres::NoTls) {

@@ -51,13 +51,14 @@ fn setup() -> Env {
     std::fs::write(home.join("policies.cedar"), POLICIES).unwrap();
     let tp = home.join("trust.json");
     let mut trust = TrustRoot::from_json(&std::fs::read(&tp).unwrap()).unwrap();
-    let people: [(&str, u8, Vec<Role>, Vec<&str>); 6] = [
+    let people: [(&str, u8, Vec<Role>, Vec<&str>); 7] = [
         ("alice", 1, vec![Role::Requester], vec!["dev"]),
         ("bob", 2, vec![Role::Approver], vec!["sre"]),
         ("carol", 3, vec![Role::Approver], vec!["sre"]),
         ("dave", 4, vec![Role::Approver, Role::Requester], vec!["sre", "dev"]),
         ("erin", 5, vec![Role::Approver], vec!["dba"]),
         ("gate1", 6, vec![Role::Gate], vec!["prod"]),
+        ("bob", 7, vec![Role::Approver], vec!["sre"]), // bob's second key
     ];
     for (name, n, roles, groups) in people {
         trust.add(key_entry(name, roles, groups.into_iter().map(String::from).collect(), &key(n).public())).unwrap();
@@ -195,6 +196,7 @@ fn two_distinct_approvers_of_the_group_issue_and_nobody_approves_their_own() {
     assert_eq!(v1.status, "pending");
     let before = e.snapshot();
     assert_eq!(e.vote(2, &v, Verdict::Approve).unwrap_err().code(), "already_voted");
+    assert_eq!(e.vote(7, &v, Verdict::Approve).unwrap_err().code(), "already_voted", "same person, other key");
     assert_eq!(before, e.snapshot());
     let v2 = e.vote(3, &v, Verdict::Approve).unwrap();
     assert_eq!(v2.status, "issued");
@@ -393,4 +395,20 @@ fn an_invalid_policy_set_refuses_to_load_and_init_refuses_to_overwrite() {
     let err = Authority::open(&Config::new(&home)).unwrap_err();
     assert_eq!(err.code(), "unavailable");
     assert!(err.to_string().contains("does not load"), "{err}");
+}
+
+#[test]
+fn policy_reload_keeps_the_last_good_set_and_records_changes() {
+    let e = setup();
+    let size = e.a.ledger().size();
+    std::fs::write(e.home.join("policies.cedar"), "permit (principal, action, resource) when { nonsense };").unwrap();
+    let v = e.submit(1, "/usr/bin/echo", &["still"]);
+    assert_eq!(v.status, "issued", "a broken policy file keeps the last good set");
+    assert_eq!(e.a.ledger().size(), size + 3);
+    // a valid set that no longer permits echo: recorded, then in force
+    std::fs::write(e.home.join("policies.cedar"), POLICIES.replace("/usr/bin/echo", "/usr/bin/printf")).unwrap();
+    let v = e.submit(1, "/usr/bin/echo", &["now"]);
+    assert_eq!(v.status, "denied");
+    let last = e.a.ledger().entries(size + 3, size + 4).unwrap();
+    assert!(matches!(Entry::decode(&last[0]).unwrap(), Entry::PolicyChange(_)));
 }

@@ -386,6 +386,25 @@ fn embedded_and_served_authority_end_to_end() {
     let (s, b) = send(&sign("gate1.key", "POST", &p, body2), "POST", &p, body2);
     assert_eq!((s, err_code(&b).as_str()), (409, "replayed"));
 
+    // a gate records its execution through the client helpers
+    let text = std::fs::read_to_string(dir.join("gate1.key")).unwrap();
+    let gate_key = writ_core::SigningKey::from_seed(&base64_seed(text.trim().strip_prefix("ed25519-secret ").unwrap()));
+    let gate = writ_server::client::Client::new(&url, gate_key);
+    let start = writ_core::entry::Entry::ExecStart(writ_core::entry::ExecStart {
+        time: writ_core::Timestamp(1_800_000_000),
+        request_id: rid.clone(),
+        writ_id: wid.clone(),
+        host: "host1".into(),
+        program_digest: writ_core::Sha256Digest::of(b"uname"),
+        argv_digest: writ_core::Sha256Digest::of(b"argv"),
+    })
+    .encode()
+    .unwrap();
+    let (_, receipt) = gate.record(&start).unwrap();
+    assert!(receipt.starts_with("c2sp.org/tlog-proof@v1"));
+    assert_eq!(gate.status(&wid, true, None).unwrap_err().code(), Some("replayed"));
+    assert!(gate.nonce().unwrap().nonce.len() >= 32);
+
     // entries by request id
     let (s, e) = http(&url, "GET", &format!("/v1/log/entries?request_id={rid}"), &[], b"");
     assert_eq!(s, 200);
@@ -395,7 +414,7 @@ fn embedded_and_served_authority_end_to_end() {
         .iter()
         .map(|x| x["kind"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(kinds, ["request", "decision", "approval", "approval", "issuance"]);
+    assert_eq!(kinds, ["request", "decision", "approval", "approval", "issuance", "exec_start"]);
     drop(srv);
 
     let (c, text) = code(dir, &["audit", "--home", "h"]);

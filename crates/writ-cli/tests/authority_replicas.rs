@@ -43,6 +43,22 @@ fn serve(dir: &Path, schema: &str) -> (Child, String) {
     (child, u)
 }
 
+/// POST `{}` with `headers`; the raw response.
+fn http(url: &str, path: &str, headers: &[(&str, &str)]) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let mut req = format!("POST {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: 2\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n{}");
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
 #[test]
 fn two_replicas_one_killed_under_load() {
     let mut pg = postgres::Client::connect(&url(), postgres::NoTls)
@@ -79,6 +95,22 @@ fn two_replicas_one_killed_under_load() {
             .spawn()
             .unwrap()
     };
+    // a signed request accepted by one replica is a replay at the other
+    let text = std::fs::read_to_string(dir.join("b.key")).unwrap();
+    let seed: [u8; 32] =
+        writ_core::b64::decode(text.trim().strip_prefix("ed25519-secret ").unwrap(), 32).unwrap().try_into().unwrap();
+    let key = writ_core::SigningKey::from_seed(&seed);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let h = writ_server::httpsig::sign(&key, "POST", "/v1/nonces", "", b"{}", now, "replica-replay-nonce-1");
+    let hs = [
+        ("content-digest", h.content_digest.as_str()),
+        ("signature-input", h.signature_input.as_str()),
+        ("signature", h.signature.as_str()),
+    ];
+    assert!(http(&u1, "/v1/nonces", &hs).starts_with("HTTP/1.1 201"));
+    let again = http(&u2, "/v1/nonces", &hs);
+    assert!(again.starts_with("HTTP/1.1 401") && again.contains("replayed_signature"), "{again}");
+
     let b2 = bench(&u2, "300");
     let b1 = bench(&u1, "100");
     // let replica 1 finish its share, then kill it while replica 2 may still be busy

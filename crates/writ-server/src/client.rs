@@ -163,4 +163,39 @@ impl Client {
         serde_json::from_slice(&out)
             .map_err(|e| ClientError::Local(format!("unexpected answer from the authority: {e}")))
     }
+
+    /// A signed status response for a writ (gates: `consume` takes one use
+    /// atomically); open it with `writ_core::status::open`.
+    ///
+    /// # Errors
+    /// As [`Client::raw`]; `replayed` when no use is left.
+    pub fn status(&self, writ_id: &str, consume: bool, nonce: Option<&str>) -> Result<Vec<u8>, ClientError> {
+        let body = serde_json::json!({"consume": consume, "nonce": nonce});
+        let b = serde_json::to_vec(&body).map_err(|e| ClientError::Local(e.to_string()))?;
+        Ok(self.raw("POST", &format!("/v1/writs/{writ_id}/status"), Some(&b))?.1)
+    }
+
+    /// Record a gate's `exec_start` / `exec_end` / `denial` entry (the bytes
+    /// of `writ_core::entry::Entry::encode`); returns its ledger index and
+    /// receipt (C2SP tlog-proof text).
+    ///
+    /// # Errors
+    /// As [`Client::raw`].
+    pub fn record(&self, entry: &[u8]) -> Result<(u64, String), ClientError> {
+        #[derive(serde::Deserialize)]
+        struct R {
+            index: u64,
+            receipt: String,
+        }
+        let r: R = self.post("/v1/records", &serde_json::json!({"entry": writ_core::b64::encode(entry)}))?;
+        Ok((r.index, r.receipt))
+    }
+
+    /// A fresh runtime-evidence nonce.
+    ///
+    /// # Errors
+    /// As [`Client::raw`].
+    pub fn nonce(&self) -> Result<writ_authority::model::NonceView, ClientError> {
+        self.post("/v1/nonces", &serde_json::json!({}))
+    }
 }

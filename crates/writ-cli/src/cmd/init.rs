@@ -40,7 +40,10 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         println!("  ledger          {} (ledger.key, ledger.sqlite)", r.origin);
         println!("  ledger vkey     {}", r.ledger_vkey);
         println!("  trust root      {}", r.home.join("trust.json").display());
-        println!("  policies        {} (deny by default; edit, then restart)", r.home.join("policies.cedar").display());
+        println!(
+            "  policies        {} (deny by default; edits apply on the next request)",
+            r.home.join("policies.cedar").display()
+        );
         println!("next: add requester and approver keys with");
         println!(
             "  writ trust add --trust {} --role requester --group dev --key alice.key.pub",

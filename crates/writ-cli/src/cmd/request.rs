@@ -349,8 +349,8 @@ pub fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
-    let conn = Conn::open(&args.conn, true)?;
     if let Some(id) = &args.fetch {
+        let conn = Conn::open(&args.conn, true)?;
         let view = conn.request(id)?;
         let written = write_writ(args.out.as_deref(), &view)?;
         return Ok(report(json_of(&args), &view, written.as_ref()));
@@ -392,6 +392,7 @@ fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
         hosts: (!args.hosts.is_empty()).then(|| args.hosts.clone()),
         evidence,
     };
+    let conn = Conn::open(&args.conn, true)?;
     let view = conn.submit(input)?;
     let written = write_writ(args.out.as_deref(), &view)?;
     Ok(report(json_of(&args), &view, written.as_ref()))
