@@ -131,3 +131,6 @@ pub fn random_seed() -> anyhow::Result<Zeroizing<[u8; 32]>> {
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
 }
+
+/// A DSSE envelope (for commands that edit one, like the demo's tampering step).
+pub use writ_core::dsse::Envelope;

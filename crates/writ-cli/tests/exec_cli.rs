@@ -348,7 +348,9 @@ fn online_revoked_before_start_runs_nothing() {
     assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("writ: denied (revoked): "));
     assert!(out.stdout.is_empty(), "the program ran");
-    assert!(!kinds(&h.ledger(&id)).contains(&"exec_start"));
+    let l = h.ledger(&id);
+    assert!(!kinds(&l).contains(&"exec_start"));
+    assert_eq!(kinds(&l).last(), Some(&"denial"), "the denial is in the ledger: {:?}", kinds(&l));
 }
 
 #[test]
@@ -463,4 +465,34 @@ fn offline_records_reach_the_ledger_with_writ_sync_and_survive_a_failed_sync() {
     ok(h.p(), &["sync", "--spool", "spool", "--home", "h", "--key", "gate.key"]);
     assert!(kinds(&h.ledger(&id)).ends_with(&["exec_start", "exec_end"]), "{:?}", kinds(&h.ledger(&id)));
     assert!(!h.p().join("spool").exists() && !h.p().join("spool.sending").exists());
+}
+
+#[test]
+fn online_a_ledger_that_does_not_take_exec_start_runs_nothing() {
+    let h = Home::new();
+    let id = h.request("e", &["/usr/bin/echo", "hello"]);
+    // dev's key may ask for status but may not record: exec_start is refused.
+    let out = writ(
+        h.p(),
+        &[
+            "exec",
+            "--writ",
+            "e.writ",
+            "--home",
+            "h",
+            "--key",
+            "dev.key",
+            "--spool",
+            "spool",
+            "--",
+            "/usr/bin/echo",
+            "hello",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(77));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("writ: denied (record_failed): "), "{stderr}");
+    assert!(out.stdout.is_empty(), "the program ran unrecorded");
+    assert!(!kinds(&h.ledger(&id)).contains(&"exec_start"));
 }

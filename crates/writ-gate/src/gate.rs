@@ -2,10 +2,11 @@
 //! into a [`Permit`], and only a `Permit` can launch a program or call a
 //! guarded tool.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest as _, Sha256};
@@ -61,6 +62,28 @@ pub struct Gate {
     host: HostFacts,
     mode: Mode,
     capabilities: Capabilities,
+    memo: Option<Arc<Mutex<Memo>>>,
+}
+
+/// Verdicts of the current second. `verify` is a pure function of (writ
+/// bytes, trust root, context), and the context of [`Gate::check`] differs
+/// only in the attempt and `now` (whole seconds), so a verdict for the same
+/// writ digest, attempt and second is *the* verdict: reusing it changes
+/// nothing but the cost.
+#[derive(Debug, Default)]
+struct Memo {
+    second: i64,
+    verdicts: HashMap<[u8; 32], Result<Verified, Denial>>,
+}
+
+/// Bound on memoized verdicts per second (beyond it, verification just runs).
+const MEMO_MAX: usize = 4096;
+
+fn memo_key(writ: &[u8], attempt: &Attempt) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(Sha256::digest(writ));
+    h.update(format!("{attempt:?}").as_bytes());
+    h.finalize().into()
 }
 
 /// What this host's kernel and privileges let the launcher enforce.
@@ -95,7 +118,16 @@ fn now() -> Timestamp {
 impl Gate {
     /// A gate for offline execution with the host's detected capabilities.
     pub fn new(trust: TrustRoot, host: HostFacts) -> Self {
-        Self { trust, host, mode: Mode::Offline, capabilities: detect_capabilities() }
+        Self { trust, host, mode: Mode::Offline, capabilities: detect_capabilities(), memo: None }
+    }
+
+    /// Reuses verdicts within the same second for the same writ and attempt
+    /// (for a gate that sees the same writ many times a second, such as
+    /// `writ proxy`). Only [`Gate::check`] (no external evidence) uses it.
+    #[must_use]
+    pub fn with_memo(mut self) -> Self {
+        self.memo = Some(Arc::default());
+        self
     }
 
     /// Sets the mode (offline or online).
@@ -124,7 +156,27 @@ impl Gate {
     /// The [`Denial`] of the first failed check; a panic while checking is
     /// caught and denies with `internal`.
     pub fn check(&self, writ: &[u8], attempt: &Attempt) -> Result<Permit, Denial> {
-        self.check_with(writ, attempt, Evidence::default())
+        let Some(memo) = &self.memo else {
+            return self.check_with(writ, attempt, Evidence::default());
+        };
+        let second = now();
+        let key = memo_key(writ, attempt);
+        {
+            let mut m = memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if m.second != second.0 {
+                m.second = second.0;
+                m.verdicts.clear();
+            }
+            if let Some(v) = m.verdicts.get(&key) {
+                return v.clone().map(|verified| Permit { verified, attempt: attempt.clone() });
+            }
+        }
+        let verdict = self.verify_at(second, writ, attempt, Evidence::default());
+        let mut m = memo.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.second == second.0 && m.verdicts.len() < MEMO_MAX {
+            m.verdicts.insert(key, verdict.clone());
+        }
+        verdict.map(|verified| Permit { verified, attempt: attempt.clone() })
     }
 
     /// [`Gate::check`] with status, use count, receipt and ancestors.
@@ -133,8 +185,19 @@ impl Gate {
     ///
     /// As [`Gate::check`].
     pub fn check_with(&self, writ: &[u8], attempt: &Attempt, evidence: Evidence) -> Result<Permit, Denial> {
+        let verified = self.verify_at(now(), writ, attempt, evidence)?;
+        Ok(Permit { verified, attempt: attempt.clone() })
+    }
+
+    fn verify_at(
+        &self,
+        now: Timestamp,
+        writ: &[u8],
+        attempt: &Attempt,
+        evidence: Evidence,
+    ) -> Result<Verified, Denial> {
         let ctx = Context {
-            now: now(),
+            now,
             attempt: Some(attempt.clone()),
             host: Some(self.host.clone()),
             capabilities: self.capabilities,
@@ -146,8 +209,7 @@ impl Gate {
         };
         // INVARIANT: no writ, no execution. A panic anywhere in verification
         // is a denial, never a pass.
-        let verified = deny_on_panic("verifying", || verify(writ, &self.trust, &ctx))?;
-        Ok(Permit { verified, attempt: attempt.clone() })
+        deny_on_panic("verifying", || verify(writ, &self.trust, &ctx))
     }
 }
 

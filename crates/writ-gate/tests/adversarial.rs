@@ -346,3 +346,27 @@ fn the_writs_boundaries_are_enforced_on_the_run() {
     assert!(matches!(o, Ok(ExitStatus::Signaled(_))), "{o:?}");
     assert!(!w.ran());
 }
+
+#[test]
+fn a_memoizing_gate_gives_the_same_verdicts() {
+    let w = World::new();
+    let gate = w.gate().with_memo();
+    let program = Program::open(&w.program).unwrap();
+    let good = exec_attempt(&program, &w.args(), &w.env(), &w.cwd());
+    let bad = exec_attempt(&program, &["other".to_string()], &w.env(), &w.cwd());
+    let writ = w.writ();
+    for _ in 0..3 {
+        assert!(gate.check(&writ, &good).is_ok());
+        assert_eq!(gate.check(&writ, &bad).unwrap_err().code, DenialCode::ScopeArgs);
+        assert_eq!(gate.check(b"", &good).unwrap_err().code, DenialCode::Malformed);
+        let rogue = fixtures::sign_with(w.predicate(), &fixtures::stranger());
+        assert_eq!(gate.check(&rogue, &good).unwrap_err().code, DenialCode::UnknownKey);
+    }
+    // The permit from a memoized verdict launches like any other.
+    let permit = gate.check(&writ, &good).unwrap();
+    assert_eq!(
+        permit.launch(program, &LaunchOptions::default()).unwrap().wait().unwrap().status,
+        ExitStatus::Exited(0)
+    );
+    assert!(w.ran());
+}

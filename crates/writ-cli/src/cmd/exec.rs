@@ -156,7 +156,10 @@ fn open_spool(path: &Path) -> Result<Spool, Denial> {
 }
 
 /// Spools a `denial` entry (best effort: the run is denied either way).
-fn spool_denial(path: &Path, d: &Denial, writ: &[u8]) {
+/// Records a `denial` entry: with the authority when online, else (or when
+/// the authority does not take it) in the spool. Best effort: the run is
+/// denied either way.
+fn record_denial(args: &ExecArgs, d: &Denial, writ: &[u8]) {
     let writ_id = claimed_writ_id(writ);
     let entry = writ_core::entry::Entry::Denial(writ_core::entry::Denial {
         time: timestamp_now(),
@@ -166,7 +169,13 @@ fn spool_denial(path: &Path, d: &Denial, writ: &[u8]) {
         detail: d.detail.chars().take(1024).collect(),
         host: Some(crate::cmd::verify::hostname()),
     });
-    if let Ok(s) = open_spool(path) {
+    let online = connect(args.home.as_deref(), args.authority.as_deref(), args.key.as_deref()).ok().flatten();
+    if let (Some(o), Ok(bytes)) = (online, entry.encode())
+        && o.record(&bytes).is_ok()
+    {
+        return;
+    }
+    if let Ok(s) = open_spool(&args.spool) {
         let _ = s.append(&entry);
     }
 }
@@ -188,19 +197,36 @@ pub(crate) trait Online: Send + Sync {
     fn record(&self, entry: &[u8]) -> Result<(), String>;
 }
 
-/// The authority of a home directory, in this process. It is opened anew
-/// for each call: the home's ledger has one sequencer at a time, and other
-/// `writ` processes (a `writ revoke`, another gate) append between our calls.
+/// The authority of a home directory, in this process. Opened once and
+/// kept; the home's ledger has one sequencer at a time, so when another `writ`
+/// process appended meanwhile (a `writ revoke`, another gate) our ledger
+/// refuses to append, and the authority is opened again and the call retried
+/// once.
 struct Embedded {
     home: PathBuf,
     key_id: writ_core::KeyId,
+    cached: std::sync::Mutex<Option<Authority>>,
 }
 
 impl Embedded {
-    fn with<T>(&self, f: impl FnOnce(&Authority, &Identity) -> Result<T, AuthorityError>) -> Result<T, AuthorityError> {
-        let authority = Authority::open(&Config::new(&self.home))?;
-        let me = authority.identify(&self.key_id, timestamp_now())?;
-        f(&authority, &me)
+    fn with<T>(&self, f: impl Fn(&Authority, &Identity) -> Result<T, AuthorityError>) -> Result<T, AuthorityError> {
+        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut retried = false;
+        loop {
+            let authority = match cached.take() {
+                Some(a) => a,
+                None => Authority::open(&Config::new(&self.home))?,
+            };
+            let me = authority.identify(&self.key_id, timestamp_now())?;
+            let result = f(&authority, &me);
+            match result {
+                Err(AuthorityError::Ledger(_)) if !retried => retried = true,
+                r => {
+                    *cached = Some(authority);
+                    return r;
+                }
+            }
+        }
     }
 }
 
@@ -423,7 +449,11 @@ pub(crate) fn connect(
     if let Some(url) = authority {
         return Ok(Some(Arc::new(Remote(Client::new(url, key)))));
     }
-    let online = Embedded { home: home.map(Path::to_path_buf).unwrap_or_default(), key_id: key.key_id() };
+    let online = Embedded {
+        home: home.map(Path::to_path_buf).unwrap_or_default(),
+        key_id: key.key_id(),
+        cached: std::sync::Mutex::new(None),
+    };
     // Fail early (and clearly) on a missing home or an unknown gate key.
     online.with(|_, _| Ok(())).map_err(|e| unknown(format!("authority in `{}`: {e}", online.home.display())))?;
     Ok(Some(Arc::new(online)))
@@ -470,7 +500,7 @@ pub fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(ran.outcome.exit_code()))
         }
         Err(d) => {
-            spool_denial(&args.spool, &d, &writ);
+            record_denial(&args, &d, &writ);
             if args.json {
                 println!("{}", json!({"verdict": "deny", "code": d.code.as_str(), "detail": d.detail}));
             } else {

@@ -24,6 +24,10 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use writ_core::scope::{Attempt, HostFacts, HttpAttempt};
 use writ_core::{Denial, DenialCode, Mode, Sha256Digest};
 use writ_gate::{Gate, Permit};
@@ -58,7 +62,7 @@ struct Proxy {
     gate: Gate,
     upstream: String,
     max_body: usize,
-    agent: ureq::Agent,
+    client: Client<HttpConnector, Full<axum::body::Bytes>>,
 }
 
 fn deny(d: &Denial) -> Response {
@@ -107,33 +111,31 @@ fn forwarded(name: &HeaderName) -> bool {
 
 /// Sends the permitted request upstream. Takes the [`Permit`]: nothing is
 /// forwarded without one, and method and path come from what was checked.
-fn forward(p: &Proxy, permit: Permit, headers: &HeaderMap, body: Vec<u8>) -> Response {
+async fn forward(p: &Proxy, permit: Permit, headers: &HeaderMap, body: axum::body::Bytes) -> Response {
     let Attempt::Http(a) = permit.attempt() else {
         return deny(&Denial::new(DenialCode::ScopeAction, "this permit is not for an HTTP request"));
     };
-    let mut req = ureq::http::Request::builder().method(a.method.as_str()).uri(format!("{}{}", p.upstream, a.path));
+    let mut req = axum::http::Request::builder().method(a.method.as_str()).uri(format!("{}{}", p.upstream, a.path));
     for (k, v) in headers {
         if forwarded(k) {
-            req = req.header(k.as_str(), v.as_bytes());
+            req = req.header(k, v);
         }
     }
-    let sent = req.body(body).map_err(|e| e.to_string()).and_then(|r| p.agent.run(r).map_err(|e| e.to_string()));
-    let mut resp = match sent {
+    let req = match req.body(Full::new(body)) {
         Ok(r) => r,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("upstream: {e}")).into_response(),
+        Err(e) => return deny(&Denial::new(DenialCode::Internal, format!("cannot build the upstream request: {e}"))),
     };
-    let status = resp.status().as_u16();
-    let mut out = Response::builder().status(status);
-    for (k, v) in resp.headers() {
-        if forwarded(k) {
-            out = out.header(k.as_str(), v.as_bytes());
+    match p.client.request(req).await {
+        Ok(resp) => {
+            let (mut parts, incoming) = resp.into_parts();
+            let drop: Vec<HeaderName> = parts.headers.keys().filter(|k| !forwarded(k)).cloned().collect();
+            for k in drop {
+                parts.headers.remove(k);
+            }
+            Response::from_parts(parts, Body::new(incoming))
         }
+        Err(e) => (StatusCode::BAD_GATEWAY, format!("upstream: {e}")).into_response(),
     }
-    let bytes = match resp.body_mut().with_config().limit(64 << 20).read_to_vec() {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_GATEWAY, format!("upstream body: {e}")).into_response(),
-    };
-    out.body(Body::from(bytes)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }
 
 async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
@@ -157,22 +159,17 @@ async fn handle(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         Ok(permit) => permit,
         Err(d) => return deny(&d),
     };
-    let p2 = p.clone();
-    let headers = parts.headers;
-    tokio::task::spawn_blocking(move || forward(&p2, permit, &headers, body.to_vec()))
-        .await
-        .unwrap_or_else(|_| deny(&Denial::new(DenialCode::Internal, "the gate failed while forwarding")))
+    forward(&p, permit, &parts.headers, body).await
 }
 
 pub fn run(args: ProxyArgs) -> anyhow::Result<ExitCode> {
     let trust = files::read_trust(&args.trust)?;
     let host = HostFacts { hostname: crate::cmd::verify::hostname(), labels: args.labels.iter().cloned().collect() };
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let proxy = Arc::new(Proxy {
-        gate: Gate::new(trust, host).with_mode(Mode::Offline),
+        gate: Gate::new(trust, host).with_mode(Mode::Offline).with_memo(),
         upstream: args.upstream.trim_end_matches('/').to_owned(),
         max_body: args.max_body,
-        agent,
+        client: Client::builder(TokioExecutor::new()).build_http(),
     });
     let app = axum::Router::new().fallback(handle).with_state(proxy);
     let rt = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
