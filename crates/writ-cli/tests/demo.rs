@@ -7,11 +7,8 @@ use std::process::Command;
 #[test]
 fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(["demo", "--dir"])
-        .arg(dir.path().join("demo"))
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_writ")).args(["demo", "--dir"]).arg(dir.path().join("demo")).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("every step behaved as expected"));

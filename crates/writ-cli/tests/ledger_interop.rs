@@ -35,7 +35,10 @@ fn independent_verifier_accepts_checkpoints_and_proofs() {
     }
     for index in 0..13 {
         let (proof, entry) = (p(&format!("p{index}")), p(&format!("e{index}")));
-        writ(d, &["log", "--home", "h", "proof", "--index", &index.to_string(), "--out", &proof, "--entry-out", &entry]);
+        writ(
+            d,
+            &["log", "--home", "h", "proof", "--index", &index.to_string(), "--out", &proof, "--entry-out", &entry],
+        );
         let (ok, out) = python(&["proof", &vkey, &proof, &entry]);
         assert!(ok, "index {index}: {out}");
         // A different entry must not verify with the same proof.

@@ -71,14 +71,32 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let echo = echo.to_str().context("echo path is not UTF-8")?.to_owned();
 
     // 1. An authority with its keys, trust root, default policies and ledger.
-    d.step("create an authority home (keys, trust root, Cedar policies, SQLite ledger)", &["init", "--home", "home"], 0)?;
-    for (who, role, group) in
-        [("alice", "requester", "dev"), ("bob", "approver", "sre"), ("carol", "approver", "sre"), ("gate", "gate", "ci")]
-    {
+    d.step(
+        "create an authority home (keys, trust root, Cedar policies, SQLite ledger)",
+        &["init", "--home", "home"],
+        0,
+    )?;
+    for (who, role, group) in [
+        ("alice", "requester", "dev"),
+        ("bob", "approver", "sre"),
+        ("carol", "approver", "sre"),
+        ("gate", "gate", "ci"),
+    ] {
         d.step(&format!("a key for {who}"), &["keygen", "--out", &format!("{who}.key"), "--name", who], 0)?;
         d.step(
             &format!("trust {who} as {role} in group {group}"),
-            &["trust", "add", "--trust", "home/trust.json", "--role", role, "--group", group, "--key", &format!("{who}.key.pub")],
+            &[
+                "trust",
+                "add",
+                "--trust",
+                "home/trust.json",
+                "--role",
+                role,
+                "--group",
+                group,
+                "--key",
+                &format!("{who}.key.pub"),
+            ],
             0,
         )?;
     }
@@ -86,14 +104,38 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // 2. Policy allows it at once: the writ comes with its ledger receipt.
     let out = d.step(
         "alice asks to run `echo hello writ`; policy allows it at once",
-        &["request", "--home", "home", "--key", "alice.key", "--json", "--out", "hello.writ", "--", &echo, "hello", "writ"],
+        &[
+            "request",
+            "--home",
+            "home",
+            "--key",
+            "alice.key",
+            "--json",
+            "--out",
+            "hello.writ",
+            "--",
+            &echo,
+            "hello",
+            "writ",
+        ],
         0,
     )?;
     json_field(&out, "request_id")?;
     d.step("look inside (decoded without trusting it)", &["inspect", "hello.writ"], 0)?;
     d.step(
         "verify it offline, with its receipt, against that exact invocation",
-        &["verify", "hello.writ", "--trust", "home/trust.json", "--receipt", "hello.writ.receipt", "--", &echo, "hello", "writ"],
+        &[
+            "verify",
+            "hello.writ",
+            "--trust",
+            "home/trust.json",
+            "--receipt",
+            "hello.writ.receipt",
+            "--",
+            &echo,
+            "hello",
+            "writ",
+        ],
         0,
     )?;
     d.step(
@@ -136,9 +178,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
     let request_id = json_field(&out, "request_id")?;
     d.step("bob lists what awaits his approval", &["pending", "--home", "home", "--key", "bob.key"], 0)?;
-    d.step("denied: alice cannot approve her own request", &["approve", "--home", "home", "--key", "alice.key", &request_id], 77)?;
-    d.step("bob approves (his own signature over the request digest)", &["approve", "--home", "home", "--key", "bob.key", &request_id], 0)?;
-    d.step("carol approves: quorum met, the writ is issued", &["approve", "--home", "home", "--key", "carol.key", &request_id], 0)?;
+    d.step(
+        "denied: alice cannot approve her own request",
+        &["approve", "--home", "home", "--key", "alice.key", &request_id],
+        77,
+    )?;
+    d.step(
+        "bob approves (his own signature over the request digest)",
+        &["approve", "--home", "home", "--key", "bob.key", &request_id],
+        0,
+    )?;
+    d.step(
+        "carol approves: quorum met, the writ is issued",
+        &["approve", "--home", "home", "--key", "carol.key", &request_id],
+        0,
+    )?;
     d.step(
         "alice fetches her writ and receipt",
         &["request", "--home", "home", "--key", "alice.key", "--fetch", &request_id, "--out", "deploy.writ"],
@@ -162,8 +216,15 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let tampered = crate::files::Envelope { payload: writ_core::b64::encode(text.as_bytes()), ..env };
     std::fs::write(dir.join("tampered.writ"), serde_json::to_vec(&tampered)?)?;
     d.step("denied: a tampered copy", &["verify", "tampered.writ", "--trust", "home/trust.json"], 77)?;
-    let writ_id = json_field(&d.step("the hello writ, as verified", &["verify", "hello.writ", "--trust", "home/trust.json", "--json"], 0)?, "writ_id")?;
-    d.step("bob revokes the hello writ", &["revoke", "--home", "home", "--key", "bob.key", "--reason", "demo over", &writ_id], 0)?;
+    let writ_id = json_field(
+        &d.step("the hello writ, as verified", &["verify", "hello.writ", "--trust", "home/trust.json", "--json"], 0)?,
+        "writ_id",
+    )?;
+    d.step(
+        "bob revokes the hello writ",
+        &["revoke", "--home", "home", "--key", "bob.key", "--reason", "demo over", &writ_id],
+        0,
+    )?;
     d.step(
         "denied: a revoked writ does not run",
         &["exec", "--writ", "hello.writ", "--home", "home", "--key", "gate.key", "--", &echo, "hello", "writ"],
