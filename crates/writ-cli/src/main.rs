@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod exit;
 mod files;
+mod gatekit;
 
 #[derive(Debug, Parser)]
 #[command(name = "writ", version, about = "Execution as an authenticated act: signed, scoped, expiring writs")]

@@ -25,12 +25,12 @@ use std::sync::mpsc;
 use writ_core::scope::HostFacts;
 use writ_core::{Denial, DenialCode, Mode};
 
-use writ_authority::{Authority, AuthorityError, Config, Identity};
-use writ_core::entry::Entry;
 use writ_gate::{
-    EndHandle, Evidence, Gate, LaunchOptions, Outcome, Program, Spool, exec_attempt, exec_end_entry, timestamp_now,
+    EndHandle, Evidence, Gate, LaunchOptions, Outcome, Program, exec_attempt, exec_end_entry, timestamp_now,
 };
-use writ_server::client::Client;
+
+pub(crate) use crate::gatekit::connect;
+use crate::gatekit::{GateArgs, Online, Sink, denial_entry, fetch_status, open_spool};
 
 use crate::exit::{self, UsageError};
 use crate::files;
@@ -42,22 +42,9 @@ pub struct ExecArgs {
     /// The writ (DSSE envelope JSON).
     #[arg(long, value_name = "FILE")]
     pub writ: PathBuf,
-    /// The trust-root file (default: DIR/trust.json with --home).
-    #[arg(long, value_name = "FILE")]
-    pub trust: Option<PathBuf>,
-    /// Run without contacting the authority (the writ must allow it).
-    #[arg(long, conflicts_with_all = ["home", "authority"])]
-    pub offline: bool,
-    /// Online through the embedded authority in DIR.
-    #[arg(long, value_name = "DIR", conflicts_with = "authority")]
-    pub home: Option<PathBuf>,
-    /// Online through the authority at URL.
-    #[arg(long, value_name = "URL")]
-    pub authority: Option<String>,
-    /// The gate's private key (online modes): its key must be in the
-    /// authority's trust root with the `gate` role.
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
+    /// Trust root, online or offline, spool.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// The ledger receipt of the writ (default: WRIT.receipt when it exists).
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
@@ -73,12 +60,6 @@ pub struct ExecArgs {
     /// Hash stdout and stderr while passing them through (reported with --json).
     #[arg(long)]
     pub digest_output: bool,
-    /// The durable local spool for this gate's records (offline mode): an
-    /// `exec_start` entry is appended (and fsynced) before the program starts
-    /// (if that fails, nothing runs: `record_failed`), an `exec_end` after it
-    /// ends, a `denial` entry when denied; `writ sync` uploads them later.
-    #[arg(long, value_name = "FILE", env = "WRIT_SPOOL", default_value = "/var/lib/writ/gate.spool")]
-    pub spool: PathBuf,
     /// Print the verdict and outcome as JSON (denial: stdout; outcome: stderr).
     #[arg(long)]
     pub json: bool,
@@ -148,160 +129,20 @@ struct Ran {
     end_recorded: Result<(), String>,
 }
 
-fn open_spool(path: &Path) -> Result<Spool, Denial> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(dir);
-    }
-    Spool::open(path).map_err(|e| Denial::new(DenialCode::RecordFailed, format!("cannot open the spool: {e}")))
-}
-
-/// Spools a `denial` entry (best effort: the run is denied either way).
 /// Records a `denial` entry: with the authority when online, else (or when
 /// the authority does not take it) in the spool. Best effort: the run is
 /// denied either way.
 fn record_denial(args: &ExecArgs, d: &Denial, writ: &[u8]) {
-    let writ_id = claimed_writ_id(writ);
-    let entry = writ_core::entry::Entry::Denial(writ_core::entry::Denial {
-        time: timestamp_now(),
-        request_id: None,
-        writ_id,
-        code: d.code.as_str().to_owned(),
-        detail: d.detail.chars().take(1024).collect(),
-        host: Some(crate::cmd::verify::hostname()),
-    });
-    let online = connect(args.home.as_deref(), args.authority.as_deref(), args.key.as_deref()).ok().flatten();
+    let entry = denial_entry(d, writ, &crate::cmd::verify::hostname());
+    let online = args.gate.connect().ok().flatten();
     if let (Some(o), Ok(bytes)) = (online, entry.encode())
         && o.record(&bytes).is_ok()
     {
         return;
     }
-    if let Ok(s) = open_spool(&args.spool) {
+    if let Ok(s) = open_spool(&args.gate.spool) {
         let _ = s.append(&entry);
     }
-}
-
-/// The writ id as claimed (unverified; only labels a denial record).
-fn claimed_writ_id(writ: &[u8]) -> Option<String> {
-    let env = writ_core::dsse::decode(writ).ok()?;
-    let v: Value = serde_json::from_slice(&env.payload).ok()?;
-    let id = v.pointer("/predicate/id")?.as_str()?;
-    (id.len() <= 128).then(|| id.to_owned())
-}
-
-/// The authority, as a gate needs it: signed status (consuming a use) and
-/// records.
-pub(crate) trait Online: Send + Sync {
-    /// A signed status response for `writ_id`, consuming one use when `consume`.
-    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, Denial>;
-    /// Appends a gate record (`exec_start`, `exec_end`, `denial`) to the ledger.
-    fn record(&self, entry: &[u8]) -> Result<(), String>;
-}
-
-/// The authority of a home directory, in this process. Opened once and
-/// kept; the home's ledger has one sequencer at a time, so when another `writ`
-/// process appended meanwhile (a `writ revoke`, another gate) our ledger
-/// refuses to append, and the authority is opened again and the call retried
-/// once.
-struct Embedded {
-    home: PathBuf,
-    key_id: writ_core::KeyId,
-    cached: std::sync::Mutex<Option<Authority>>,
-}
-
-impl Embedded {
-    fn with<T>(&self, f: impl Fn(&Authority, &Identity) -> Result<T, AuthorityError>) -> Result<T, AuthorityError> {
-        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut retried = false;
-        loop {
-            let authority = match cached.take() {
-                Some(a) => a,
-                None => Authority::open(&Config::new(&self.home))?,
-            };
-            let me = authority.identify(&self.key_id, timestamp_now())?;
-            let result = f(&authority, &me);
-            match result {
-                Err(AuthorityError::Ledger(_)) if !retried => retried = true,
-                r => {
-                    *cached = Some(authority);
-                    return r;
-                }
-            }
-        }
-    }
-}
-
-fn status_denial(code: Option<&str>, detail: String) -> Denial {
-    match code {
-        Some("replayed") => Denial::new(DenialCode::Replayed, detail),
-        Some("revoked") => Denial::new(DenialCode::Revoked, detail),
-        _ => Denial::new(DenialCode::StatusUnknown, format!("no status from the authority: {detail}")),
-    }
-}
-
-impl Online for Embedded {
-    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, Denial> {
-        self.with(|a, me| a.status(me, writ_id, consume, Some(nonce.to_owned()), timestamp_now())).map_err(|e| {
-            let code = matches!(e, AuthorityError::Replayed(_)).then_some("replayed");
-            status_denial(code, e.to_string())
-        })
-    }
-    fn record(&self, entry: &[u8]) -> Result<(), String> {
-        self.with(|a, me| a.record(me, entry)).map(|_| ()).map_err(|e| e.to_string())
-    }
-}
-
-/// A remote authority over HTTP (requests signed with the gate's key).
-struct Remote(Client);
-
-impl Online for Remote {
-    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, Denial> {
-        if writ_id.is_empty() || !writ_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(Denial::new(DenialCode::Malformed, format!("writ id `{writ_id}` is not a valid id")));
-        }
-        let body = json!({"consume": consume, "nonce": nonce}).to_string();
-        self.0
-            .raw("POST", &format!("/v1/writs/{writ_id}/status"), Some(body.as_bytes()))
-            .map(|(_, b)| b)
-            .map_err(|e| status_denial(e.code(), e.to_string()))
-    }
-    fn record(&self, entry: &[u8]) -> Result<(), String> {
-        let body = json!({"entry": writ_core::b64::encode(entry)}).to_string();
-        self.0.raw("POST", "/v1/records", Some(body.as_bytes())).map(|_| ()).map_err(|e| e.to_string())
-    }
-}
-
-/// Where records go: the durable local spool (offline) or the authority.
-enum Sink {
-    Spool(Spool),
-    Online(Arc<dyn Online>),
-}
-
-impl Sink {
-    fn record(&self, e: &Entry) -> Result<(), String> {
-        match self {
-            Self::Spool(s) => s.append(e).map_err(|e| e.to_string()),
-            Self::Online(o) => o.record(&e.encode().map_err(|e| e.to_string())?),
-        }
-    }
-}
-
-fn nonce() -> Result<String, Denial> {
-    let seed = files::random_seed().map_err(|e| Denial::new(DenialCode::Internal, e.to_string()))?;
-    Ok(hex::encode(seed.get(..16).unwrap_or_default()))
-}
-
-/// Asks for the writ's status (consuming a use when `consume`) and checks the
-/// signed answer.
-fn fetch_status(
-    online: &dyn Online,
-    trust: &writ_core::TrustRoot,
-    writ_id: &str,
-    envelope: &writ_core::Sha256Digest,
-    consume: bool,
-) -> Result<writ_core::status::CheckedStatus, Denial> {
-    let n = nonce()?;
-    let bytes = online.status(writ_id, consume, &n)?;
-    writ_core::status::open(&bytes, trust, writ_id, envelope, Some(&n))
 }
 
 /// While the program runs, re-checks revocation every `every`; ends the run
@@ -365,7 +206,7 @@ fn gate_path(args: &ExecArgs, writ: &[u8], trust: writ_core::TrustRoot) -> Resul
             let gate = Gate::new(trust, host).with_mode(Mode::Offline);
             let evidence = Evidence { receipt, ..Evidence::default() };
             let permit = gate.check_with(writ, &attempt, evidence)?;
-            (permit, Sink::Spool(open_spool(&args.spool)?), None)
+            (permit, Sink::Spool(open_spool(&args.gate.spool)?), None)
         }
         Some(online) => {
             // Authenticity and scope first, so that a bad writ consumes no use.
@@ -405,14 +246,8 @@ fn gate_path(args: &ExecArgs, writ: &[u8], trust: writ_core::TrustRoot) -> Resul
     }
     let outcome = outcome?;
     let end = exec_end_entry(ids, &host_name, &outcome, timestamp_now());
-    let end_recorded = match sink.record(&end) {
-        Ok(()) => Ok(()),
-        // The authority did not take it: keep it in the spool for `writ sync`.
-        Err(e) => match open_spool(&args.spool).map(|s| s.append(&end)) {
-            Ok(Ok(())) => Err(format!("{e} (spooled to `{}` for `writ sync`)", args.spool.display())),
-            _ => Err(e),
-        },
-    };
+    // The authority did not take it: keep it in the spool for `writ sync`.
+    let end_recorded = sink.record_or_spool(&end, &args.gate.spool);
     Ok(Ran { writ_id, outcome, end_recorded })
 }
 
@@ -429,34 +264,7 @@ fn read_receipt(args: &ExecArgs) -> Result<Option<Vec<u8>>, Denial> {
 }
 
 fn open_online(args: &ExecArgs) -> Result<Option<Arc<dyn Online>>, Denial> {
-    connect(args.home.as_deref(), args.authority.as_deref(), args.key.as_deref())
-}
-
-/// The authority of `--home DIR` (in this process) or `--authority URL`,
-/// acting as the gate whose private key is at `key`; `None` when neither is
-/// given (offline).
-pub(crate) fn connect(
-    home: Option<&Path>,
-    authority: Option<&str>,
-    key: Option<&Path>,
-) -> Result<Option<Arc<dyn Online>>, Denial> {
-    if home.is_none() && authority.is_none() {
-        return Ok(None);
-    }
-    let unknown = |d: String| Denial::new(DenialCode::StatusUnknown, d);
-    let key_path = key.ok_or_else(|| unknown("online modes need the gate's key: pass --key FILE".into()))?;
-    let key = files::read_private_key(key_path).map_err(|e| unknown(format!("{e:#}")))?;
-    if let Some(url) = authority {
-        return Ok(Some(Arc::new(Remote(Client::new(url, key)))));
-    }
-    let online = Embedded {
-        home: home.map(Path::to_path_buf).unwrap_or_default(),
-        key_id: key.key_id(),
-        cached: std::sync::Mutex::new(None),
-    };
-    // Fail early (and clearly) on a missing home or an unknown gate key.
-    online.with(|_, _| Ok(())).map_err(|e| unknown(format!("authority in `{}`: {e}", online.home.display())))?;
-    Ok(Some(Arc::new(online)))
+    args.gate.connect()
 }
 
 pub fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
@@ -466,11 +274,7 @@ pub fn run(args: ExecArgs) -> anyhow::Result<ExitCode> {
     if !(args.status_interval.is_finite() && (0.05..=3600.0).contains(&args.status_interval)) {
         return Err(UsageError("--status-interval must be between 0.05 and 3600 seconds".into()).into());
     }
-    let trust_path = match (&args.trust, &args.home) {
-        (Some(t), _) => t.clone(),
-        (None, Some(home)) => home.join(writ_authority::home::TRUST),
-        (None, None) => return Err(UsageError("pass --trust FILE (the trust root to verify against)".into()).into()),
-    };
+    let trust_path = args.gate.trust_path()?;
     let trust = files::read_trust(&trust_path)?;
     let writ = files::read_bounded(&args.writ, writ_core::limits::MAX_ENVELOPE_BYTES + 1)?;
     // INVARIANT: a panic anywhere on the gate path denies; it never runs.
