@@ -9,7 +9,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
 use writ_core::fixtures::{self, Vector};
 use writ_core::spec::ContextSpec;
 use writ_core::{TrustRoot, verify};
@@ -18,14 +17,26 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/writs")
 }
 
+/// The expected-verdict file. A struct (not `json!`) so that the field order
+/// is fixed whatever features serde_json is built with (`preserve_order`
+/// would otherwise reorder a map); fields are in alphabetical order.
+#[derive(serde::Serialize)]
+struct Expected<'a> {
+    code: Option<&'static str>,
+    context: &'a ContextSpec,
+    description: &'static str,
+    trust: &'static str,
+    verdict: &'static str,
+}
+
 fn expected_json(v: &Vector) -> String {
-    let mut s = serde_json::to_string_pretty(&json!({
-        "description": v.description,
-        "trust": v.trust,
-        "context": v.context,
-        "verdict": if v.expected.is_some() { "deny" } else { "allow" },
-        "code": v.expected.map(|c| c.as_str()),
-    }))
+    let mut s = serde_json::to_string_pretty(&Expected {
+        code: v.expected.map(|c| c.as_str()),
+        context: &v.context,
+        description: v.description,
+        trust: v.trust,
+        verdict: if v.expected.is_some() { "deny" } else { "allow" },
+    })
     .unwrap();
     s.push('\n');
     s
