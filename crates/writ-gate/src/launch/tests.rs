@@ -85,8 +85,10 @@ fn cpu_limit_kills_a_busy_loop() {
     let o = sh("while :; do :; done", Boundaries { cpu_secs: Some(1), ..Boundaries::default() });
     assert!(matches!(o.status, ExitStatus::Signaled(libc::SIGXCPU | libc::SIGKILL)), "{o:?}");
     assert_eq!(o.ended_by, None, "the kernel, not the supervisor, stopped it");
-    // rusage CPU time is tick-sampled, so allow for one tick or so below the limit.
-    assert!(o.cpu_user + o.cpu_system >= Duration::from_millis(900), "{o:?}");
+    // rusage CPU time is tick-sampled and, on a loaded machine, can read well
+    // below the kernel's own RLIMIT_CPU accounting (seen: 845 ms for a 1 s
+    // limit under load 6); it only has to show the loop really ran for a while.
+    assert!(o.cpu_user + o.cpu_system >= Duration::from_millis(500), "{o:?}");
 }
 
 #[test]
