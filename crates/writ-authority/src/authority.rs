@@ -121,6 +121,36 @@ struct Minted {
     not_after: Timestamp,
 }
 
+/// A signed writ whose issuance entry is not logged yet. It must not leave
+/// the authority before [`Draft::finish`] gives it the receipt of that
+/// entry, durable and covered by a signed checkpoint.
+struct Draft {
+    writ_id: String,
+    envelope: Vec<u8>,
+    env_digest: Sha256Digest,
+    issuance: Entry,
+    uses: Option<u32>,
+    not_after: Timestamp,
+}
+
+impl Draft {
+    /// The minted writ, given the receipt of its durable issuance entry
+    /// (`issuance_bytes`, which the receipt carries as its `extra` line).
+    fn finish(self, receipt: &writ_ledger::Receipt, issuance_bytes: Vec<u8>) -> Minted {
+        let Self { writ_id, envelope, env_digest, issuance, uses, not_after } = self;
+        Minted {
+            writ_id,
+            envelope,
+            env_digest,
+            receipt: receipt.to_tlog_proof_with_extra(issuance_bytes).to_bytes(),
+            index: receipt.index,
+            issuance,
+            uses,
+            not_after,
+        }
+    }
+}
+
 /// What the authority decided to do before issuance, stored with a request.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Plan {
@@ -560,10 +590,7 @@ impl Authority {
             TargetInput::Http { method, path } => (format!("{method} {path}"), "http"),
             TargetInput::Tool { name } => (name.clone(), "tool"),
         };
-        // The ledger appends wait for durable group commits; they happen
-        // outside the state transaction so concurrent requests share commits.
-        let mut logged = Vec::with_capacity(3);
-        for e in [
+        let mut entries = vec![
             Entry::Request(entry::Request {
                 time: now,
                 request_id: id.clone(),
@@ -581,21 +608,18 @@ impl Authority {
                 policy_digest,
                 determining: decision.determining_policies.clone(),
             }),
-        ] {
-            logged.push((self.log(&e)?, e));
-        }
+        ];
         if decision.outcome == Outcome::Deny {
-            let e = Entry::Denial(entry::Denial {
+            entries.push(Entry::Denial(entry::Denial {
                 time: now,
                 request_id: Some(id.clone()),
                 writ_id: None,
                 code: "policy_denied".into(),
                 detail: truncate(&decision.reasons.join("; ")),
                 host: None,
-            });
-            logged.push((self.log(&e)?, e));
+            }));
         }
-        let minted = if decision.outcome == Outcome::Allow {
+        let draft = if decision.outcome == Outcome::Allow {
             let pending = Pending {
                 id: &id,
                 requester: caller.key_id,
@@ -606,10 +630,31 @@ impl Authority {
                 approver_group: None,
                 plan: &plan,
             };
-            Some(self.mint(&pending, Vec::new(), now)?)
+            Some(self.draft(&pending, Vec::new(), now)?)
         } else {
             None
         };
+        let mut bytes =
+            entries.iter().map(|e| e.encode().map_err(|err| bad(err.to_string()))).collect::<Result<Vec<Vec<u8>>>>()?;
+        // One ledger job: request, decision and (denial | issuance) get
+        // contiguous indices in that order and one durable group commit (all
+        // or none), so a request waits for one commit, not three. It happens
+        // outside the state transaction so concurrent requests share commits.
+        let (range, minted) = match draft {
+            Some((draft, issuance_bytes)) => {
+                bytes.push(issuance_bytes.clone());
+                // INVARIANT (7, nothing runs unlogged): the writ leaves the
+                // authority only with the receipt of its durable issuance entry.
+                let (range, receipt) =
+                    self.sequenced(|| retry_conflicts(|| self.ledger.append_many_with_receipt(bytes.clone())))?;
+                (range, Some(draft.finish(&receipt, issuance_bytes)))
+            }
+            None => (self.sequenced(|| retry_conflicts(|| self.ledger.append_many(bytes.clone())))?, None),
+        };
+        if range.end - range.start != bytes.len() as u64 {
+            return Err(AuthorityError::Internal("the ledger returned a short index range".into()));
+        }
+        let logged: Vec<(u64, Entry)> = range.zip(entries).collect();
         self.db.tx(|t| {
             for (idx, e) in &logged {
                 self.index_entry(t, *idx, e)?;
@@ -635,7 +680,35 @@ impl Authority {
             }
             Ok(())
         })?;
-        self.request_view_internal(&id, true)
+        // The view of what was just stored, without reading it back (the
+        // same fields `request_view_internal` reads from the database).
+        let (status, writ_id, writ, receipt) = match minted {
+            Some(m) => (
+                "issued",
+                Some(m.writ_id),
+                Some(String::from_utf8_lossy(&m.envelope).into_owned()),
+                Some(String::from_utf8_lossy(&m.receipt).into_owned()),
+            ),
+            None => (status, None, None, None),
+        };
+        Ok(view(ViewParts {
+            id,
+            status: status.into(),
+            requester: caller.key_id.to_string(),
+            requester_name: caller.name.clone(),
+            doc_bytes: &doc_bytes,
+            doc,
+            digest: digest.to_hex(),
+            created: now.unix(),
+            expires,
+            approvals_required: decision.obligations.approvals,
+            approver_group: decision.obligations.approver_group.clone(),
+            plan: &plan,
+            approvals: Vec::new(),
+            writ_id,
+            writ,
+            receipt,
+        }))
     }
 
     fn gate_groups(&self, envelope: &str) -> BTreeSet<String> {
@@ -756,6 +829,21 @@ impl Authority {
     /// Build, sign and log a writ; returns it with its receipt. Touches no
     /// state: the caller stores it ([`Self::store_minted`]).
     fn mint(&self, p: &Pending<'_>, approvals: Vec<writ_core::model::Approval>, now: Timestamp) -> Result<Minted> {
+        let (draft, issuance_bytes) = self.draft(p, approvals, now)?;
+        // INVARIANT (7, nothing runs unlogged): the writ leaves the authority
+        // only with the receipt of its durable issuance entry.
+        let receipt = self.sequenced(|| retry_conflicts(|| self.ledger.append_with_receipt(issuance_bytes.clone())))?;
+        Ok(draft.finish(&receipt, issuance_bytes))
+    }
+
+    /// Build and sign a writ and its issuance entry (encoded), without
+    /// logging it: [`Draft::finish`] attaches the receipt once it is durable.
+    fn draft(
+        &self,
+        p: &Pending<'_>,
+        approvals: Vec<writ_core::model::Approval>,
+        now: Timestamp,
+    ) -> Result<(Draft, Vec<u8>)> {
         let trust = self.trust();
         let mut duration = i64::try_from(p.doc.duration_secs).unwrap_or(i64::MAX);
         if let Some(m) = p.plan.decision.obligations.max_duration_secs {
@@ -838,21 +926,8 @@ impl Authority {
             parent_digest: None,
         });
         let issuance_bytes = issuance.encode().map_err(|e| AuthorityError::Internal(e.to_string()))?;
-        // INVARIANT (7, nothing runs unlogged): the writ leaves the authority
-        // only with the receipt of its durable issuance entry.
-        let receipt = self.sequenced(|| retry_conflicts(|| self.ledger.append_with_receipt(issuance_bytes.clone())))?;
-        let mut proof = receipt.to_tlog_proof();
-        proof.extra = Some(issuance_bytes);
-        Ok(Minted {
-            writ_id,
-            envelope,
-            env_digest,
-            receipt: proof.to_bytes(),
-            index: receipt.index,
-            issuance,
-            uses,
-            not_after: statement.predicate.validity.not_after,
-        })
+        let not_after = statement.predicate.validity.not_after;
+        Ok((Draft { writ_id, envelope, env_digest, issuance, uses, not_after }, issuance_bytes))
     }
 
     fn store_minted(&self, t: &mut dyn Tx, id: &str, requester: &KeyId, m: &Minted) -> Result<()> {
@@ -932,17 +1007,6 @@ impl Authority {
             .map_err(|e| AuthorityError::Internal(format!("stored request document: {e}")))?;
         let plan: Plan = serde_json::from_str(&col_text(row, 10))
             .map_err(|e| AuthorityError::Internal(format!("stored plan: {e}")))?;
-        let summary = match &doc.target {
-            TargetInput::Exec { argv, program, .. } => {
-                let mut a = argv.clone();
-                if let Some(first) = a.first_mut() {
-                    first.clone_from(program);
-                }
-                writ_policy::command_line(&a)
-            }
-            TargetInput::Http { method, path } => format!("http {method} {path}"),
-            TargetInput::Tool { name } => format!("tool {name}"),
-        };
         let (writ, receipt) = match writ.first() {
             Some(w) if with_writ => (
                 Some(String::from_utf8_lossy(&col_blob(w, 0)).into_owned()),
@@ -950,20 +1014,19 @@ impl Authority {
             ),
             _ => (None, None),
         };
-        let d = &plan.decision;
-        Ok(RequestView {
-            request_id: col_text(row, 0),
+        Ok(view(ViewParts {
+            id: col_text(row, 0),
             status: col_text(row, 1),
             requester: col_text(row, 2),
             requester_name: col_text(row, 3),
-            document: writ_core::b64::encode(&doc_bytes),
-            request_digest: col_text(row, 5),
-            summary,
-            reason: doc.reason,
-            created_at: ts(col_int(row, 6)),
-            expires_at: ts(col_int(row, 7)),
+            doc_bytes: &doc_bytes,
+            doc,
+            digest: col_text(row, 5),
+            created: col_int(row, 6),
+            expires: col_int(row, 7),
             approvals_required: u32::try_from(col_int(row, 8)).unwrap_or(0),
             approver_group: col(row, 9).text().map(str::to_string),
+            plan: &plan,
             approvals: votes
                 .iter()
                 .map(|v| VoteView {
@@ -973,18 +1036,10 @@ impl Authority {
                     time: ts(col_int(v, 3)),
                 })
                 .collect(),
-            decision: DecisionView {
-                outcome: d.outcome.as_str().into(),
-                determining_policies: d.determining_policies.clone(),
-                reasons: d.reasons.clone(),
-                approvals_required: d.obligations.approvals,
-                approver_group: d.obligations.approver_group.clone(),
-                policy_digest: d.policy_digest.clone(),
-            },
             writ_id: col(row, 11).text().map(str::to_string),
             writ,
             receipt,
-        })
+        }))
     }
 
     /// An approver's vote: `signature` is their Ed25519 signature over
@@ -1286,6 +1341,68 @@ impl Authority {
                 Ok((idx, col_text(r, 1), self.ledger.entry(idx)?))
             })
             .collect()
+    }
+}
+
+/// Everything a [`RequestView`] is made of, from the state database or (just
+/// after [`Authority::submit`] stored it) from memory.
+struct ViewParts<'a> {
+    id: String,
+    status: String,
+    requester: String,
+    requester_name: String,
+    doc_bytes: &'a [u8],
+    doc: RequestDocument,
+    digest: String,
+    created: i64,
+    expires: i64,
+    approvals_required: u32,
+    approver_group: Option<String>,
+    plan: &'a Plan,
+    approvals: Vec<VoteView>,
+    writ_id: Option<String>,
+    writ: Option<String>,
+    receipt: Option<String>,
+}
+
+fn view(p: ViewParts<'_>) -> RequestView {
+    let summary = match &p.doc.target {
+        TargetInput::Exec { argv, program, .. } => {
+            let mut a = argv.clone();
+            if let Some(first) = a.first_mut() {
+                first.clone_from(program);
+            }
+            writ_policy::command_line(&a)
+        }
+        TargetInput::Http { method, path } => format!("http {method} {path}"),
+        TargetInput::Tool { name } => format!("tool {name}"),
+    };
+    let d = &p.plan.decision;
+    RequestView {
+        request_id: p.id,
+        status: p.status,
+        requester: p.requester,
+        requester_name: p.requester_name,
+        document: writ_core::b64::encode(p.doc_bytes),
+        request_digest: p.digest,
+        summary,
+        reason: p.doc.reason,
+        created_at: ts(p.created),
+        expires_at: ts(p.expires),
+        approvals_required: p.approvals_required,
+        approver_group: p.approver_group,
+        approvals: p.approvals,
+        decision: DecisionView {
+            outcome: d.outcome.as_str().into(),
+            determining_policies: d.determining_policies.clone(),
+            reasons: d.reasons.clone(),
+            approvals_required: d.obligations.approvals,
+            approver_group: d.obligations.approver_group.clone(),
+            policy_digest: d.policy_digest.clone(),
+        },
+        writ_id: p.writ_id,
+        writ: p.writ,
+        receipt: p.receipt,
     }
 }
 

@@ -121,8 +121,25 @@ pub enum Db {
     /// An embedded SQLite file.
     Sqlite(Mutex<rusqlite::Connection>),
     /// A PostgreSQL schema, over a small pool of connections.
-    Postgres(Vec<Mutex<postgres::Client>>),
+    Postgres(Vec<Mutex<PgConn>>),
 }
+
+/// A pooled PostgreSQL connection with its prepared statements (by SQL text):
+/// each hot statement is parsed once per connection, not once per call (one
+/// round trip instead of two).
+pub struct PgConn {
+    client: postgres::Client,
+    stmts: std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl std::fmt::Debug for PgConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgConn").field("statements", &self.stmts.len()).finish_non_exhaustive()
+    }
+}
+
+/// Most statements cached per connection (the authority uses a few dozen).
+const PG_STATEMENT_CACHE: usize = 128;
 
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -147,6 +164,7 @@ impl Db {
         // last ones. The ledger itself runs with synchronous=FULL.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SQLITE_SCHEMA)?;
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Self::Sqlite(Mutex::new(conn)))
     }
 
@@ -169,11 +187,11 @@ impl Db {
         ))?;
         tx.commit()?;
         client.batch_execute(&format!("SET search_path TO {schema}"))?;
-        let mut pool = vec![Mutex::new(client)];
+        let mut pool = vec![Mutex::new(PgConn { client, stmts: Default::default() })];
         for _ in 1..PG_POOL {
             let mut c = postgres::Client::connect(url, postgres::NoTls)?;
             c.batch_execute(&format!("SET search_path TO {schema}"))?;
-            pool.push(Mutex::new(c));
+            pool.push(Mutex::new(PgConn { client: c, stmts: Default::default() }));
         }
         Ok(Self::Postgres(pool))
     }
@@ -193,12 +211,21 @@ impl Db {
                 Ok(v)
             }
             Self::Postgres(pool) => {
-                let mut client = pg_connection(pool)?;
-                let mut tx = client.transaction()?;
-                let mut w = PgTx(&mut tx);
-                let v = f(&mut w)?;
-                tx.commit()?;
-                Ok(v)
+                let mut conn = pg_connection(pool)?;
+                let PgConn { client, stmts } = &mut *conn;
+                let r = (|| {
+                    let mut tx = client.transaction()?;
+                    let mut w = PgTx { tx: &mut tx, stmts: &mut *stmts };
+                    let v = f(&mut w)?;
+                    tx.commit()?;
+                    Ok(v)
+                })();
+                if r.is_err() {
+                    // Re-prepare after any failure rather than trust a
+                    // statement the failure may have invalidated.
+                    stmts.clear();
+                }
+                r
             }
         }
     }
@@ -225,7 +252,7 @@ impl Db {
 const PG_POOL: usize = 8;
 
 /// A free pooled connection, or (all busy) one picked by a rotating counter.
-fn pg_connection(pool: &[Mutex<postgres::Client>]) -> Result<std::sync::MutexGuard<'_, postgres::Client>> {
+fn pg_connection(pool: &[Mutex<PgConn>]) -> Result<std::sync::MutexGuard<'_, PgConn>> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     for m in pool {
@@ -255,7 +282,9 @@ fn to_sqlite(v: &Val) -> rusqlite::types::Value {
 impl Tx for SqliteTx<'_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
-        Ok(self.0.execute(sql, rusqlite::params_from_iter(p))? as u64)
+        // Cached: the hot statements are parsed once per connection, not per call.
+        let mut stmt = self.0.prepare_cached(sql)?;
+        Ok(stmt.execute(rusqlite::params_from_iter(p))? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
@@ -282,7 +311,24 @@ impl Tx for SqliteTx<'_> {
     }
 }
 
-struct PgTx<'a, 'b>(&'a mut postgres::Transaction<'b>);
+struct PgTx<'a, 'b> {
+    tx: &'a mut postgres::Transaction<'b>,
+    stmts: &'a mut std::collections::HashMap<String, postgres::Statement>,
+}
+
+impl PgTx<'_, '_> {
+    /// The prepared statement for `sql` (`?N` placeholders), cached.
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(st) = self.stmts.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.tx.prepare(&pg_sql(sql))?;
+        if self.stmts.len() < PG_STATEMENT_CACHE {
+            self.stmts.insert(sql.to_string(), st.clone());
+        }
+        Ok(st)
+    }
+}
 
 fn pg_sql(sql: &str) -> String {
     sql.replace('?', "$")
@@ -315,14 +361,16 @@ impl Tx for PgTx<'_, '_> {
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
-        Ok(self.0.execute(pg_sql(sql).as_str(), &p)?)
+        let st = self.statement(sql)?;
+        Ok(self.tx.execute(&st, &p)?)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         use postgres::types::Type;
         let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
-        let rows = self.0.query(pg_sql(sql).as_str(), &p)?;
+        let st = self.statement(sql)?;
+        let rows = self.tx.query(&st, &p)?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut row = Vec::with_capacity(r.len());

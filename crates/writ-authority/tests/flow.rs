@@ -152,6 +152,31 @@ fn allowed_request_is_issued_at_once_with_a_receipt() {
     assert!(matches!(Entry::decode(&entries[0].2).unwrap(), Entry::Issuance(i) if i.writ_id == wid));
 }
 
+/// `submit` answers from memory (no read-back); it must say exactly what a
+/// later read of the stored request says. Its ledger entries are one
+/// contiguous run: request, decision, then issuance or denial.
+#[test]
+fn submit_view_matches_the_stored_request_and_entries_are_contiguous() {
+    let e = setup();
+    for (program, args, status, last) in [
+        ("/usr/bin/echo", &["hi"][..], "issued", Some("issuance")),
+        ("/usr/bin/rm", &["-rf", "/"][..], "denied", Some("denial")),
+        ("/usr/bin/uname", &["-a"][..], "pending", None),
+    ] {
+        let v = e.submit(1, program, args);
+        assert_eq!(v.status, status);
+        assert_eq!(e.a.request(&e.who(1), &v.request_id).unwrap(), v, "{program}");
+        let entries = e.a.entries_for(Some(&v.request_id), None).unwrap();
+        let idx: Vec<u64> = entries.iter().map(|(i, _, _)| *i).collect();
+        let want = if last.is_some() { 3 } else { 2 };
+        assert_eq!(idx.len(), want);
+        assert_eq!(idx, (idx[0]..idx[0] + want as u64).collect::<Vec<_>>(), "{program}: contiguous");
+        let mut k = vec!["request", "decision"];
+        k.extend(last);
+        assert_eq!(kinds(&e, &v.request_id), k);
+    }
+}
+
 #[test]
 fn denied_request_is_recorded_and_never_issued() {
     let e = setup();

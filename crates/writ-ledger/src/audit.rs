@@ -311,8 +311,8 @@ pub fn audit(
 ) -> Result<AuditReport> {
     let origin = verifier.name();
     let mut fs = Findings { list: Vec::new(), count: 0 };
-    let state_size = store.size()?;
-    let latest = store.latest_checkpoint()?;
+    // One snapshot: a commit landing between two reads would look like tampering.
+    let (state_size, latest) = store.state()?;
     let checkpoint = match &latest {
         None => {
             if state_size > 0 {

@@ -23,6 +23,9 @@ pub const MAX_SCHEMA_NAME: usize = 48;
 pub struct PgStore {
     client: Client,
     schema: String,
+    /// Prepared hot statements (one round trip per call instead of two).
+    /// Dropped with the store, which the ledger does after any failure.
+    stmts: std::collections::HashMap<&'static str, postgres::Statement>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -88,13 +91,23 @@ impl PgStore {
         }
         tx.commit()?;
         client.batch_execute(&format!("SET search_path TO {schema}"))?;
-        Ok(Self { client, schema: schema.to_string() })
+        Ok(Self { client, schema: schema.to_string(), stmts: std::collections::HashMap::new() })
     }
 
     /// The schema in use.
     #[must_use]
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// The prepared statement for `sql` (prepared once per connection).
+    fn statement(&mut self, sql: &'static str) -> Result<postgres::Statement> {
+        if let Some(st) = self.stmts.get(sql) {
+            return Ok(st.clone());
+        }
+        let st = self.client.prepare(sql)?;
+        self.stmts.insert(sql, st.clone());
+        Ok(st)
     }
 
     /// Direct access to the client (tests use it to tamper or cut connections).
@@ -114,9 +127,16 @@ impl Store for PgStore {
         Ok(self.client.query_one("SELECT checkpoint FROM writ_state WHERE id = 1", &[])?.get(0))
     }
 
+    fn state(&mut self) -> Result<(u64, Option<Vec<u8>>)> {
+        // One statement reads one row: a single (autocommit) transaction.
+        let row = self.client.query_one("SELECT size, checkpoint FROM writ_state WHERE id = 1", &[])?;
+        Ok((to_u64(row.get(0))?, row.get(1)))
+    }
+
     fn read_hashes(&mut self, indexes: &[u64]) -> Result<Vec<Hash>> {
         let ids: Vec<i64> = indexes.iter().map(|&i| to_i64(i)).collect::<Result<_>>()?;
-        let rows = self.client.query("SELECT id, hash FROM writ_hashes WHERE id = ANY($1)", &[&ids])?;
+        let st = self.statement("SELECT id, hash FROM writ_hashes WHERE id = ANY($1)")?;
+        let rows = self.client.query(&st, &[&ids])?;
         let mut found = std::collections::HashMap::with_capacity(rows.len());
         for r in rows {
             let id: i64 = r.get(0);
@@ -151,23 +171,26 @@ impl Store for PgStore {
     }
 
     fn commit(&mut self, batch: &Batch<'_>) -> Result<()> {
+        let lock = self.statement("SELECT size FROM writ_state WHERE id = 1 FOR UPDATE")?;
+        let ins_entries =
+            self.statement("INSERT INTO writ_entries (idx, data) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])")?;
+        let ins_hashes =
+            self.statement("INSERT INTO writ_hashes (id, hash) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])")?;
+        let update = self.statement("UPDATE writ_state SET size = $1, checkpoint = $2 WHERE id = 1")?;
         let mut tx = self.client.transaction()?;
-        let size: i64 = tx.query_one("SELECT size FROM writ_state WHERE id = 1 FOR UPDATE", &[])?.get(0);
+        let size: i64 = tx.query_one(&lock, &[])?.get(0);
         let size = to_u64(size)?;
         if size != batch.start {
             return Err(LedgerError::Conflict { expected: batch.start, found: size });
         }
         let idx: Vec<i64> = (0..batch.entries.len() as u64).map(|i| to_i64(batch.start + i)).collect::<Result<_>>()?;
         let data: Vec<&[u8]> = batch.entries.iter().map(Vec::as_slice).collect();
-        tx.execute(
-            "INSERT INTO writ_entries (idx, data) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])",
-            &[&idx, &data],
-        )?;
+        tx.execute(&ins_entries, &[&idx, &data])?;
         let hid: Vec<i64> = batch.hashes.iter().map(|(i, _)| to_i64(*i)).collect::<Result<_>>()?;
         let hs: Vec<&[u8]> = batch.hashes.iter().map(|(_, h)| &h[..]).collect();
-        tx.execute("INSERT INTO writ_hashes (id, hash) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])", &[&hid, &hs])?;
+        tx.execute(&ins_hashes, &[&hid, &hs])?;
         let new_size = to_i64(batch.start + batch.entries.len() as u64)?;
-        tx.execute("UPDATE writ_state SET size = $1, checkpoint = $2 WHERE id = 1", &[&new_size, &batch.checkpoint])?;
+        tx.execute(&update, &[&new_size, &batch.checkpoint])?;
         tx.commit()?;
         Ok(())
     }

@@ -107,6 +107,15 @@ impl Store for SqliteStore {
         Ok(self.conn.query_row("SELECT checkpoint FROM writ_state WHERE id = 1", [], |r| r.get(0))?)
     }
 
+    fn state(&mut self) -> Result<(u64, Option<Vec<u8>>)> {
+        // One statement reads one row: a single read transaction (snapshot).
+        let (s, cp): (i64, Option<Vec<u8>>) =
+            self.conn.query_row("SELECT size, checkpoint FROM writ_state WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        Ok((to_u64(s)?, cp))
+    }
+
     fn read_hashes(&mut self, indexes: &[u64]) -> Result<Vec<Hash>> {
         let mut stmt = self.conn.prepare_cached("SELECT hash FROM writ_hashes WHERE id = ?1")?;
         let mut out = Vec::with_capacity(indexes.len());

@@ -38,6 +38,14 @@ pub trait Store: Send {
     /// Storage errors.
     fn latest_checkpoint(&mut self) -> Result<Option<Vec<u8>>>;
 
+    /// The committed size and the latest signed checkpoint note, read
+    /// together in one snapshot (so another writer's commit cannot fall
+    /// between them).
+    ///
+    /// # Errors
+    /// Storage errors.
+    fn state(&mut self) -> Result<(u64, Option<Vec<u8>>)>;
+
     /// Stored hashes by stored-hash index, in the order asked.
     ///
     /// # Errors
