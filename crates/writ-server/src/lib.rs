@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -121,6 +121,25 @@ fn now() -> ApiResult<Timestamp> {
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "clock error"))?
         .as_secs();
     Ok(Timestamp(i64::try_from(secs).unwrap_or(i64::MAX)))
+}
+
+/// A request whose RFC 9421 signature checked out: the authenticated caller
+/// and the exact body bytes the signature covers. Every authenticated route
+/// takes one, so no handler can forget to authenticate.
+struct Signed {
+    who: Identity,
+    body: Bytes,
+}
+
+impl FromRequest<Arc<AppState>> for Signed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &Arc<AppState>) -> Result<Self, ApiError> {
+        let (method, uri, headers) = (req.method().clone(), req.uri().clone(), req.headers().clone());
+        let body = body_bytes(Bytes::from_request(req, st).await)?;
+        let who = authenticate(st, &method, &uri, &headers, &body).await?;
+        Ok(Self { who, body })
+    }
 }
 
 fn body_bytes(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
@@ -242,15 +261,7 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
 
 type S = State<Arc<AppState>>;
 
-async fn submit(
-    State(st): S,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn submit(State(st): S, Signed { who, body: b }: Signed) -> ApiResult<Response> {
     let input: RequestInput = parse_json(&b)?;
     let a = st.authority.clone();
     let t0 = Instant::now();
@@ -289,16 +300,7 @@ async fn list(
     Ok(json(StatusCode::OK, &serde_json::json!({ "requests": v })))
 }
 
-async fn get_request(
-    State(st): S,
-    Path(id): Path<String>,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn get_request(State(st): S, Path(id): Path<String>, Signed { who, .. }: Signed) -> ApiResult<Response> {
     let a = st.authority.clone();
     let v = blocking(move || a.request(&who, &id)).await?;
     Ok(json(StatusCode::OK, &v))
@@ -311,16 +313,7 @@ struct VoteBody {
     signature: String,
 }
 
-async fn vote(
-    State(st): S,
-    Path(id): Path<String>,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn vote(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
     let body: VoteBody = parse_json(&b)?;
     let verdict = match body.verdict.as_str() {
         "approve" => Verdict::Approve,
@@ -355,16 +348,7 @@ struct RevokeBody {
     reason: String,
 }
 
-async fn revoke(
-    State(st): S,
-    Path(id): Path<String>,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn revoke(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
     let body: RevokeBody = parse_json(&b)?;
     let a = st.authority.clone();
     let now = now()?;
@@ -372,16 +356,7 @@ async fn revoke(
     Ok(json(StatusCode::OK, &v))
 }
 
-async fn get_writ(
-    State(st): S,
-    Path(id): Path<String>,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    authenticate(&st, &m, &uri, &h, &b).await?;
+async fn get_writ(State(st): S, Path(id): Path<String>, _: Signed) -> ApiResult<Response> {
     let a = st.authority.clone();
     let v = blocking(move || a.writ(&id)).await?;
     Ok(json(StatusCode::OK, &v))
@@ -396,16 +371,7 @@ struct StatusBody {
     nonce: Option<String>,
 }
 
-async fn status(
-    State(st): S,
-    Path(id): Path<String>,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn status(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
     let body: StatusBody = if b.is_empty() { StatusBody { consume: false, nonce: None } } else { parse_json(&b)? };
     let a = st.authority.clone();
     let now = now()?;
@@ -413,15 +379,7 @@ async fn status(
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], v).into_response())
 }
 
-async fn nonce(
-    State(st): S,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn nonce(State(st): S, Signed { who, .. }: Signed) -> ApiResult<Response> {
     let a = st.authority.clone();
     let now = now()?;
     let v = blocking(move || a.new_nonce(&who, now)).await?;
@@ -434,15 +392,7 @@ struct RecordBody {
     entry: String,
 }
 
-async fn record(
-    State(st): S,
-    m: Method,
-    uri: Uri,
-    h: HeaderMap,
-    b: Result<Bytes, BytesRejection>,
-) -> ApiResult<Response> {
-    let b = body_bytes(b)?;
-    let who = authenticate(&st, &m, &uri, &h, &b).await?;
+async fn record(State(st): S, Signed { who, body: b }: Signed) -> ApiResult<Response> {
     let body: RecordBody = parse_json(&b)?;
     let entry = writ_core::b64::decode(&body.entry, writ_core::entry::MAX_ENTRY_BYTES)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("`entry`: {e}")))?;
