@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -253,30 +255,11 @@ impl Home {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        ok(p, &["init", "--home", "h"]);
-        ok(p, &["keygen", "--out", "dev.key", "--name", "dev"]);
-        ok(p, &["keygen", "--out", "gate.key", "--name", "gate1"]);
-        ok(
+        common::home_with_dev_and_gate(p);
+        common::add_policies(
             p,
-            &[
-                "trust",
-                "add",
-                "--trust",
-                "h/trust.json",
-                "--role",
-                "requester",
-                "--group",
-                "dev",
-                "--key",
-                "dev.key.pub",
-            ],
-        );
-        ok(p, &["trust", "add", "--trust", "h/trust.json", "--role", "gate", "--key", "gate.key.pub"]);
-        let mut pol = std::fs::read_to_string(p.join("h/policies.cedar")).unwrap();
-        pol.push_str(
             "\n@id(\"test-sleep-once\")\n@max_duration(\"300\")\n@single_use(\"true\")\npermit (principal in Writ::Group::\"dev\", action == Writ::Action::\"exec\", resource)\nwhen { resource.path == \"/usr/bin/sleep\" };\n",
         );
-        std::fs::write(p.join("h/policies.cedar"), pol).unwrap();
         Self { dir }
     }
 

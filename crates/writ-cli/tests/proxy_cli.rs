@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -210,41 +212,18 @@ impl Home {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
-        ok(p, &["init", "--home", "h"]);
-        let out = Command::new(env!("CARGO_BIN_EXE_writ"))
-            .args(["keygen", "--out", "dev.key", "--name", "dev"])
-            .current_dir(p)
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let dev = String::from_utf8(out.stdout).unwrap().trim().to_string();
-        ok(p, &["keygen", "--out", "gate.key", "--name", "gate1"]);
-        ok(
+        let dev = common::home_with_dev_and_gate(p);
+        common::add_policies(
             p,
-            &[
-                "trust",
-                "add",
-                "--trust",
-                "h/trust.json",
-                "--role",
-                "requester",
-                "--group",
-                "dev",
-                "--key",
-                "dev.key.pub",
-            ],
+            concat!(
+                "\n@id(\"test-http\")\n@max_duration(\"300\")\n",
+                "permit (principal in Writ::Group::\"dev\", action == Writ::Action::\"http\", resource)\n",
+                "when { resource.method == \"POST\" && resource.path == \"/v1/things/1\" };\n",
+                "\n@id(\"test-http-once\")\n@max_duration(\"300\")\n@single_use(\"true\")\n",
+                "permit (principal in Writ::Group::\"dev\", action == Writ::Action::\"http\", resource)\n",
+                "when { resource.method == \"POST\" && resource.path == \"/v1/once\" };\n",
+            ),
         );
-        ok(p, &["trust", "add", "--trust", "h/trust.json", "--role", "gate", "--key", "gate.key.pub"]);
-        let mut pol = std::fs::read_to_string(p.join("h/policies.cedar")).unwrap();
-        pol.push_str(concat!(
-            "\n@id(\"test-http\")\n@max_duration(\"300\")\n",
-            "permit (principal in Writ::Group::\"dev\", action == Writ::Action::\"http\", resource)\n",
-            "when { resource.method == \"POST\" && resource.path == \"/v1/things/1\" };\n",
-            "\n@id(\"test-http-once\")\n@max_duration(\"300\")\n@single_use(\"true\")\n",
-            "permit (principal in Writ::Group::\"dev\", action == Writ::Action::\"http\", resource)\n",
-            "when { resource.method == \"POST\" && resource.path == \"/v1/once\" };\n",
-        ));
-        std::fs::write(p.join("h/policies.cedar"), pol).unwrap();
         Self { dir, dev }
     }
 
