@@ -48,9 +48,11 @@ pub enum LedgerError {
     #[error(transparent)]
     Tlog(#[from] TlogError),
     /// SQLite error.
+    #[cfg(feature = "sqlite")]
     #[error("sqlite ledger store: {0}")]
     Sqlite(rusqlite::Error),
     /// PostgreSQL error.
+    #[cfg(feature = "postgres")]
     #[error("postgresql ledger store: {}; check the database URL and that the server is running", pg_detail(.0))]
     Postgres(postgres::Error),
     /// File-system error.
@@ -72,12 +74,14 @@ pub enum LedgerError {
 
 // Not `#[from]`: the cause is already in the message, so error chains
 // (anyhow's `{:#}`) do not print it twice.
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for LedgerError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Sqlite(e)
     }
 }
 
+#[cfg(feature = "postgres")]
 impl From<postgres::Error> for LedgerError {
     fn from(e: postgres::Error) -> Self {
         Self::Postgres(e)
@@ -85,6 +89,19 @@ impl From<postgres::Error> for LedgerError {
 }
 
 impl LedgerError {
+    /// Whether this is a storage-level failure (a database error) after
+    /// which the connection should be dropped and reopened.
+    #[must_use]
+    pub fn is_storage(&self) -> bool {
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(_) => true,
+            #[cfg(feature = "postgres")]
+            Self::Postgres(_) => true,
+            _ => false,
+        }
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Self::Io { context: context.into(), source }
     }
@@ -93,6 +110,7 @@ impl LedgerError {
 /// Result alias.
 pub type Result<T, E = LedgerError> = std::result::Result<T, E>;
 
+#[cfg(feature = "postgres")]
 fn pg_detail(e: &postgres::Error) -> String {
     match std::error::Error::source(e) {
         Some(s) => format!("{e}: {s}"),

@@ -15,8 +15,11 @@ use writ_tlog::tlog_proof::TlogProof;
 use writ_tlog::tree::{self, Frontier};
 use writ_tlog::{Hash, proof};
 
+use crate::checkpoint::SignedCheckpoint;
 use crate::error::{LedgerError, Result};
+#[cfg(feature = "postgres")]
 use crate::postgres::PgStore;
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
 use crate::store::{Batch, Store};
 use crate::tiles;
@@ -53,12 +56,24 @@ impl Location {
     /// Open a new connection to the store.
     ///
     /// # Errors
-    /// Store errors.
+    /// Store errors; [`LedgerError::Config`] for a backend this build was
+    /// compiled without (cargo features `sqlite`, `postgres`).
     pub fn connect(&self) -> Result<Box<dyn Store>> {
-        Ok(match self {
-            Self::Sqlite(p) => Box::new(SqliteStore::open(p)?),
-            Self::Postgres { url, schema } => Box::new(PgStore::connect(url, schema)?),
-        })
+        match self {
+            #[cfg(feature = "sqlite")]
+            Self::Sqlite(p) => Ok(Box::new(SqliteStore::open(p)?)),
+            #[cfg(not(feature = "sqlite"))]
+            Self::Sqlite(p) => Err(LedgerError::Config(format!(
+                "cannot open the sqlite ledger `{}`: this build has no sqlite support; rebuild writ-ledger with feature `sqlite`",
+                p.display()
+            ))),
+            #[cfg(feature = "postgres")]
+            Self::Postgres { url, schema } => Ok(Box::new(PgStore::connect(url, schema)?)),
+            #[cfg(not(feature = "postgres"))]
+            Self::Postgres { schema, .. } => Err(LedgerError::Config(format!(
+                "cannot open the postgresql ledger schema `{schema}`: this build has no postgresql support; rebuild writ-ledger with feature `postgres`"
+            ))),
+        }
     }
 }
 
@@ -86,15 +101,6 @@ impl Default for LedgerOptions {
     fn default() -> Self {
         Self { max_pending: 65_536, max_batch: 8_192, tiles_dir: None }
     }
-}
-
-/// A checkpoint together with its signed note.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignedCheckpoint {
-    /// The signed note, byte-exact.
-    pub note: String,
-    /// Its parsed body.
-    pub checkpoint: Checkpoint,
 }
 
 /// Proof that an entry is in the ledger: index, inclusion proof and the
@@ -394,7 +400,7 @@ impl Ledger {
     fn with_reader<T>(&self, mut f: impl FnMut(&mut dyn Store) -> Result<T>) -> Result<T> {
         let mut r = lock(&self.shared.reader);
         match f(r.as_mut()) {
-            Err(LedgerError::Postgres(_) | LedgerError::Sqlite(_)) => {
+            Err(e) if e.is_storage() => {
                 *r = self.shared.location.connect()?;
                 f(r.as_mut())
             }
@@ -585,13 +591,9 @@ impl Sequencer {
     /// failure so the next batch reconnects and re-checks the state.
     fn commit_or_reset(&mut self, entries: &[Vec<u8>]) -> Result<(u64, Arc<SignedCheckpoint>)> {
         let r = self.commit(entries);
-        if matches!(
-            r,
-            Err(LedgerError::Postgres(_)
-                | LedgerError::Sqlite(_)
-                | LedgerError::Conflict { .. }
-                | LedgerError::Corrupt(_))
-        ) {
+        if r.as_ref()
+            .is_err_and(|e| e.is_storage() || matches!(e, LedgerError::Conflict { .. } | LedgerError::Corrupt(_)))
+        {
             self.store = None;
         }
         r
@@ -750,6 +752,7 @@ fn tile_loop(shared: &Shared, dir: &Path, mut from: u64, rx: &Receiver<Arc<Signe
 }
 
 #[cfg(test)]
+#[cfg(feature = "sqlite")]
 mod tests {
     use super::*;
 

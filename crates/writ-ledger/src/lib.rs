@@ -14,6 +14,11 @@
 //! - [`Store`]: the storage contract, with [`SqliteStore`] (embedded default,
 //!   WAL + `synchronous=FULL`) and [`PgStore`] (shared by replicas).
 //! - [`audit::audit`]: recompute everything and name what was tampered with.
+//! - `lease::Lease`: the sequencer lease for replicas sharing PostgreSQL.
+//!
+//! Backends are cargo features: `sqlite` (default) and `postgres`; a binary
+//! that needs only one links only that one. A [`Location`] of a backend the
+//! build lacks fails to open with a message saying which feature to enable.
 //!
 //! Appends go through one sequencer thread that group-commits whatever queued
 //! up during the previous commit: one transaction (one fsync) stores the
@@ -27,6 +32,7 @@
 //! `postgres` crate, which must not run on an async executor thread.
 //!
 //! ```
+//! # #[cfg(feature = "sqlite")] {
 //! use writ_ledger::{Ledger, LedgerOptions, Location, key};
 //! let dir = tempfile::tempdir().unwrap();
 //! let signer = key::generate("example.com/ledger").unwrap();
@@ -36,21 +42,30 @@
 //! ledger.verify_receipt(b"hello", &receipt).unwrap();
 //! let proof = receipt.to_tlog_proof(); // C2SP tlog-proof, checkable offline
 //! proof.verify_entry(b"hello", ledger.origin(), ledger.verifier()).unwrap();
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod checkpoint;
 mod error;
 pub mod key;
+#[cfg(feature = "postgres")]
+pub mod lease;
 mod ledger;
+#[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
 pub mod tiles;
 
+pub use checkpoint::SignedCheckpoint;
 pub use error::{LedgerError, Result};
-pub use ledger::{Ledger, LedgerOptions, Location, MAX_RANGE, Receipt, SignedCheckpoint};
+pub use ledger::{Ledger, LedgerOptions, Location, MAX_RANGE, Receipt};
+#[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+#[cfg(feature = "sqlite")]
 pub use sqlite::SqliteStore;
 pub use store::{Batch, Store};
 pub use writ_tlog;

@@ -14,8 +14,8 @@ use writ_tlog::checkpoint;
 use writ_tlog::note::VerifierKey;
 use writ_tlog::tile::{self, TILE_HEIGHT, TILE_WIDTH, Tile};
 
+use crate::checkpoint::SignedCheckpoint;
 use crate::error::{LedgerError, Result};
-use crate::ledger::SignedCheckpoint;
 use crate::store::Store;
 
 /// The bytes of `tile` for a tree of `size` entries.
