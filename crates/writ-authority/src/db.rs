@@ -93,6 +93,10 @@ pub trait Tx {
     /// # Errors
     /// Database errors.
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+    /// What to append to a `SELECT` to lock its rows until the transaction
+    /// ends: ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose
+    /// transactions are exclusive).
+    fn for_update(&self) -> &'static str;
 }
 
 const SQLITE_SCHEMA: &str = "
@@ -280,6 +284,10 @@ fn to_sqlite(v: &Val) -> rusqlite::types::Value {
 }
 
 impl Tx for SqliteTx<'_> {
+    fn for_update(&self) -> &'static str {
+        ""
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
         // Cached: the hot statements are parsed once per connection, not per call.
@@ -358,6 +366,10 @@ impl postgres::types::ToSql for Val {
 }
 
 impl Tx for PgTx<'_, '_> {
+    fn for_update(&self) -> &'static str {
+        " FOR UPDATE"
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();

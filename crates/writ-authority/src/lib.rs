@@ -34,8 +34,9 @@ mod authority;
 pub mod db;
 mod error;
 pub mod home;
-pub mod lease;
+pub mod api;
 pub mod model;
+pub mod state;
 
 pub use authority::{Authority, Config, DEFAULT_PENDING_TTL_SECS, Identity, NONCE_TTL_SECS};
 pub use error::{AuthorityError, ErrorKind, Result};

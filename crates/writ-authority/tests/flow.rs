@@ -273,7 +273,8 @@ fn single_use_is_consumed_once_and_revocation_is_reported() {
     // a requester may read status but not consume
     assert_eq!(e.a.status(&e.who(1), &wid, true, None, NOW).unwrap_err().code(), "forbidden");
     let s = e.a.status(&gate, &wid, true, Some("n1".into()), NOW).unwrap();
-    let c = writ_core::status::open(&s, &t, &wid, &verified.envelope_digest(), Some("n1")).unwrap();
+    let c =
+        writ_core::status::open(&s, &t, &e.a.issuer_key_id(), &wid, &verified.envelope_digest(), Some("n1")).unwrap();
     assert_eq!(c.use_count, Some(1));
     assert_eq!(c.statement.uses_left, Some(0));
     assert_eq!(e.a.status(&gate, &wid, true, None, NOW).unwrap_err().code(), "replayed");
@@ -290,7 +291,7 @@ fn single_use_is_consumed_once_and_revocation_is_reported() {
     assert_eq!(w.state, "revoked");
     assert_eq!(e.a.revoke(&e.who(2), &wid, "again", NOW).unwrap_err().code(), "already_revoked");
     let s = e.a.status(&gate, &wid, false, None, NOW).unwrap();
-    let c = writ_core::status::open(&s, &t, &wid, &verified.envelope_digest(), None).unwrap();
+    let c = writ_core::status::open(&s, &t, &e.a.issuer_key_id(), &wid, &verified.envelope_digest(), None).unwrap();
     assert!(matches!(c.status, writ_core::Status::Revoked { .. }));
     assert!(e.a.entries_for(None, Some(&wid)).unwrap().iter().any(|(_, k, _)| k == "revocation"));
 }

@@ -1,0 +1,119 @@
+//! Vote: approvers approve or deny a pending request; a quorum of approvals
+//! issues the writ, a quorum of denials ends the request.
+
+use writ_core::approval::{self, Verdict};
+use writ_core::entry::{self, Entry};
+use writ_core::trust::Role;
+use writ_core::{Sha256Digest, Timestamp};
+
+use super::{Authority, Identity, truncate};
+use crate::error::{AuthorityError, Result};
+use crate::model::RequestView;
+use crate::state::{self, RequestStatus, verdict_str};
+
+impl Authority {
+    /// An approver's vote: `signature` is their Ed25519 signature over
+    /// [`approval::signing_input`] of the request digest and the verdict.
+    /// Issues the writ when the approvals reach quorum; denies the request
+    /// when the denials do.
+    ///
+    /// # Errors
+    /// `forbidden`, `self_approval`, `not_in_group`, `unknown_request`,
+    /// `request_not_pending`, `request_expired`, `already_voted`,
+    /// `bad_signature`; nothing is stored on any of them.
+    pub fn vote(
+        &self,
+        caller: &Identity,
+        id: &str,
+        verdict: Verdict,
+        signature: &[u8],
+        now: Timestamp,
+    ) -> Result<RequestView> {
+        caller.require(Role::Approver, "approve or deny requests")?;
+        self.db.tx(|t| {
+            let row = state::request(t, id, true)?;
+            if row.status != RequestStatus::Pending {
+                return Err(AuthorityError::NotPending { id: id.into(), status: row.status.as_str().into() });
+            }
+            // INVARIANT (6, nothing self-authorizes): the requester never votes,
+            // not with the same key nor under the same name with another key.
+            if row.requester == caller.key_id.to_string() || row.requester_name == caller.name {
+                return Err(AuthorityError::SelfApproval);
+            }
+            if let Some(g) = &row.approver_group
+                && !caller.groups.iter().any(|cg| cg == g)
+            {
+                return Err(AuthorityError::NotInGroup(g.clone()));
+            }
+            if row.expires_at <= now.unix() {
+                return Err(AuthorityError::Expired(id.into()));
+            }
+            let digest = Sha256Digest::from_hex(&row.digest).map_err(|e| AuthorityError::Internal(e.into()))?;
+            let key = self.public_key(&caller.key_id).ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
+            if !key.verify_strict(&approval::signing_input(&digest, verdict), signature) {
+                return Err(AuthorityError::BadSignature(format!(
+                    "the signature does not verify over the {} input for request digest {digest}; sign what `writ pending` shows",
+                    verdict_str(verdict)
+                )));
+            }
+            // Distinct approvers: one vote per key and per trust-root name
+            // (a person holding two approver keys still counts once).
+            let seen = state::has_voted(t, id, &caller.key_id.to_string(), &caller.name)?;
+            if seen {
+                return Err(AuthorityError::AlreadyVoted(id.into()));
+            }
+            let sig_b64 = writ_core::b64::encode(signature);
+            let approval_obj = serde_json::json!({
+                "request_id": id, "approver": caller.key_id.to_string(), "verdict": verdict_str(verdict),
+                "time": now.to_rfc3339(), "sig": sig_b64,
+            });
+            let approval_digest = Sha256Digest::of(approval_obj.to_string().as_bytes());
+            match verdict {
+                Verdict::Approve => self.append(
+                    t,
+                    &Entry::Approval(entry::Approval {
+                        time: now,
+                        request_id: id.into(),
+                        approver: caller.key_id.to_string(),
+                        request_digest: digest,
+                        approval_digest,
+                    }),
+                )?,
+                Verdict::Deny => self.append(
+                    t,
+                    &Entry::Denial(entry::Denial {
+                        time: now,
+                        request_id: Some(id.into()),
+                        writ_id: None,
+                        code: "approver_denied".into(),
+                        detail: truncate(&format!("approver `{}` ({}) denied the request", caller.name, caller.key_id)),
+                        host: None,
+                    }),
+                )?,
+            };
+            state::insert_vote(
+                t,
+                id,
+                &state::VoteRow {
+                    approver: caller.key_id.to_string(),
+                    approver_name: caller.name.clone(),
+                    verdict: verdict_str(verdict).into(),
+                    time: now.unix(),
+                    sig: sig_b64,
+                },
+            )?;
+            let required = i64::from(row.approvals_required).max(1);
+            let n = state::count_votes(t, id, verdict)?;
+            if n >= required {
+                match verdict {
+                    Verdict::Approve => self.issue(t, id, now)?,
+                    Verdict::Deny => {
+                        state::set_request_status(t, id, RequestStatus::Denied)?;
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        self.request_view_internal(id, false)
+    }
+}

@@ -1,0 +1,156 @@
+//! Writs: revocation, signed status (consuming uses), gate records.
+
+use writ_core::Sha256Digest;
+use writ_core::Timestamp;
+use writ_core::entry::{self, Entry, EntryKind};
+use writ_core::status::{StatusStatement, WritState};
+use writ_core::trust::Role;
+
+use super::{Authority, Identity, bad, retry_conflicts, ts};
+use crate::error::{AuthorityError, Result};
+use crate::model::{MAX_REASON, WritView};
+use crate::state;
+
+impl Authority {
+    /// Revoke a writ. Issuers, approvers and the writ's own requester may.
+    ///
+    /// # Errors
+    /// `unknown_writ`, `already_revoked`, `forbidden`, `invalid_request`
+    /// (empty reason).
+    pub fn revoke(&self, caller: &Identity, writ_id: &str, reason: &str, now: Timestamp) -> Result<WritView> {
+        if reason.trim().is_empty() || reason.len() > MAX_REASON {
+            return Err(bad(format!("a revocation needs a reason of 1 to {MAX_REASON} bytes")));
+        }
+        self.db.tx(|t| {
+            let w = state::writ(t, writ_id, true)?;
+            let own = w.requester == caller.key_id.to_string();
+            if !own && !caller.has(Role::Issuer) && !caller.has(Role::Approver) {
+                return Err(AuthorityError::Forbidden(
+                    "only issuers, approvers and the writ's requester may revoke it".into(),
+                ));
+            }
+            if w.revoked_at.is_some() {
+                return Err(AuthorityError::AlreadyRevoked(writ_id.into()));
+            }
+            self.append(
+                t,
+                &Entry::Revocation(entry::Revocation {
+                    time: now,
+                    request_id: w.request_id.clone(),
+                    writ_id: writ_id.into(),
+                    revoked_by: format!("{} ({})", caller.name, caller.key_id),
+                    reason: reason.into(),
+                }),
+            )?;
+            state::revoke_writ(t, writ_id, now.unix(), reason)?;
+            Ok(())
+        })?;
+        self.writ(writ_id)
+    }
+
+    /// A writ's state.
+    ///
+    /// # Errors
+    /// `unknown_writ`.
+    pub fn writ(&self, writ_id: &str) -> Result<WritView> {
+        let w = self.db.tx(|t| state::writ(t, writ_id, false))?;
+        Ok(WritView {
+            writ_id: w.id,
+            request_id: w.request_id,
+            state: if w.revoked_at.is_some() { "revoked" } else { "valid" }.into(),
+            uses: w.uses.and_then(|u| u32::try_from(u).ok()),
+            used: u32::try_from(w.used).unwrap_or(u32::MAX),
+            not_after: ts(w.not_after),
+            revoked_at: w.revoked_at.map(ts),
+            reason: w.reason,
+            writ: String::from_utf8_lossy(&w.envelope).into_owned(),
+            receipt: String::from_utf8_lossy(&w.receipt).into_owned(),
+        })
+    }
+
+    /// A signed status response for a writ (see `writ_core::status`). With
+    /// `consume`, one use is consumed atomically and its number returned.
+    ///
+    /// # Errors
+    /// `unknown_writ`; `replayed` when every use is consumed; `forbidden`
+    /// when a non-gate key asks to consume.
+    pub fn status(
+        &self,
+        caller: &Identity,
+        writ_id: &str,
+        consume: bool,
+        nonce: Option<String>,
+        now: Timestamp,
+    ) -> Result<Vec<u8>> {
+        if consume {
+            caller.require(Role::Gate, "consume writ uses")?;
+        }
+        if nonce.as_ref().is_some_and(|n| n.is_empty() || n.len() > 128) {
+            return Err(bad("a status nonce is 1 to 128 characters"));
+        }
+        let st = self.db.tx(|t| {
+            let w = state::writ(t, writ_id, false)?;
+            let envelope_sha256 =
+                Sha256Digest::from_hex(&w.envelope_sha256).map_err(|e| AuthorityError::Internal(e.into()))?;
+            let mut st = StatusStatement {
+                writ_id: writ_id.into(),
+                envelope_sha256,
+                state: WritState::Valid,
+                revoked_at: None,
+                reason: None,
+                use_count: None,
+                uses_left: None,
+                checked_at: now,
+                nonce: nonce.clone(),
+            };
+            if let Some(at) = w.revoked_at {
+                st.state = WritState::Revoked;
+                st.revoked_at = Some(Timestamp(at));
+                st.reason = w.reason;
+                return Ok(st);
+            }
+            if consume {
+                let (used, uses) =
+                    state::consume_use(t, writ_id)?.ok_or_else(|| AuthorityError::Replayed(writ_id.into()))?;
+                st.use_count = u32::try_from(used).ok();
+                st.uses_left = uses.and_then(|u| u32::try_from(u.saturating_sub(used)).ok());
+            } else if let Some(u) = w.uses {
+                st.uses_left = u32::try_from(u.saturating_sub(w.used)).ok();
+            }
+            Ok(st)
+        })?;
+        Ok(writ_core::status::sign(&st, &self.issuer))
+    }
+
+    /// Record a gate's `exec_start`, `exec_end` or `denial` entry.
+    ///
+    /// # Errors
+    /// `forbidden` without the gate role; `malformed` entry bytes or another kind.
+    pub fn record(&self, caller: &Identity, entry_bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
+        caller.require(Role::Gate, "record execution entries")?;
+        let e = Entry::decode(entry_bytes).map_err(|err| AuthorityError::Malformed(format!("entry: {err}")))?;
+        if !matches!(e.kind(), EntryKind::ExecStart | EntryKind::ExecEnd | EntryKind::Denial) {
+            return Err(bad(format!(
+                "gates record exec_start, exec_end and denial entries, not `{}`",
+                e.kind().as_str()
+            )));
+        }
+        self.db.tx(|t| {
+            let receipt =
+                self.sequenced(|| retry_conflicts(|| self.ledger.append_with_receipt(entry_bytes.to_vec())))?;
+            state::index_entry(t, receipt.index, &e)?;
+            let mut p = receipt.to_tlog_proof();
+            p.extra = Some(entry_bytes.to_vec());
+            Ok((receipt.index, p.to_bytes()))
+        })
+    }
+
+    /// Ledger entries of a request or writ: `(index, kind, bytes)`.
+    ///
+    /// # Errors
+    /// Database and ledger errors.
+    pub fn entries_for(&self, request_id: Option<&str>, writ_id: Option<&str>) -> Result<Vec<(u64, String, Vec<u8>)>> {
+        let rows = self.db.tx(|t| state::entries_for(t, request_id, writ_id))?;
+        rows.into_iter().map(|(idx, kind)| Ok((idx, kind, self.ledger.entry(idx)?))).collect()
+    }
+}
