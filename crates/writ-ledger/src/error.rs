@@ -31,6 +31,23 @@ pub enum LedgerError {
         "ledger state is inconsistent with its signed checkpoint: {0}; run `writ audit` and do not sign new checkpoints until resolved"
     )]
     Inconsistent(String),
+    /// The store does not extend the last checkpoint this ledger key
+    /// signed: signing its tree would fork the log. Nothing is signed.
+    #[error(
+        "refusing to sign a checkpoint: ledger key `{origin}` last signed a tree of {last_size} entries (recorded in `{last_path}`), but the store {location} {what}; signing would fork the log. Serve this home from the store its key signed for (restore that store or fix the home's store setting), or start a new log in a new home with a new ledger key"
+    )]
+    Fork {
+        /// The log origin (key name).
+        origin: String,
+        /// Size of the last checkpoint the key signed.
+        last_size: u64,
+        /// Where that checkpoint is recorded.
+        last_path: String,
+        /// The store (as `Location` displays it).
+        location: String,
+        /// What is wrong with the store.
+        what: String,
+    },
     /// Another sequencer appended to the shared store.
     #[error(
         "the store was appended to by another sequencer (expected size {expected}, found {found}); only one sequencer may write"

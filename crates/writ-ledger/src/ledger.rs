@@ -17,6 +17,7 @@ use writ_tlog::{Hash, proof};
 
 use crate::checkpoint::SignedCheckpoint;
 use crate::error::{LedgerError, Result};
+use crate::guard::{LastSigned, check_extends};
 #[cfg(feature = "postgres")]
 use crate::postgres::PgStore;
 #[cfg(feature = "sqlite")]
@@ -73,6 +74,16 @@ impl Location {
             Self::Postgres { schema, .. } => Err(LedgerError::Config(format!(
                 "cannot open the postgresql ledger schema `{schema}`: this build has no postgresql support; rebuild writ-ledger with feature `postgres`"
             ))),
+        }
+    }
+}
+
+impl Location {
+    /// How errors name the store (never the URL: it may hold a password).
+    fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite `{}`", p.display()),
+            Self::Postgres { schema, .. } => format!("postgresql schema `{schema}`"),
         }
     }
 }
@@ -182,14 +193,44 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The one-log-per-key guard of a ledger opened from a key file.
+struct Guard {
+    last: LastSigned,
+    location: String,
+}
+
+impl Guard {
+    fn check(
+        &self,
+        last: &Checkpoint,
+        size: u64,
+        root: &Hash,
+        hashes: impl FnMut(&[u64]) -> Result<Vec<Hash>>,
+    ) -> Result<()> {
+        check_extends(last, self.last.path(), &self.location, size, root, hashes)
+    }
+}
+
 /// Check the stored state against the latest signed checkpoint and rebuild
 /// the frontier. Signs and stores the empty checkpoint for a new ledger.
 ///
 /// INVARIANT: the sequencer only ever extends a state that matches the
 /// checkpoint it signed last, so it can never sign two inconsistent
-/// checkpoints, also across restarts.
-fn recover(store: &mut dyn Store, signer: &NoteSigner) -> Result<(Frontier, Arc<SignedCheckpoint>)> {
+/// checkpoints, also across restarts. With a `guard`, "signed last" is what
+/// the key signed, whatever store it signed it for: a store that does not
+/// extend it (older backup, empty store, second store) is refused here,
+/// before anything is signed.
+fn recover(
+    store: &mut dyn Store,
+    signer: &NoteSigner,
+    guard: Option<&Guard>,
+) -> Result<(Frontier, Arc<SignedCheckpoint>)> {
     let origin = signer.verifier().name().to_string();
+    let _locked = guard.map(|g| g.last.lock()).transpose()?;
+    let last = match guard {
+        Some(g) => g.last.read(&origin, signer.verifier())?,
+        None => None,
+    };
     // INVARIANT: size and checkpoint come from one read (one snapshot); two
     // separate reads could straddle another writer's commit.
     let (size, note) = store.state()?;
@@ -197,10 +238,17 @@ fn recover(store: &mut dyn Store, signer: &NoteSigner) -> Result<(Frontier, Arc<
         if size != 0 {
             return Err(LedgerError::Inconsistent(format!("store holds {size} entries but no signed checkpoint")));
         }
+        if let (Some(g), Some(l)) = (guard, &last) {
+            g.check(&l.checkpoint, 0, &EMPTY_ROOT, |_| Ok(Vec::new()))?;
+        }
         let cp = Checkpoint::new(&origin, 0, EMPTY_ROOT);
         let note = cp.sign(signer)?;
         store.commit(&Batch { start: 0, entries: &[], hashes: &[], checkpoint: note.as_bytes() })?;
-        return Ok((Frontier::new(), Arc::new(SignedCheckpoint { note, checkpoint: cp })));
+        let signed = Arc::new(SignedCheckpoint { note, checkpoint: cp });
+        if let Some(g) = guard {
+            g.last.record(&signed, last.as_ref().map(|l| &l.checkpoint))?;
+        }
+        return Ok((Frontier::new(), signed));
     };
     let cp = checkpoint::open(&note, &origin, signer.verifier()).map_err(|e| {
         LedgerError::Inconsistent(format!("latest stored checkpoint does not verify with this ledger's key: {e}"))
@@ -219,7 +267,16 @@ fn recover(store: &mut dyn Store, signer: &NoteSigner) -> Result<(Frontier, Arc<
         )));
     }
     let note = String::from_utf8(note).map_err(|_| LedgerError::Corrupt("checkpoint is not UTF-8".into()))?;
-    Ok((frontier, Arc::new(SignedCheckpoint { note, checkpoint: cp })))
+    let signed = Arc::new(SignedCheckpoint { note, checkpoint: cp });
+    if let Some(g) = guard {
+        if let Some(l) = &last {
+            g.check(&l.checkpoint, size, &signed.checkpoint.root, |ix| store.read_hashes(ix))?;
+        }
+        // The store is ahead of (and extends) the record, or this key has
+        // no record yet (a home from before the guard): adopt its state.
+        g.last.record(&signed, last.as_ref().map(|l| &l.checkpoint))?;
+    }
+    Ok((frontier, signed))
 }
 
 impl Ledger {
@@ -230,9 +287,32 @@ impl Ledger {
     /// # Errors
     /// Store errors; [`LedgerError::Inconsistent`] if the store does not match
     /// its latest signed checkpoint (or that was signed by another key).
+    ///
+    /// This does not keep the one-log-per-key record: use
+    /// [`Ledger::open_keyed`] (or [`Ledger::open_home`]) for a key that lives
+    /// in a file, which every production ledger does.
     pub fn open(location: Location, signer: NoteSigner, opts: LedgerOptions) -> Result<Self> {
+        Self::open_guarded(location, signer, None, opts)
+    }
+
+    /// Open the ledger at `location`, signing with the key file at
+    /// `key_path`, and keep the key to one log: the last checkpoint the key
+    /// signed is recorded beside it ([`crate::guard::last_signed_path`]),
+    /// and no checkpoint is signed whose tree does not extend it.
+    ///
+    /// # Errors
+    /// As [`Ledger::open`]; [`LedgerError::Fork`] when the store does not
+    /// extend what the key last signed (an older backup, an empty store or
+    /// a second store under the same key); key-file errors.
+    pub fn open_keyed(location: Location, key_path: &Path, opts: LedgerOptions) -> Result<Self> {
+        let signer = crate::key::load(key_path)?;
+        let guard = Guard { last: LastSigned::open(key_path)?, location: location.describe() };
+        Self::open_guarded(location, signer, Some(guard), opts)
+    }
+
+    fn open_guarded(location: Location, signer: NoteSigner, guard: Option<Guard>, opts: LedgerOptions) -> Result<Self> {
         let mut writer = location.connect()?;
-        let (frontier, latest) = recover(writer.as_mut(), &signer)?;
+        let (frontier, latest) = recover(writer.as_mut(), &signer, guard.as_ref())?;
         let reader = location.connect()?;
         let shared = Arc::new(Shared {
             origin: signer.verifier().name().to_string(),
@@ -265,7 +345,7 @@ impl Ledger {
         let sequencer = std::thread::Builder::new()
             .name("writ-ledger-sequencer".into())
             .spawn(move || {
-                let mut seq = Sequencer { shared: sh, store: Some(writer), frontier, latest, signer, tile_tx };
+                let mut seq = Sequencer { shared: sh, store: Some(writer), frontier, latest, signer, guard, tile_tx };
                 seq.run(&rx, max_batch);
             })
             .map_err(|e| LedgerError::io("cannot start the ledger sequencer thread", e))?;
@@ -273,18 +353,32 @@ impl Ledger {
     }
 
     /// Open the SQLite ledger in a home directory: `ledger.sqlite`,
-    /// `ledger.key` (created with `origin` if missing) and `tiles/`.
+    /// `ledger.key` (created with `origin` if missing), `ledger.checkpoint`
+    /// (what the key last signed) and `tiles/`.
     ///
     /// # Errors
-    /// As [`Ledger::open`], plus key-file and directory errors.
-    pub fn open_home(home: &Path, origin: &str, mut opts: LedgerOptions) -> Result<Self> {
+    /// As [`Ledger::open_keyed`], plus directory errors.
+    pub fn open_home(home: &Path, origin: &str, opts: LedgerOptions) -> Result<Self> {
+        Self::open_home_at(home, Location::Sqlite(home.join("ledger.sqlite")), origin, opts)
+    }
+
+    /// Open the ledger of a home directory bound to the store `location`
+    /// (its `ledger.sqlite` or a PostgreSQL schema): the key is the home's
+    /// `ledger.key` (created with `origin` if missing), guarded as in
+    /// [`Ledger::open_keyed`]; tiles go to the home's `tiles/` unless
+    /// `opts` names another directory.
+    ///
+    /// # Errors
+    /// As [`Ledger::open_keyed`], plus directory errors.
+    pub fn open_home_at(home: &Path, location: Location, origin: &str, mut opts: LedgerOptions) -> Result<Self> {
         std::fs::create_dir_all(home)
             .map_err(|e| LedgerError::io(format!("cannot create writ home `{}`", home.display()), e))?;
-        let signer = crate::key::load_or_create(&home.join("ledger.key"), origin)?;
+        let key_path = home.join("ledger.key");
+        crate::key::load_or_create(&key_path, origin)?;
         if opts.tiles_dir.is_none() {
             opts.tiles_dir = Some(home.join("tiles"));
         }
-        Self::open(Location::Sqlite(home.join("ledger.sqlite")), signer, opts)
+        Self::open_keyed(location, &key_path, opts)
     }
 
     /// The log origin (the checkpoint key name).
@@ -529,12 +623,18 @@ impl Drop for Ledger {
     }
 }
 
+enum Attempt {
+    Done((u64, Arc<SignedCheckpoint>)),
+    KeyAhead { expected: u64, found: u64 },
+}
+
 struct Sequencer {
     shared: Arc<Shared>,
     store: Option<Box<dyn Store>>,
     frontier: Frontier,
     latest: Arc<SignedCheckpoint>,
     signer: NoteSigner,
+    guard: Option<Guard>,
     tile_tx: Option<mpsc::Sender<Arc<SignedCheckpoint>>>,
 }
 
@@ -575,7 +675,7 @@ impl Sequencer {
                 }
                 Err(e) => {
                     let msg = format!("append was not committed: {e}");
-                    if matches!(e, LedgerError::Inconsistent(_)) {
+                    if matches!(e, LedgerError::Inconsistent(_) | LedgerError::Fork { .. }) {
                         *lock(&self.shared.failure) = Some(msg.clone());
                     }
                     for (r, _) in replies.drain(..) {
@@ -604,7 +704,7 @@ impl Sequencer {
     fn reload(&mut self) -> Result<&mut Box<dyn Store>> {
         if self.store.is_none() {
             let mut s = self.shared.location.connect()?;
-            let (f, latest) = recover(s.as_mut(), &self.signer)?;
+            let (f, latest) = recover(s.as_mut(), &self.signer, self.guard.as_ref())?;
             // INVARIANT: what the store holds now must extend what we last signed.
             let old = &self.latest.checkpoint;
             if latest.checkpoint.size < old.size {
@@ -638,11 +738,30 @@ impl Sequencer {
         if let Some(f) = lock(&self.shared.failure).clone() {
             return Err(LedgerError::Stopped(f));
         }
-        if let Err(e) = self.reload() {
-            // brief back-off so a dead database does not spin the thread
-            std::thread::sleep(Duration::from_millis(50));
-            return Err(e);
+        let mut attempt = 0;
+        loop {
+            if let Err(e) = self.reload() {
+                // brief back-off so a dead database does not spin the thread
+                std::thread::sleep(Duration::from_millis(50));
+                return Err(e);
+            }
+            match self.try_commit(entries)? {
+                Attempt::Done(r) => return Ok(r),
+                // The key signed past what this sequencer knows: another
+                // sequencer on the same store (reload and go on) or on
+                // another store (the reload refuses it with the reason).
+                Attempt::KeyAhead { expected, found } => {
+                    self.store = None;
+                    attempt += 1;
+                    if attempt > 1 {
+                        return Err(LedgerError::Conflict { expected, found });
+                    }
+                }
+            }
         }
+    }
+
+    fn try_commit(&mut self, entries: &[Vec<u8>]) -> Result<Attempt> {
         let start = self.frontier.size();
         let mut next = self.frontier.clone();
         let mut hashes = Vec::with_capacity(entries.len() * 2);
@@ -658,7 +777,7 @@ impl Sequencer {
         let Some(store) = self.store.as_mut() else {
             return Err(LedgerError::Stopped("no store connection".into()));
         };
-        let proof = tree::consistency_proof(old.size, new_size, |ix: &[u64]| -> Result<Vec<Hash>> {
+        let mut read = |ix: &[u64]| -> Result<Vec<Hash>> {
             let old_ix: Vec<u64> = ix.iter().copied().filter(|&i| i < base).collect();
             let stored = store.read_hashes(&old_ix)?;
             let mut it = stored.into_iter();
@@ -674,9 +793,26 @@ impl Sequencer {
                     }
                 })
                 .collect()
-        })?;
+        };
+        let proof = tree::consistency_proof(old.size, new_size, &mut read)?;
         proof::verify_consistency(old.size, new_size, &proof, &old.root, &root)
             .map_err(|e| LedgerError::Inconsistent(format!("new tree does not extend the last checkpoint: {e}")))?;
+        // INVARIANT (one log per key): check, sign, commit and record happen
+        // under the key's lock, against what the key last signed.
+        let locked = self.guard.as_ref().map(|g| g.last.lock()).transpose()?;
+        let last = match &self.guard {
+            Some(g) => {
+                let last = g.last.read(&self.shared.origin, &self.shared.verifier)?;
+                if let Some(l) = &last {
+                    if l.checkpoint.size > start {
+                        return Ok(Attempt::KeyAhead { expected: start, found: l.checkpoint.size });
+                    }
+                    g.check(&l.checkpoint, new_size, &root, &mut read)?;
+                }
+                last
+            }
+            None => None,
+        };
         let cp = Checkpoint::new(&self.shared.origin, new_size, root);
         let note = cp.sign(&self.signer)?;
         let batch = Batch { start, entries, hashes: &hashes, checkpoint: note.as_bytes() };
@@ -684,10 +820,18 @@ impl Sequencer {
             self.store = None; // reconnect + re-check before the next batch
             return Err(e);
         }
-        self.frontier = next;
         let signed = Arc::new(SignedCheckpoint { note, checkpoint: cp });
+        if let Some(g) = &self.guard
+            && let Err(e) = g.last.record(&signed, last.as_ref().map(|l| &l.checkpoint))
+        {
+            // Committed but not recorded: hand out nothing, reload next time.
+            self.store = None;
+            return Err(e);
+        }
+        drop(locked);
+        self.frontier = next;
         self.set_latest(signed.clone());
-        Ok((start, signed))
+        Ok(Attempt::Done((start, signed)))
     }
 }
 
@@ -818,7 +962,7 @@ mod tests {
             other.append(i.to_be_bytes().to_vec()).unwrap();
         }
         let mut racy = Racy { inner: SqliteStore::open(&path).unwrap(), other };
-        let (frontier, cp) = recover(&mut racy, &signer).unwrap();
+        let (frontier, cp) = recover(&mut racy, &signer, None).unwrap();
         assert_eq!(cp.checkpoint.size, 171);
         assert_eq!(frontier.size(), 171);
         assert_eq!(frontier.root(), cp.checkpoint.root);

@@ -49,6 +49,7 @@
 pub mod audit;
 mod checkpoint;
 mod error;
+pub mod guard;
 pub mod key;
 #[cfg(feature = "postgres")]
 pub mod lease;
