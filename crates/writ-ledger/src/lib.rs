@@ -14,6 +14,8 @@
 //! - [`Store`]: the storage contract, with [`SqliteStore`] (embedded default,
 //!   WAL + `synchronous=FULL`) and [`PgStore`] (shared by replicas).
 //! - [`audit::audit`]: recompute everything and name what was tampered with.
+//! - [`semantic::semantic_audit`]: check the recorded history against the rules
+//!   (allow decisions, approvals, exec after revocation, trust-root versions).
 //! - `lease::Lease`: the sequencer lease for replicas sharing PostgreSQL.
 //!
 //! Backends are cargo features: `sqlite` (default) and `postgres`; a binary
@@ -56,6 +58,7 @@ pub mod lease;
 mod ledger;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod semantic;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod store;
