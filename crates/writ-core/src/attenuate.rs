@@ -5,8 +5,8 @@
 
 use alloc::string::String;
 
-use crate::glob::{arg_glob_match, glob_match};
-use crate::model::{Action, ArgRule, Boundaries, Environment, ExecAction, Predicate, ToolAction};
+use crate::glob::{arg_glob_match, host_eq, host_match, path_match};
+use crate::model::{Action, ArgRule, Boundaries, Environment, ExecAction, HttpAction, Predicate, ToolAction};
 
 /// Checks that `child` grants nothing `parent` does not; `Err` names the
 /// first widened field.
@@ -44,22 +44,31 @@ pub fn check(parent: &Predicate, child: &Predicate) -> Result<(), String> {
     boundaries_within(&c.boundaries, &p.boundaries)
 }
 
+/// A glob without wildcards: it matches exactly itself.
 fn literal(pattern: &str) -> bool {
     !pattern.contains('*') && !pattern.contains('?')
 }
 
-/// Whether every argument `child` accepts is accepted by `parent`.
+/// Whether every argument `child` accepts is accepted by `parent`
+/// (`docs/format.md` §7): a value rule narrows when each value it admits is
+/// admitted by the parent; a non-literal glob only under the identical glob;
+/// a `file` rule only as the parent's identical `file` rule.
 fn rule_within(child: &ArgRule, parent: &ArgRule) -> bool {
+    if let ArgRule::File { .. } = parent {
+        return child == parent;
+    }
     let value_ok = |v: &str| match parent {
         ArgRule::Exact(p) => p == v,
         ArgRule::Glob(p) => arg_glob_match(p, v),
         ArgRule::OneOf(ps) => ps.iter().any(|p| p == v),
+        ArgRule::File { .. } => false,
     };
     match child {
         ArgRule::Exact(v) => value_ok(v),
         ArgRule::OneOf(vs) => vs.iter().all(|v| value_ok(v)),
         ArgRule::Glob(g) if literal(g) => value_ok(g),
         ArgRule::Glob(g) => matches!(parent, ArgRule::Glob(p) if p == g),
+        ArgRule::File { .. } => false,
     }
 }
 
@@ -70,7 +79,21 @@ fn exec_within(c: &ExecAction, p: &ExecAction) -> bool {
     if c.args.len() < p.args.len() || (c.args.len() > p.args.len() && !p.more_args) {
         return false;
     }
+    // Rules beyond the parent's constrain arguments the parent let through
+    // freely (`more_args`); a `file` rule there would be new, not kept.
+    if c.args.iter().skip(p.args.len()).any(|r| matches!(r, ArgRule::File { .. })) {
+        return false;
+    }
     c.args.iter().zip(&p.args).all(|(cr, pr)| rule_within(cr, pr))
+}
+
+/// A child HTTP action narrows when the method is the same, the path is the
+/// parent's pattern itself or a wildcard-free path the parent's pattern
+/// matches, and a parent body digest is kept (a child may add one).
+fn http_within(c: &HttpAction, p: &HttpAction) -> bool {
+    c.method == p.method
+        && (c.path == p.path || (!c.path.contains('*') && path_match(&p.path, &c.path)))
+        && (p.body_sha256.is_none() || c.body_sha256 == p.body_sha256)
 }
 
 fn tool_within(c: &ToolAction, p: &ToolAction) -> bool {
@@ -89,11 +112,7 @@ fn action_within(c: &Action, p: &Action) -> bool {
     match (c, p) {
         (Action::Exec(c), Action::Exec(p)) => exec_within(c, p),
         (Action::Tool(c), Action::Tool(p)) => tool_within(c, p),
-        (Action::Http(c), Action::Http(p)) => {
-            c.method == p.method
-                && (c.path == p.path || (literal(&c.path) && crate::glob::path_match(&p.path, &c.path)))
-                && (p.body_sha256.is_none() || c.body_sha256 == p.body_sha256)
-        }
+        (Action::Http(c), Action::Http(p)) => http_within(c, p),
         _ => false,
     }
 }
@@ -101,7 +120,7 @@ fn action_within(c: &Action, p: &Action) -> bool {
 fn environment_within(c: &Environment, p: &Environment) -> Result<(), String> {
     if let Some(ph) = &p.hosts {
         let Some(ch) = &c.hosts else { return Err("hosts are unconstrained but the parent names hosts".into()) };
-        if !ch.iter().all(|h| ph.iter().any(|pp| pp == h || (literal(h) && glob_match(pp, h)))) {
+        if !ch.iter().all(|h| ph.iter().any(|pp| host_eq(pp, h) || (literal(h) && host_match(pp, h)))) {
             return Err("hosts include one the parent does not".into());
         }
     }

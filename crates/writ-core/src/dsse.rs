@@ -86,6 +86,21 @@ pub fn sign(payload_type: &str, payload: &[u8], key: &SigningKey) -> Vec<u8> {
     serde_json::to_vec(&env).unwrap_or_default()
 }
 
+/// Signs `payload` with each of `keys`, in order (signatures in that order).
+#[must_use]
+pub fn sign_multi(payload_type: &str, payload: &[u8], keys: &[&SigningKey]) -> Vec<u8> {
+    let input = pae(payload_type, payload);
+    let env = Envelope {
+        payload: b64::encode(payload),
+        payload_type: payload_type.into(),
+        signatures: keys
+            .iter()
+            .map(|k| EnvelopeSignature { keyid: k.key_id().0.to_hex(), sig: b64::encode(&k.sign(&input)) })
+            .collect(),
+    };
+    serde_json::to_vec(&env).unwrap_or_default()
+}
+
 /// Parses and decodes an envelope under the size limits.
 ///
 /// # Errors

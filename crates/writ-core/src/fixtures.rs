@@ -118,9 +118,43 @@ pub fn dave() -> SigningKey {
     key(9)
 }
 
-/// The fixtures' trust root; `receipts` makes it require ledger receipts.
+/// The fixtures' trust root (lifetime cap one day, offline cap one hour);
+/// `receipts` makes it require ledger receipts.
 #[must_use]
 pub fn trust_root(receipts: bool) -> TrustRoot {
+    let mut t = trust_keys();
+    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_receipt(receipts).max_offline_lifetime_secs(3600);
+    t
+}
+
+/// The fixture keys with every trust-root setting at its default
+/// (`trust-default.json`): no lifetime cap, no receipt or status required,
+/// status at most 300 s old, offline only for writs of at most 600 s.
+#[must_use]
+pub fn trust_root_default() -> TrustRoot {
+    trust_keys()
+}
+
+/// The fixture keys with a fresh status required (`trust-strict.json`).
+#[must_use]
+pub fn trust_root_strict() -> TrustRoot {
+    let mut t = trust_keys();
+    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_status(true).max_offline_lifetime_secs(3600);
+    t
+}
+
+/// Every trust-root file the vectors name, by file name.
+#[must_use]
+pub fn trust_files() -> Vec<(&'static str, TrustRoot)> {
+    vec![
+        ("trust.json", trust_root(false)),
+        ("trust-receipts.json", trust_root(true)),
+        ("trust-default.json", trust_root_default()),
+        ("trust-strict.json", trust_root_strict()),
+    ]
+}
+
+fn trust_keys() -> TrustRoot {
     let mut t = TrustRoot::empty();
     let mut add = |name: &str, roles: Vec<Role>, groups: &[&str], k: &SigningKey| {
         let mut e = key_entry(name, roles, groups.iter().map(|g| (*g).to_string()).collect(), &k.public());
@@ -140,7 +174,6 @@ pub fn trust_root(receipts: bool) -> TrustRoot {
     add("retired-issuer", vec![Role::Issuer], &[], &retired_issuer());
     add("dave", vec![Role::Approver], &["dev"], &dave());
     add(LEDGER_NAME, vec![Role::Ledger], &[], &ledger());
-    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_receipt(receipts);
     t
 }
 
@@ -281,6 +314,7 @@ pub fn exec_attempt(args: Vec<String>) -> AttemptSpec {
         args,
         env,
         cwd: "/srv/app".into(),
+        arg_files: BTreeMap::new(),
     }
 }
 
@@ -706,5 +740,456 @@ pub fn vectors() -> Vec<Vector> {
             )
         });
     }
+    decided_vectors(&mut out);
     out
+}
+
+/// The statement of `p` as a JSON value, for vectors that edit the text form.
+fn statement_value(p: Predicate) -> serde_json::Value {
+    serde_json::to_value(issue::statement(p)).expect("serializable")
+}
+
+/// Signs a statement given as JSON text with the issuer key.
+fn sign_text(text: &str) -> Vec<u8> {
+    dsse::sign(dsse::IN_TOTO_PAYLOAD_TYPE, text.as_bytes(), &issuer())
+}
+
+/// The same envelope with the first signature's `S` replaced by `S + L`
+/// (same signature under the permissive rule, refused by the strict one).
+fn non_canonical_s(envelope: &[u8]) -> Vec<u8> {
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut env: dsse::Envelope = serde_json::from_slice(envelope).expect("fixture envelope");
+    let mut sig = b64::decode(&env.signatures[0].sig, 64).expect("b64");
+    let mut carry = 0u16;
+    for (i, l) in L.iter().enumerate() {
+        let sum = u16::from(sig[32 + i]) + u16::from(*l) + carry;
+        sig[32 + i] = (sum & 0xff) as u8;
+        carry = sum >> 8;
+    }
+    env.signatures[0].sig = b64::encode(&sig);
+    serde_json::to_vec(&env).expect("json")
+}
+
+/// `text` (canonical base64 with `==` padding) with a non-zero trailing bit:
+/// it decodes to the same bytes in a lenient decoder, and is not canonical.
+fn non_canonical_b64(text: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b = text.as_bytes().to_vec();
+    let i = b.len() - 3;
+    let v = ALPHABET.iter().position(|c| *c == b[i]).expect("base64");
+    b[i] = ALPHABET[v | 1];
+    String::from_utf8(b).expect("ascii")
+}
+
+fn http_attempt(method: &str, path: &str, body: &[u8]) -> AttemptSpec {
+    AttemptSpec::Http { method: method.into(), path: path.into(), body_sha256: Sha256Digest::of(body) }
+}
+
+fn http_action(method: &str, path: &str, body: Option<&[u8]>) -> Action {
+    Action::Http(HttpAction { method: method.into(), path: path.into(), body_sha256: body.map(Sha256Digest::of) })
+}
+
+/// A child of `parent` (signed here) valid for the first half hour, and the
+/// context that presents the parent.
+fn child_of(parent: &Predicate) -> (Predicate, ContextSpec) {
+    let parent_env = sign(parent.clone());
+    let mut child = parent.clone();
+    child.id = uuid(3);
+    child.lineage = Lineage {
+        parent: Some(ParentRef { id: parent.id.clone(), digest: DigestSet(Sha256Digest::of(&parent_env)) }),
+        depth: parent.lineage.depth + 1,
+        max_depth: parent.lineage.max_depth.max(parent.lineage.depth + 1),
+    };
+    child.validity.not_after = T0.plus(1800);
+    (child, ContextSpec { ancestors: vec![b64::encode(&parent_env)], ..run_context() })
+}
+
+/// The path and bytes of the file argument the file-rule fixtures bind.
+pub const CONFIG_PATH: &str = "/srv/app/deploy.toml";
+/// The bytes of [`CONFIG_PATH`] the file-rule fixtures bind.
+pub const CONFIG_BYTES: &[u8] = b"region = \"eu-west-1\"\n";
+
+/// The base predicate whose exec action takes `--config <file>` bound by digest.
+#[must_use]
+pub fn file_predicate() -> Predicate {
+    let mut p = predicate();
+    if let Action::Exec(e) = &mut p.scope.actions[0] {
+        e.args = vec![
+            ArgRule::Exact("--config".into()),
+            ArgRule::File { path: CONFIG_PATH.into(), sha256: Sha256Digest::of(CONFIG_BYTES) },
+        ];
+    }
+    p
+}
+
+fn file_attempt(digest: Option<Sha256Digest>) -> ContextSpec {
+    let mut c =
+        ContextSpec { attempt: Some(exec_attempt(vec!["--config".into(), CONFIG_PATH.into()])), ..run_context() };
+    if let Some(AttemptSpec::Exec { arg_files, .. }) = &mut c.attempt {
+        arg_files.extend(digest.map(|d| (1usize, d)));
+    }
+    c
+}
+
+/// One vector (at least) per point `docs/format.md` decides (issue 16 and
+/// the file-argument, offline-cap and bounded-glob rules).
+#[allow(clippy::too_many_lines, reason = "one entry per vector reads best as a list")]
+fn decided_vectors(out: &mut Vec<Vector>) {
+    let ctx = run_context;
+    let v = |name, description, envelope, context, expected| Vector {
+        name,
+        description,
+        envelope,
+        trust: "trust.json",
+        context,
+        expected,
+    };
+
+    // §3: optional members are absent or carry a value; `null` is malformed.
+    for (name, description, path) in [
+        ("deny_null_uses", "`scope.uses: null` (absent is the only way to say unlimited)", "/predicate/scope/uses"),
+        ("deny_null_governance", "`governance: null`", "/predicate/governance"),
+        ("deny_null_hosts", "`environment.hosts: null`", "/predicate/scope/environment/hosts"),
+    ] {
+        let mut st = statement_value(predicate());
+        let (parent, key) = path.rsplit_once('/').expect("path");
+        st.pointer_mut(parent)
+            .and_then(|o| o.as_object_mut())
+            .expect("object")
+            .insert(key.into(), serde_json::Value::Null);
+        out.push(v(name, description, sign_text(&st.to_string()), ctx(), Some(DenialCode::Malformed)));
+    }
+    // §3: integers are plain JSON integers: `-0` is not one.
+    {
+        let text = serde_json::to_string(&issue::statement(predicate()))
+            .expect("json")
+            .replace("\"approvals_required\":0", "\"approvals_required\":-0");
+        assert!(text.contains("-0"), "fixture text changed");
+        out.push(v(
+            "deny_negative_zero",
+            "`governance.approvals_required: -0` (0 is allowed; the spelling `-0` is not)",
+            sign_text(&text),
+            ctx(),
+            Some(DenialCode::Malformed),
+        ));
+    }
+    // §7 step 2/3: `predicate.issuer` may be any key whose signature verified.
+    {
+        let st = serde_json::to_vec(&issue::statement(predicate())).expect("json");
+        let two = dsse::sign_multi(dsse::IN_TOTO_PAYLOAD_TYPE, &st, &[&retired_issuer(), &issuer()]);
+        out.push(v(
+            "allow_issuer_second_signature",
+            "two issuer signatures; `predicate.issuer` names the second, in-window key",
+            two,
+            ctx(),
+            None,
+        ));
+        let p = Predicate { issuer: retired_issuer().key_id(), ..predicate() };
+        let st = serde_json::to_vec(&issue::statement(p)).expect("json");
+        let two = dsse::sign_multi(dsse::IN_TOTO_PAYLOAD_TYPE, &st, &[&issuer(), &retired_issuer()]);
+        out.push(v(
+            "deny_issuer_second_signature_window",
+            "the binding issuer (second signature) is out of its window, though the first signer is not",
+            two,
+            ctx(),
+            Some(DenialCode::KeyNotValid),
+        ));
+        let p = Predicate { issuer: alice().key_id(), ..predicate() };
+        out.push(v(
+            "deny_issuer_not_signer",
+            "`predicate.issuer` names a key that did not sign",
+            sign(p),
+            ctx(),
+            Some(DenialCode::Malformed),
+        ));
+    }
+    // §1: strict Ed25519 refuses a non-canonical `S`.
+    out.push(v(
+        "deny_signature_non_canonical_s",
+        "the signature's S replaced by S + L (valid under the permissive rule)",
+        non_canonical_s(&sign(predicate())),
+        ctx(),
+        Some(DenialCode::BadSignature),
+    ));
+    // §5: an approval signature that is not canonical base64 is `bad_approval`.
+    {
+        let mut p = approved_predicate();
+        p.governance.approvals[1].sig = non_canonical_b64(&p.governance.approvals[1].sig);
+        out.push(v(
+            "deny_approval_non_canonical_base64",
+            "bob's approval signature with a non-zero trailing base64 bit",
+            sign(p),
+            ctx(),
+            Some(DenialCode::BadApproval),
+        ));
+    }
+    // §4.1: several actions for one program: any complete match permits.
+    {
+        let mut p = predicate();
+        let mut other = p.scope.actions[0].clone();
+        if let Action::Exec(e) = &mut other {
+            e.sha256 = Sha256Digest::of(b"an older build");
+        }
+        p.scope.actions.insert(0, other);
+        out.push(v(
+            "allow_second_action_same_program",
+            "the first action names the program with another digest, the second matches",
+            sign(p),
+            ctx(),
+            None,
+        ));
+    }
+    // §4.1: file arguments.
+    {
+        let p = file_predicate();
+        out.push(v(
+            "allow_file_argument",
+            "a file argument handed over with the bound digest",
+            sign(p.clone()),
+            file_attempt(Some(Sha256Digest::of(CONFIG_BYTES))),
+            None,
+        ));
+        out.push(v(
+            "deny_file_argument_digest",
+            "a file argument whose bytes changed",
+            sign(p.clone()),
+            file_attempt(Some(Sha256Digest::of(b"region = \"us-east-1\"\n"))),
+            Some(DenialCode::ScopeArgs),
+        ));
+        out.push(v(
+            "deny_file_argument_unhashed",
+            "the path alone, without the bytes the gate hashed",
+            sign(p),
+            file_attempt(None),
+            Some(DenialCode::ScopeArgs),
+        ));
+        let mut rel = file_predicate();
+        if let Action::Exec(e) = &mut rel.scope.actions[0] {
+            e.args[1] = ArgRule::File { path: "deploy.toml".into(), sha256: Sha256Digest::of(CONFIG_BYTES) };
+        }
+        out.push(v(
+            "deny_file_argument_relative",
+            "a file rule with a relative path",
+            sign(rel),
+            ctx(),
+            Some(DenialCode::Malformed),
+        ));
+    }
+    // §4.3: host names compare ASCII case-insensitively.
+    {
+        let mut c = ctx();
+        c.host =
+            Some(HostSpec { hostname: "Build-7.EXAMPLE.com".into(), labels: ["ci".to_string()].into_iter().collect() });
+        out.push(v("allow_host_case_insensitive", "a host name in other letter case", sign(predicate()), c, None));
+    }
+    // §4.2: HTTP paths.
+    {
+        let mut p = predicate();
+        p.scope.actions = vec![
+            http_action("POST", "/v1/deploys/*", None),
+            http_action("GET", "/v1/status/**", None),
+            http_action("PUT", "/v1/config", Some(b"{\"a\":1}")),
+        ];
+        let env = sign(p);
+        let at = |m: &str, path: &str, body: &[u8]| ContextSpec { attempt: Some(http_attempt(m, path, body)), ..ctx() };
+        out.push(v(
+            "allow_http_double_star_zero",
+            "`**` matches zero segments",
+            env.clone(),
+            at("GET", "/v1/status", b""),
+            None,
+        ));
+        out.push(v(
+            "deny_http_trailing_slash",
+            "`*` does not match the empty segment after a trailing `/`",
+            env.clone(),
+            at("POST", "/v1/deploys/", b"{}"),
+            Some(DenialCode::ScopeProgram),
+        ));
+        out.push(v(
+            "deny_http_percent_encoded_dot",
+            "a percent-encoded `..` segment never matches",
+            env.clone(),
+            at("GET", "/v1/status/%2e%2e/admin", b""),
+            Some(DenialCode::ScopeProgram),
+        ));
+        out.push(v(
+            "deny_http_body",
+            "the body differs from the bound digest",
+            env,
+            at("PUT", "/v1/config", b"{\"a\":2}"),
+            Some(DenialCode::ScopeArgs),
+        ));
+        let mut q = predicate();
+        q.scope.actions = vec![http_action("GET", &alloc::format!("/{}x", "**/".repeat(40)), None)];
+        out.push(v(
+            "deny_http_adversarial_pattern",
+            "forty `**` segments against a long path: bounded time, no match",
+            sign(q),
+            at("GET", &alloc::format!("/{}y", "a/".repeat(400)), b""),
+            Some(DenialCode::ScopeProgram),
+        ));
+        let mut bad = predicate();
+        bad.scope.actions = vec![http_action("GET", "/v1/a**", None)];
+        out.push(v(
+            "deny_http_pattern_partial_double_star",
+            "`**` inside a segment is malformed",
+            sign(bad),
+            ctx(),
+            Some(DenialCode::Malformed),
+        ));
+    }
+    // §8 (attenuation) per action kind.
+    {
+        let mut parent = predicate();
+        parent.scope.actions = vec![http_action("POST", "/v1/deploys/*", None)];
+        let (mut child, with) = child_of(&parent);
+        child.scope.actions = vec![http_action("POST", "/v1/deploys/42", None)];
+        let http42 = ContextSpec { attempt: Some(http_attempt("POST", "/v1/deploys/42", b"{}")), ..with.clone() };
+        out.push(v(
+            "allow_child_http_literal",
+            "a child naming one path the parent's pattern matches",
+            sign(child.clone()),
+            http42.clone(),
+            None,
+        ));
+        child.scope.actions = vec![http_action("POST", "/v1/deploys/4*", None)];
+        out.push(v(
+            "deny_lineage_http_glob",
+            "a child pattern other than the parent's (globs narrow only by identity)",
+            sign(child),
+            http42,
+            Some(DenialCode::LineageWidened),
+        ));
+        let mut parent = predicate();
+        parent.scope.actions = vec![http_action("PUT", "/v1/config", Some(b"{}"))];
+        let (mut child, with) = child_of(&parent);
+        child.scope.actions = vec![http_action("PUT", "/v1/config", None)];
+        out.push(v(
+            "deny_lineage_http_body_dropped",
+            "a child dropping the parent's body digest",
+            sign(child),
+            ContextSpec { attempt: None, ..with },
+            Some(DenialCode::LineageWidened),
+        ));
+        let mut parent = predicate();
+        parent.scope.actions = vec![Action::Tool(ToolAction {
+            name: "refund".into(),
+            args: StrictMap([("amount".to_string(), ArgRule::Glob("?".into()))].into_iter().collect()),
+            more_args: false,
+        })];
+        let (mut child, with) = child_of(&parent);
+        if let Action::Tool(t) = &mut child.scope.actions[0] {
+            t.args.0.insert("note".into(), ArgRule::Exact("x".into()));
+        }
+        out.push(v(
+            "deny_lineage_tool_extra_argument",
+            "a child permitting a tool argument the parent does not",
+            sign(child),
+            ContextSpec { attempt: None, ..with },
+            Some(DenialCode::LineageWidened),
+        ));
+        let (mut child, with) = child_of(&file_predicate());
+        if let Action::Exec(e) = &mut child.scope.actions[0] {
+            e.args[1] = ArgRule::File { path: CONFIG_PATH.into(), sha256: Sha256Digest::of(b"other") };
+        }
+        out.push(v(
+            "deny_lineage_file_changed",
+            "a child changing the digest of the parent's file rule",
+            sign(child),
+            ContextSpec { attempt: None, ..with },
+            Some(DenialCode::LineageWidened),
+        ));
+        let (mut child, with) = child_of(&predicate());
+        child.scope.environment.hosts = Some(vec!["build-7.example.com".into()]);
+        out.push(v(
+            "allow_child_host_literal",
+            "a child naming one host the parent's host glob matches",
+            sign(child),
+            with,
+            None,
+        ));
+        let mut undelegable = predicate();
+        undelegable.lineage = Lineage::default();
+        let (child, with) = child_of(&undelegable);
+        out.push(v(
+            "deny_lineage_no_delegation",
+            "a child of a writ without `lineage` (max_depth 0)",
+            sign(child),
+            with,
+            Some(DenialCode::LineageWidened),
+        ));
+    }
+    // §7 step 8: offline cap.
+    {
+        let mut p = predicate();
+        p.validity.not_after = T0.plus(7200);
+        out.push(v(
+            "deny_offline_lifetime_cap",
+            "an offline writ living two hours; the trust root lets one hour run offline",
+            sign(p),
+            ctx(),
+            Some(DenialCode::OfflineNotAllowed),
+        ));
+        out.push(Vector {
+            trust: "trust-default.json",
+            ..v(
+                "deny_offline_default_cap",
+                "an offline writ living one hour under the default cap of 600 s",
+                sign(predicate()),
+                ctx(),
+                Some(DenialCode::OfflineNotAllowed),
+            )
+        });
+        let mut short = predicate();
+        short.validity.not_after = T0.plus(600);
+        out.push(Vector {
+            trust: "trust-default.json",
+            ..v("allow_offline_at_default_cap", "an offline writ living exactly 600 s", sign(short), ctx(), None)
+        });
+    }
+    // §7 step 8: status freshness and use numbers.
+    {
+        let online = |status| ContextSpec { mode: ModeSpec::Online, status, ..ctx() };
+        let strict = |name, description, context, expected| Vector {
+            trust: "trust-strict.json",
+            ..v(name, description, sign(predicate()), context, expected)
+        };
+        out.push(strict(
+            "allow_status_at_max_age",
+            "a status exactly status_max_age_secs old",
+            online(StatusSpec::Good { checked_at: NOW.plus(-300) }),
+            None,
+        ));
+        out.push(strict(
+            "deny_status_stale",
+            "a status one second older than allowed",
+            online(StatusSpec::Good { checked_at: NOW.plus(-301) }),
+            Some(DenialCode::StatusUnknown),
+        ));
+        out.push(strict(
+            "deny_status_future",
+            "a status dated after now",
+            online(StatusSpec::Good { checked_at: NOW.plus(1) }),
+            Some(DenialCode::StatusUnknown),
+        ));
+        out.push(strict(
+            "deny_status_offline_required",
+            "offline, under a trust root that requires status",
+            ctx(),
+            Some(DenialCode::StatusUnknown),
+        ));
+        let mut p = predicate();
+        p.scope.uses = Some(3);
+        out.push(v(
+            "deny_use_count_zero",
+            "use number 0 (use numbers start at 1)",
+            sign(p),
+            ContextSpec { mode: ModeSpec::Online, use_count: Some(0), ..ctx() },
+            Some(DenialCode::Replayed),
+        ));
+    }
 }

@@ -72,6 +72,11 @@ impl PublicKey {
         if key.is_weak() {
             return Err("weak (small-order) ed25519 public key");
         }
+        // One key, one encoding: a non-canonical encoding of a point (y ≥ p,
+        // or the sign bit set on x = 0) would be a second key id for it.
+        if key.to_edwards().compress().to_bytes() != *arr {
+            return Err("not the canonical encoding of an ed25519 public key");
+        }
         Ok(Self(key))
     }
 
@@ -197,6 +202,27 @@ pub fn parse_public_key_file(text: &str) -> Result<(PublicKey, Option<String>), 
 
 #[cfg(test)]
 mod tests {
+
+    /// Regression (issue 16 item 7): a non-canonical encoding (y + p) of a
+    /// valid point was a second key id for the same key.
+    #[test]
+    fn non_canonical_public_keys_are_refused() {
+        let mut refused = 0;
+        for i in 2u8..=18 {
+            let mut b = [0xffu8; 32];
+            b[0] = 0xed + i;
+            b[31] = 0x7f;
+            if ed25519_dalek::VerifyingKey::from_bytes(&b).is_ok_and(|k| !k.is_weak()) {
+                assert_eq!(
+                    PublicKey::from_bytes(&b).err(),
+                    Some("not the canonical encoding of an ed25519 public key")
+                );
+                refused += 1;
+            }
+        }
+        assert!(refused > 0, "no non-canonical encoding of a valid point was tried");
+    }
+
     use super::*;
 
     #[test]

@@ -125,7 +125,7 @@ pub struct Governance {
     #[serde(default)]
     pub approvals_required: u32,
     /// The group approvers must belong to, when policy named one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub approver_group: Option<String>,
     /// The approvals, each signed by the approver's own key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -170,7 +170,7 @@ pub struct Scope {
     pub boundaries: Boundaries,
     /// How many executions it permits (`1` = single use); absent = unlimited
     /// within validity.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub uses: Option<u32>,
     /// Whether a gate may run it without contacting the authority.
     #[serde(default, skip_serializing_if = "is_false")]
@@ -217,6 +217,15 @@ pub enum ArgRule {
     Glob(String),
     /// Any one of these strings.
     OneOf(Vec<String>),
+    /// Exactly this absolute path, and the gate must hand the program bytes
+    /// with this sha256 for it (see [`crate::ExecAttempt::arg_files`]).
+    File {
+        /// The argument, an absolute path.
+        path: String,
+        /// sha256 of the file's bytes.
+        #[serde(with = "hex_str")]
+        sha256: Sha256Digest,
+    },
 }
 
 /// Call one HTTP endpoint.
@@ -252,7 +261,7 @@ pub struct ToolAction {
 #[serde(deny_unknown_fields)]
 pub struct Environment {
     /// Host names (globs allowed) it may run on; absent = any host.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub hosts: Option<Vec<String>>,
     /// Labels the host must carry (all of them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -261,7 +270,7 @@ pub struct Environment {
     #[serde(default, skip_serializing_if = "StrictMap::is_empty")]
     pub env: StrictMap<Option<String>>,
     /// The working directory, when fixed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub cwd: Option<String>,
 }
 
@@ -270,31 +279,31 @@ pub struct Environment {
 #[serde(deny_unknown_fields)]
 pub struct Boundaries {
     /// Wall-clock seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub wall_clock_secs: Option<u64>,
     /// CPU seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub cpu_secs: Option<u64>,
     /// Address-space bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub memory_bytes: Option<u64>,
     /// Processes (including the program itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub processes: Option<u64>,
     /// Open file descriptors.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub open_files: Option<u64>,
     /// Largest file it may write, in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub file_size_bytes: Option<u64>,
     /// Whether network access is allowed (`false` = none).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub network: Option<bool>,
     /// Paths it may read (and execute) below; absent = not constrained.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub fs_read: Option<Vec<String>>,
     /// Paths it may write below; absent = not constrained.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub fs_write: Option<Vec<String>>,
 }
 
@@ -313,7 +322,7 @@ pub struct Validity {
 #[serde(deny_unknown_fields)]
 pub struct Lineage {
     /// The parent writ, for a delegated (child) writ.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub parent: Option<ParentRef>,
     /// 0 for a root writ, parent's depth + 1 for a child.
     #[serde(default)]
@@ -333,6 +342,12 @@ pub struct ParentRef {
     pub digest: DigestSet,
 }
 
+/// An optional member is absent or has a value of its type; `null` is refused
+/// (one artifact, one textual form).
+fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
 mod opt_hex {
     use super::*;
     use serde::{Deserializer, Serializer};
@@ -345,8 +360,9 @@ mod opt_hex {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Sha256Digest>, D::Error> {
-        let s = Option::<alloc::borrow::Cow<'de, str>>::deserialize(d)?;
-        s.map(|s| Sha256Digest::from_hex(&s).map_err(serde::de::Error::custom)).transpose()
+        // Present means a string: `null` is refused like any other wrong type.
+        let s = alloc::borrow::Cow::<'de, str>::deserialize(d)?;
+        Sha256Digest::from_hex(&s).map(Some).map_err(serde::de::Error::custom)
     }
 }
 
@@ -478,6 +494,13 @@ fn validate_rule(rule: &ArgRule) -> Result<(), String> {
             }
             v.iter().try_for_each(|s| bounded_str(s))
         }
+        ArgRule::File { path, .. } => {
+            bounded_str(path)?;
+            if !path.starts_with('/') || path.contains('\0') {
+                return Err(alloc::format!("file argument `{path}` must be an absolute path"));
+            }
+            Ok(())
+        }
     }
 }
 
@@ -496,10 +519,7 @@ fn validate_action(a: &Action) -> Result<(), String> {
             if h.method.is_empty() || !h.method.bytes().all(|b| b.is_ascii_uppercase()) || h.method.len() > 16 {
                 return Err(alloc::format!("http method `{}` must be upper-case letters", h.method));
             }
-            if !h.path.starts_with('/') {
-                return Err(alloc::format!("http path `{}` must start with `/`", h.path));
-            }
-            Ok(())
+            crate::glob::validate_path_pattern(&h.path).map_err(|e| alloc::format!("http path `{}`: {e}", h.path))
         }
         Action::Tool(t) => {
             bounded_str(&t.name)?;
@@ -507,6 +527,9 @@ fn validate_action(a: &Action) -> Result<(), String> {
                 return Err("tool name is empty".into());
             }
             bounded_len("tool.args", t.args.0.len(), MAX_ARG_RULES)?;
+            if t.args.0.values().any(|r| matches!(r, ArgRule::File { .. })) {
+                return Err(alloc::format!("tool `{}`: a `file` rule applies only to exec arguments", t.name));
+            }
             t.args.0.values().try_for_each(validate_rule)
         }
     }

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::denial::{Denial, DenialCode};
 use crate::digest::Sha256Digest;
-use crate::glob::{arg_glob_match, glob_match, path_match};
+use crate::glob::{arg_glob_match, host_match, path_match};
 use crate::model::{Action, ArgRule, Boundaries, Environment, ExecAction, Scope};
 
 /// What somebody is trying to do, as the gate observed it.
@@ -33,6 +33,10 @@ pub struct ExecAttempt {
     pub env: BTreeMap<String, String>,
     /// The working directory it will start in.
     pub cwd: String,
+    /// For each argument (index into `args`) the gate hands the program as a
+    /// file it hashed: the sha256 of exactly those bytes. A `file` argument
+    /// rule is met only when its index is here with its digest.
+    pub arg_files: BTreeMap<usize, Sha256Digest>,
 }
 
 /// An HTTP request as a proxy gate received it.
@@ -142,20 +146,38 @@ fn rule_matches(rule: &ArgRule, arg: &str) -> bool {
         ArgRule::Exact(s) => s == arg,
         ArgRule::Glob(p) => arg_glob_match(p, arg),
         ArgRule::OneOf(v) => v.iter().any(|s| s == arg),
+        // A string alone never meets a file rule: only an attempt that says
+        // which bytes the gate hands the program can (see `args_match_files`).
+        ArgRule::File { .. } => false,
     }
 }
 
-/// Whether `args` satisfy an exec action's rules.
+/// Whether `args` satisfy an exec action's rules, no argument being a file
+/// the gate hashed (so no `file` rule can be met).
 #[must_use]
 pub fn args_match(action: &ExecAction, args: &[String]) -> bool {
+    args_match_files(action, args, &BTreeMap::new())
+}
+
+/// Whether `args` satisfy an exec action's rules, `files` giving the digest
+/// of the bytes the gate hands the program for an argument (by index).
+#[must_use]
+pub fn args_match_files(action: &ExecAction, args: &[String], files: &BTreeMap<usize, Sha256Digest>) -> bool {
     if args.len() < action.args.len() || (args.len() > action.args.len() && !action.more_args) {
         return false;
     }
-    action.args.iter().zip(args).all(|(rule, arg)| rule_matches(rule, arg))
+    action.args.iter().zip(args).enumerate().all(|(i, (rule, arg))| match rule {
+        ArgRule::File { path, sha256 } => path == arg && files.get(&i) == Some(sha256),
+        other => rule_matches(other, arg),
+    })
 }
 
 fn match_exec(scope: &Scope, a: &ExecAttempt) -> Result<usize, Denial> {
+    // Every action is tried: the first that matches completely wins. Only
+    // when none does is the code the furthest any action got (kind, then
+    // program path and digest, then arguments).
     let mut any_kind = false;
+    let mut path_seen: Option<&ExecAction> = None;
     let mut program_seen = false;
     for (i, action) in scope.actions.iter().enumerate() {
         let Action::Exec(e) = action else { continue };
@@ -163,19 +185,22 @@ fn match_exec(scope: &Scope, a: &ExecAttempt) -> Result<usize, Denial> {
         if e.program != a.program {
             continue;
         }
+        path_seen.get_or_insert(e);
         if e.sha256 != a.sha256 {
-            return Err(deny(
-                DenialCode::ScopeProgram,
-                alloc::format!("program `{}` has sha256 {} but the writ permits {}", a.program, a.sha256, e.sha256),
-            ));
+            continue;
         }
         program_seen = true;
-        if args_match(e, &a.args) {
+        if args_match_files(e, &a.args, &a.arg_files) {
             return Ok(i);
         }
     }
     Err(if !any_kind {
         deny(DenialCode::ScopeAction, "the writ permits no program execution".into())
+    } else if let (false, Some(e)) = (program_seen, path_seen) {
+        deny(
+            DenialCode::ScopeProgram,
+            alloc::format!("program `{}` has sha256 {} but the writ permits {}", a.program, a.sha256, e.sha256),
+        )
     } else if !program_seen {
         deny(DenialCode::ScopeProgram, alloc::format!("the writ does not permit program `{}`", a.program))
     } else {
@@ -262,7 +287,7 @@ fn check_host(env: &Environment, host: Option<&HostFacts>) -> Result<(), Denial>
         return Err(deny(DenialCode::ScopeHost, "the writ is bound to hosts but no host facts were given".into()));
     };
     if let Some(hosts) = &env.hosts
-        && !hosts.iter().any(|h| glob_match(h, &host.hostname))
+        && !hosts.iter().any(|h| host_match(h, &host.hostname))
     {
         return Err(deny(DenialCode::ScopeHost, alloc::format!("host `{}` is not one the writ names", host.hostname)));
     }

@@ -106,6 +106,9 @@ pub enum AttemptSpec {
         env: BTreeMap<String, String>,
         /// Working directory.
         cwd: String,
+        /// Arguments handed over as hashed files: index into `args` → hex sha256.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty", with = "hex_map")]
+        arg_files: BTreeMap<usize, Sha256Digest>,
     },
     /// An HTTP request.
     Http {
@@ -191,8 +194,8 @@ impl ContextSpec {
         Ok(Context {
             now: self.now,
             attempt: self.attempt.clone().map(|a| match a {
-                AttemptSpec::Exec { program, sha256, args, env, cwd } => {
-                    Attempt::Exec(ExecAttempt { program, sha256, args, env, cwd })
+                AttemptSpec::Exec { program, sha256, args, env, cwd, arg_files } => {
+                    Attempt::Exec(ExecAttempt { program, sha256, args, env, cwd, arg_files })
                 }
                 AttemptSpec::Http { method, path, body_sha256 } => {
                     Attempt::Http(HttpAttempt { method, path, body_sha256 })
@@ -215,5 +218,25 @@ impl ContextSpec {
             ancestors,
             receipt: self.receipt.clone().map(String::into_bytes),
         })
+    }
+}
+
+mod hex_map {
+    use alloc::collections::BTreeMap;
+    use alloc::string::String;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::digest::Sha256Digest;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<usize, Sha256Digest>, s: S) -> Result<S::Ok, S::Error> {
+        m.iter().map(|(k, v)| (*k, v.to_hex())).collect::<BTreeMap<usize, String>>().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<usize, Sha256Digest>, D::Error> {
+        BTreeMap::<usize, String>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| Sha256Digest::from_hex(&v).map(|v| (k, v)).map_err(serde::de::Error::custom))
+            .collect()
     }
 }

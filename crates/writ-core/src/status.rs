@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::denial::{Denial, DenialCode};
 use crate::digest::{Sha256Digest, hex_str};
 use crate::dsse;
-use crate::keys::SigningKey;
+use crate::keys::{KeyId, SigningKey};
 use crate::time::Timestamp;
 use crate::trust::{Role, TrustRoot};
 use crate::verify::Status;
@@ -80,15 +80,21 @@ pub struct CheckedStatus {
     pub statement: StatusStatement,
 }
 
-/// Verifies a status response for the writ with `writ_id` and envelope
-/// digest `envelope`, optionally bound to `nonce`.
+/// Verifies a status response for the writ with `writ_id`, envelope digest
+/// `envelope` and issuer key `issuer` (`predicate.issuer`), optionally bound
+/// to `nonce` (`docs/format.md` §9.2).
+///
+/// Only a signature by the writ's own issuer key counts, and only when that
+/// key is not revoked and its window contains the response's `checked_at`:
+/// another issuer key of the same trust root cannot speak for this writ.
 ///
 /// # Errors
-/// `status_unknown` when the response is malformed, not signed by a trusted
-/// issuer key, or about another writ or nonce.
+/// `status_unknown` when the response is malformed, not signed by the writ's
+/// issuer key inside its window, or about another writ or nonce.
 pub fn open(
     bytes: &[u8],
     trust: &TrustRoot,
+    issuer: &KeyId,
     writ_id: &str,
     envelope: &Sha256Digest,
     nonce: Option<&str>,
@@ -99,14 +105,23 @@ pub fn open(
         return Err(unknown(alloc::format!("status response has payloadType `{}`", env.payload_type)));
     }
     let input = env.signing_input();
-    let signed = env.signatures.iter().any(|(kid, sig)| {
-        trust.key(kid).is_some_and(|k| k.has_role(Role::Issuer) && !k.entry.revoked && k.key.verify_strict(&input, sig))
-    });
+    let key = trust
+        .key(issuer)
+        .filter(|k| k.has_role(Role::Issuer) && !k.entry.revoked)
+        .ok_or_else(|| unknown(alloc::format!("the writ's issuer key {issuer} is not a current issuer key")))?;
+    let signed = env.signatures.iter().any(|(kid, sig)| kid == issuer && key.key.verify_strict(&input, sig));
     if !signed {
-        return Err(unknown("status response is not signed by a trusted issuer key".into()));
+        return Err(unknown("status response is not signed by the writ's issuer key".into()));
     }
     let st: StatusStatement =
         crate::json::from_slice(&env.payload).map_err(|e| unknown(alloc::format!("status response: {e}")))?;
+    if !key.valid_at(st.checked_at) {
+        return Err(unknown(alloc::format!(
+            "status response is dated {}, outside the window of issuer key `{}`",
+            st.checked_at,
+            key.entry.name
+        )));
+    }
     if st.writ_id != writ_id || st.envelope_sha256 != *envelope {
         return Err(unknown("status response is about another writ".into()));
     }
@@ -143,14 +158,34 @@ mod tests {
     fn round_trip_and_binding() {
         let trust = fixtures::trust_root(false);
         let bytes = sign(&statement(), &fixtures::issuer());
-        let c = open(&bytes, &trust, "w", &Sha256Digest([1; 32]), Some("n1")).unwrap();
+        let iss = fixtures::issuer().key_id();
+        let c = open(&bytes, &trust, &iss, "w", &Sha256Digest([1; 32]), Some("n1")).unwrap();
         assert_eq!(c.status, Status::Good { checked_at: fixtures::NOW });
         assert_eq!(c.use_count, Some(1));
         for (id, d, n) in [("x", [1; 32], "n1"), ("w", [2; 32], "n1"), ("w", [1; 32], "n2")] {
-            let e = open(&bytes, &trust, id, &Sha256Digest(d), Some(n)).unwrap_err();
+            let e = open(&bytes, &trust, &iss, id, &Sha256Digest(d), Some(n)).unwrap_err();
             assert_eq!(e.code, DenialCode::StatusUnknown);
         }
         let forged = sign(&statement(), &fixtures::alice());
-        assert!(open(&forged, &trust, "w", &Sha256Digest([1; 32]), None).is_err());
+        assert!(open(&forged, &trust, &iss, "w", &Sha256Digest([1; 32]), None).is_err());
+    }
+
+    /// Regression (issue 10 item 8): any issuer key of the trust root could
+    /// answer for any writ, and a retired key's window was ignored.
+    #[test]
+    fn only_the_writs_issuer_inside_its_window() {
+        let trust = fixtures::trust_root(false);
+        let iss = fixtures::issuer().key_id();
+        let d = Sha256Digest([1; 32]);
+        // Another issuer key (retired, but the point is: not this writ's).
+        let other = sign(&statement(), &fixtures::retired_issuer());
+        assert_eq!(open(&other, &trust, &iss, "w", &d, None).unwrap_err().code, DenialCode::StatusUnknown);
+        // The retired key answering for its own writ after its window closed.
+        let retired = fixtures::retired_issuer().key_id();
+        assert!(open(&other, &trust, &retired, "w", &d, None).is_err());
+        let mut early = statement();
+        early.checked_at = fixtures::T0.plus(-2 * 86_400);
+        let inside = sign(&early, &fixtures::retired_issuer());
+        assert!(open(&inside, &trust, &retired, "w", &d, Some("n1")).is_ok());
     }
 }

@@ -33,6 +33,8 @@ pub enum Role {
     Gate,
     /// Signs ledger checkpoints.
     Ledger,
+    /// Signs trust-root versions (see [`crate::trust_chain`]).
+    Root,
 }
 
 impl Role {
@@ -45,6 +47,7 @@ impl Role {
             "requester" => Self::Requester,
             "gate" => Self::Gate,
             "ledger" => Self::Ledger,
+            "root" => Self::Root,
             _ => return None,
         })
     }
@@ -77,10 +80,10 @@ pub struct TrustedKeyFile {
     /// Hex SHA-256 of the raw public key (checked on load).
     pub key_id: KeyId,
     /// Start of the window in which it may sign.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub not_before: Option<Timestamp>,
     /// End of the window in which it may sign (retirement).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub not_after: Option<Timestamp>,
     /// Revoked keys verify nothing, ever.
     #[serde(default)]
@@ -94,7 +97,7 @@ pub struct TrustRootFile {
     /// Always [`TRUST_ROOT_VERSION`].
     pub version: u32,
     /// Longest validity (`not_after - issued_at`) a writ may have.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
     pub max_writ_lifetime_secs: Option<u64>,
     /// Gates must see a ledger receipt before running a writ.
     #[serde(default)]
@@ -105,12 +108,29 @@ pub struct TrustRootFile {
     /// How old a status response may be, in seconds.
     #[serde(default = "default_status_age")]
     pub status_max_age_secs: u64,
+    /// Longest lifetime (`not_after - not_before`) of a writ a gate may run
+    /// offline (without asking the authority about revocation).
+    #[serde(default = "default_offline_lifetime")]
+    pub max_offline_lifetime_secs: u64,
     /// The keys.
     pub keys: Vec<TrustedKeyFile>,
 }
 
 fn default_status_age() -> u64 {
     300
+}
+
+/// Default of [`TrustRootFile::max_offline_lifetime_secs`]: ten minutes, so a
+/// revoked writ cannot run offline for longer than that.
+pub const DEFAULT_MAX_OFFLINE_LIFETIME_SECS: u64 = 600;
+
+fn default_offline_lifetime() -> u64 {
+    DEFAULT_MAX_OFFLINE_LIFETIME_SECS
+}
+
+/// An optional member is absent or has a value; `null` is refused.
+fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// A key of a loaded trust root.
@@ -166,6 +186,7 @@ impl TrustRoot {
                 require_receipt: false,
                 require_status: false,
                 status_max_age_secs: default_status_age(),
+                max_offline_lifetime_secs: DEFAULT_MAX_OFFLINE_LIFETIME_SECS,
                 keys: Vec::new(),
             },
             keys: Vec::new(),
@@ -257,6 +278,25 @@ impl TrustRoot {
         self.by_id.get(id).and_then(|&i| self.keys.get(i))
     }
 
+    /// The key whose signature on `env` verified: the first signature by a
+    /// key of this trust root with `role`, not revoked, whose window contains
+    /// `at`, and whose signature verifies. Whatever the artifact then claims
+    /// (host-evidence labels, say) is to be trusted from *this* key, never from
+    /// the first signature's key id, which anyone can put first.
+    #[must_use]
+    pub fn verified_signer(
+        &self,
+        env: &crate::dsse::DecodedEnvelope,
+        role: Role,
+        at: Timestamp,
+    ) -> Option<&TrustedKey> {
+        let input = env.signing_input();
+        env.signatures.iter().find_map(|(kid, sig)| {
+            self.key(kid)
+                .filter(|k| k.has_role(role) && !k.entry.revoked && k.valid_at(at) && k.key.verify_strict(&input, sig))
+        })
+    }
+
     /// All keys, in file order.
     #[must_use]
     pub fn keys(&self) -> &[TrustedKey] {
@@ -301,6 +341,16 @@ impl TrustSettings<'_> {
     /// Sets whether a fresh status is required.
     pub fn require_status(&mut self, v: bool) -> &mut Self {
         self.file.require_status = v;
+        self
+    }
+    /// Sets how old a status response may be.
+    pub fn status_max_age_secs(&mut self, v: u64) -> &mut Self {
+        self.file.status_max_age_secs = v;
+        self
+    }
+    /// Sets the longest lifetime of a writ that may run offline.
+    pub fn max_offline_lifetime_secs(&mut self, v: u64) -> &mut Self {
+        self.file.max_offline_lifetime_secs = v;
         self
     }
 }

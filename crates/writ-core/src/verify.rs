@@ -213,7 +213,7 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
     // 2. Signatures: every signature by a trusted issuer key must verify,
     //    and there must be at least one. Signatures by other keys are ignored.
     let input = env.signing_input();
-    let mut signer: Option<KeyId> = None;
+    let mut verified: Vec<KeyId> = Vec::new();
     for (kid, sig) in &env.signatures {
         let Some(key) = trust.key(kid).filter(|k| k.has_role(Role::Issuer)) else { continue };
         if key.entry.revoked {
@@ -228,18 +228,20 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
                 alloc::format!("signature by issuer key `{}` does not verify", key.entry.name),
             ));
         }
-        signer.get_or_insert(*kid);
+        verified.push(*kid);
     }
-    let Some(signer) = signer else {
+    if verified.is_empty() {
         return Err(deny(DenialCode::UnknownKey, "no signature is by an issuer key of the trust root"));
-    };
+    }
 
     // 3. The statement, parsed from exactly the signed bytes.
     let statement = parse_statement(&env.payload)?;
     let p = &statement.predicate;
-    if p.issuer != signer {
-        return Err(deny(DenialCode::Malformed, "`predicate.issuer` is not the key that signed the writ"));
+    // Any considered signature may bind the issuer: every one of them verified.
+    if !verified.contains(&p.issuer) {
+        return Err(deny(DenialCode::Malformed, "`predicate.issuer` is not a key whose signature verified"));
     }
+    let signer = p.issuer;
     let issuer = trust.key(&signer).ok_or_else(|| deny(DenialCode::Internal, "signer vanished from trust root"))?;
     if !issuer.valid_at(p.issued_at) {
         return Err(deny(
@@ -438,6 +440,16 @@ fn check_status(p: &Predicate, trust: &TrustRoot, ctx: &Context) -> Result<(), D
             }
             if p.scope.uses.is_some() {
                 return Err(deny(DenialCode::OfflineNotAllowed, "the writ's uses must be counted by the authority"));
+            }
+            let cap = trust.file().max_offline_lifetime_secs;
+            let life = p.validity.not_after.unix().saturating_sub(p.validity.not_before.unix());
+            if u64::try_from(life).unwrap_or(u64::MAX) > cap {
+                return Err(deny(
+                    DenialCode::OfflineNotAllowed,
+                    alloc::format!(
+                        "the writ lives {life} s; the trust root lets only writs of at most {cap} s run offline"
+                    ),
+                ));
             }
             if trust.file().require_status {
                 return Err(deny(DenialCode::StatusUnknown, "the trust root requires a fresh revocation status"));

@@ -44,10 +44,18 @@ fn expected_json(v: &Vector) -> String {
 
 fn files() -> Vec<(PathBuf, Vec<u8>)> {
     let dir = testdata();
-    let mut out = vec![
-        (dir.join("trust.json"), (fixtures::trust_root(false).to_json_pretty() + "\n").into_bytes()),
-        (dir.join("trust-receipts.json"), (fixtures::trust_root(true).to_json_pretty() + "\n").into_bytes()),
-    ];
+    let mut out: Vec<(PathBuf, Vec<u8>)> = fixtures::trust_files()
+        .into_iter()
+        .map(|(name, t)| (dir.join(name), (t.to_json_pretty() + "\n").into_bytes()))
+        .collect();
+    // docs/examples: a complete, valid predicate (that of `allow_exec`) and
+    // the vectors' trust root, so that the examples cannot go stale either.
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples");
+    out.push((
+        examples.join("predicate.json"),
+        (serde_json::to_string_pretty(&fixtures::predicate()).unwrap() + "\n").into_bytes(),
+    ));
+    out.push((examples.join("trust.json"), (fixtures::trust_root(false).to_json_pretty() + "\n").into_bytes()));
     for v in fixtures::vectors() {
         out.push((dir.join(format!("{}.writ.json", v.name)), v.envelope.clone()));
         out.push((dir.join(format!("{}.expected.json", v.name)), expected_json(&v).into_bytes()));
@@ -64,6 +72,7 @@ fn regenerate_if_asked() -> bool {
         if regenerate {
             fs::create_dir_all(testdata()).unwrap();
             for (path, bytes) in files() {
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
                 fs::write(&path, &bytes).unwrap();
             }
         }
@@ -121,4 +130,18 @@ fn every_verify_code_has_a_vector() {
     for code in DenialCode::ALL {
         assert!(covered.contains(&code) || gate_only.contains(&code), "no vector for `{code}`");
     }
+}
+
+/// docs/format.md §8 lists exactly the codes of `DenialCode`, in its order.
+#[test]
+fn the_denial_code_table_is_the_enum() {
+    let doc = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/format.md")).unwrap();
+    let section = doc.split("\n## 8. Denial codes").nth(1).unwrap().split("\n## ").next().unwrap();
+    let mut documented = Vec::new();
+    for line in section.lines().filter(|l| l.starts_with("| `")) {
+        let cell = line.split('|').nth(1).unwrap();
+        documented.extend(cell.split('/').map(|c| c.trim().trim_matches('`').to_owned()));
+    }
+    let names: Vec<String> = writ_core::DenialCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
+    assert_eq!(documented, names, "docs/format.md §8 and `DenialCode::ALL` differ");
 }
