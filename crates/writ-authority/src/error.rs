@@ -57,6 +57,19 @@ pub enum AuthorityError {
     /// All uses are consumed.
     #[error("writ `{0}` has no uses left")]
     Replayed(String),
+    /// The request asks for more than policy allows (boundaries, uses).
+    #[error("{0}")]
+    ExceedsPolicy(String),
+    /// A loader or interpreter variable no policy permits by name.
+    #[error("{0}")]
+    LoaderVariable(String),
+    /// Control characters, escape sequences or newlines in text shown to a
+    /// person, or NUL anywhere.
+    #[error("{0}")]
+    UnsafeText(String),
+    /// The call's deadline passed before it committed; nothing was stored.
+    #[error("the call did not finish before its deadline and nothing was stored; retry with the same idempotency key")]
+    Timeout,
     /// The ledger queue is full.
     #[error("the authority is busy; retry shortly")]
     Busy,
@@ -113,6 +126,10 @@ impl AuthorityError {
             Self::Expired(_) => "request_expired",
             Self::AlreadyRevoked(_) => "already_revoked",
             Self::Replayed(_) => "replayed",
+            Self::ExceedsPolicy(_) => "exceeds_policy",
+            Self::LoaderVariable(_) => "loader_variable",
+            Self::UnsafeText(_) => "unsafe_text",
+            Self::Timeout => "timeout",
             Self::Busy | Self::Ledger(writ_ledger::LedgerError::Busy { .. }) => "busy",
             Self::Config(_) | Self::Ledger(_) | Self::Database(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -123,18 +140,26 @@ impl AuthorityError {
     #[must_use]
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Malformed(_) | Self::InvalidRequest(_) | Self::BadSignature(_) | Self::BadEvidence(_) => {
-                ErrorKind::BadInput
-            }
+            Self::Malformed(_)
+            | Self::InvalidRequest(_)
+            | Self::BadSignature(_)
+            | Self::BadEvidence(_)
+            | Self::UnsafeText(_) => ErrorKind::BadInput,
             Self::UnknownKey(_) => ErrorKind::Unauthenticated,
-            Self::Forbidden(_) | Self::SelfApproval | Self::NotInGroup(_) => ErrorKind::Forbidden,
+            Self::Forbidden(_)
+            | Self::SelfApproval
+            | Self::NotInGroup(_)
+            | Self::ExceedsPolicy(_)
+            | Self::LoaderVariable(_) => ErrorKind::Forbidden,
             Self::UnknownRequest(_) | Self::UnknownWrit(_) => ErrorKind::NotFound,
             Self::AlreadyVoted(_)
             | Self::NotPending { .. }
             | Self::Expired(_)
             | Self::AlreadyRevoked(_)
             | Self::Replayed(_) => ErrorKind::Conflict,
-            Self::Busy | Self::Config(_) | Self::Ledger(_) | Self::Database(_) => ErrorKind::Unavailable,
+            Self::Busy | Self::Timeout | Self::Config(_) | Self::Ledger(_) | Self::Database(_) => {
+                ErrorKind::Unavailable
+            }
             Self::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -8,7 +8,15 @@
 //! HOME/policies.cedar    Cedar policy set
 //! HOME/ledger.sqlite     the transparency ledger (writ-ledger), HOME/tiles/ its C2SP tiles
 //! HOME/state.sqlite      requests, votes, writs, nonces (this crate)
+//! HOME/store.json        the one store this home's ledger and state live in (0600)
 //! ```
+//!
+//! **One log per key.** A home is bound to exactly one store: its SQLite
+//! files, or one PostgreSQL database and schema. The binding is recorded in
+//! `store.json` by `writ init --database` or, for a home made without it,
+//! by the first command that opens the authority; from then on every command
+//! opens that store, and opening the home with another one is refused (see
+//! [`resolve_store`]), so one ledger key never signs two logs.
 
 use std::fs::{self, OpenOptions};
 use std::io::{Read as _, Write as _};
@@ -37,6 +45,153 @@ pub const LEDGER_KEY: &str = "ledger.key";
 pub const STATE_DB: &str = "state.sqlite";
 /// Ledger database.
 pub const LEDGER_DB: &str = "ledger.sqlite";
+/// The store binding.
+pub const STORE: &str = "store.json";
+
+/// Longest writ lifetime a new home allows (the trust root's
+/// `max_writ_lifetime_secs`).
+pub const DEFAULT_MAX_WRIT_LIFETIME_SECS: u64 = 24 * 3600;
+/// Longest lifetime of a writ a gate of a new home may run offline.
+pub const DEFAULT_MAX_OFFLINE_LIFETIME_SECS: u64 = 300;
+
+/// The store a home's ledger and state live in.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Store {
+    /// `ledger.sqlite` and `state.sqlite` in the home.
+    Sqlite,
+    /// One PostgreSQL database and schema (shared by replicas).
+    Postgres {
+        /// `postgres://` URL (the file is 0600: it may hold a password).
+        url: String,
+        /// Schema.
+        schema: String,
+    },
+}
+
+impl Store {
+    /// What it is, for messages (no password).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite => "its SQLite files (ledger.sqlite, state.sqlite)".into(),
+            Self::Postgres { url, schema } => format!("postgresql `{}` schema `{schema}`", redact(url)),
+        }
+    }
+
+    /// Whether `other` names the same store: the same kind and, for
+    /// PostgreSQL, the same hosts, ports, database, user and schema (the
+    /// password and connection options may differ).
+    #[must_use]
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Sqlite, Self::Sqlite) => true,
+            (Self::Postgres { url: a, schema: sa }, Self::Postgres { url: b, schema: sb }) => {
+                sa == sb && pg_identity(a).is_some_and(|x| pg_identity(b).is_some_and(|y| x == y))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `(hosts, ports, dbname, user)` of a PostgreSQL URL.
+fn pg_identity(url: &str) -> Option<String> {
+    let c: postgres::Config = url.parse().ok()?;
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(s) => s.to_ascii_lowercase(),
+            postgres::config::Host::Unix(p) => p.display().to_string(),
+        })
+        .collect();
+    let mut ports: Vec<u16> = c.get_ports().to_vec();
+    if ports.is_empty() {
+        ports.push(5432);
+    }
+    let user = c.get_user().unwrap_or_default().to_string();
+    let db = c.get_dbname().map_or_else(|| user.clone(), str::to_string);
+    Some(format!("{hosts:?}|{ports:?}|{db}|{user}"))
+}
+
+/// A URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = url.get(s + 3..at).unwrap_or_default();
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}@{}", url.get(..s + 3).unwrap_or_default(), url.get(at + 1..).unwrap_or_default())
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The store `home` is bound to; `None` for a home not bound yet.
+///
+/// # Errors
+/// [`AuthorityError::Config`] for an unreadable or malformed `store.json`.
+pub fn store(home: &Path) -> Result<Option<Store>> {
+    let path = home.join(STORE);
+    match fs::read(&path) {
+        Ok(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| cfg(format!("`{}` is not a store binding ({e}); restore it from a backup", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(cfg(format!("cannot read `{}`: {e}", path.display()))),
+    }
+}
+
+/// Record that `home` is bound to `store` (once; the file is never replaced).
+///
+/// # Errors
+/// I/O errors; an existing binding.
+pub fn bind_store(home: &Path, store: &Store) -> Result<()> {
+    let text = serde_json::to_string_pretty(store).map_err(|e| cfg(e.to_string()))?;
+    write_new(&home.join(STORE), format!("{text}\n").as_bytes(), 0o600)
+}
+
+/// The store a command must open for `home`, given the `--database` /
+/// `--schema` it was asked for (`None` = whatever the home is bound to),
+/// and whether the binding still has to be recorded (after a successful
+/// open).
+///
+/// # Errors
+/// [`AuthorityError::Config`] when the home is bound to another store, or
+/// (unbound) when it is asked to use PostgreSQL while its SQLite ledger
+/// already holds entries under the same key.
+pub fn resolve_store(home: &Path, database: Option<&str>, schema: &str) -> Result<(Store, bool)> {
+    let asked = database.map(|url| Store::Postgres { url: url.to_string(), schema: schema.to_string() });
+    match (store(home)?, asked) {
+        (Some(bound), None) => Ok((bound, false)),
+        (Some(bound), Some(asked)) if bound.same_as(&asked) => Ok((asked, false)),
+        (Some(bound), Some(asked)) => Err(cfg(format!(
+            "home `{}` is bound to {}, not {}: one ledger key signs one log; open it without --database, or create a new home for that store with `writ init --home DIR --database URL`",
+            home.display(),
+            bound.describe(),
+            asked.describe()
+        ))),
+        (None, None) => Ok((Store::Sqlite, true)),
+        (None, Some(asked)) => {
+            let local = home.join(LEDGER_DB);
+            if local.exists() {
+                let origin = writ_ledger::key::load(&home.join(LEDGER_KEY))
+                    .map(|k| k.verifier().name().to_string())
+                    .unwrap_or_else(|_| "writ.local/unnamed".into());
+                let l = writ_ledger::Ledger::open_home(home, &origin, writ_ledger::LedgerOptions::default())?;
+                let n = l.size();
+                l.close();
+                if n > 0 {
+                    return Err(cfg(format!(
+                        "home `{}` already keeps its ledger in `{LEDGER_DB}` ({n} entries) under its ledger key; serving it from {} would start a second log under the same key: keep using the SQLite files, or create a new home with `writ init --home DIR --database URL`",
+                        home.display(),
+                        asked.describe()
+                    )));
+                }
+            }
+            Ok((asked, true))
+        }
+    }
+}
 
 /// What `init` created.
 #[derive(Debug, Clone)]
@@ -125,7 +280,15 @@ pub fn random_hex<const N: usize>() -> Result<String> {
 /// # Errors
 /// [`AuthorityError::Config`] when the home exists or cannot be written.
 pub fn init(home: &Path) -> Result<InitReport> {
-    for f in [ISSUER_KEY, TRUST, POLICIES, LEDGER_KEY, STATE_DB, LEDGER_DB] {
+    init_in(home, &Store::Sqlite)
+}
+
+/// [`init`] with the ledger and state in `store`, and the home bound to it.
+///
+/// # Errors
+/// As [`init`]; database errors.
+pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
+    for f in [ISSUER_KEY, TRUST, POLICIES, LEDGER_KEY, STATE_DB, LEDGER_DB, STORE] {
         if home.join(f).exists() {
             return Err(cfg(format!(
                 "`{}` already holds a writ home (`{f}` exists); refusing to overwrite it, choose another --home",
@@ -146,14 +309,34 @@ pub fn init(home: &Path) -> Result<InitReport> {
     let signer = create_ledger_key(&home.join(LEDGER_KEY), &origin)?;
     let ledger_pub = PublicKey::from_bytes(signer.verifier().public_key().as_bytes()).map_err(cfg)?;
     let mut trust = TrustRoot::empty();
+    // Safe defaults: gates need the ledger receipt and a fresh status from
+    // the authority (so revocation and use counts are enforced), and no writ
+    // lives longer than a day; writs a gate may run offline live briefly.
+    trust
+        .settings_mut()
+        .require_receipt(true)
+        .require_status(true)
+        .max_writ_lifetime_secs(Some(DEFAULT_MAX_WRIT_LIFETIME_SECS))
+        .max_offline_lifetime_secs(DEFAULT_MAX_OFFLINE_LIFETIME_SECS);
     trust.add(key_entry("authority", vec![Role::Issuer], Vec::new(), &issuer.public())).map_err(cfg)?;
     trust.add(key_entry(&origin, vec![Role::Ledger], Vec::new(), &ledger_pub)).map_err(cfg)?;
     write_new(&home.join(TRUST), format!("{}\n", trust.to_json_pretty()).as_bytes(), 0o644)?;
     write_new(&home.join(POLICIES), writ_policy::DEFAULT_POLICIES.as_bytes(), 0o644)?;
-    let ledger = writ_ledger::Ledger::open_home(home, &origin, writ_ledger::LedgerOptions::default())?;
+    let (location, db) = match store {
+        Store::Sqlite => (writ_ledger::Location::Sqlite(home.join(LEDGER_DB)), None),
+        Store::Postgres { url, schema } => (
+            writ_ledger::Location::Postgres { url: url.clone(), schema: schema.clone() },
+            Some(crate::db::Db::open_postgres(url, schema)?),
+        ),
+    };
+    let ledger = writ_ledger::Ledger::open_home_at(home, location, &origin, writ_ledger::LedgerOptions::default())?;
     let vkey = ledger.verifier().to_string();
     ledger.close();
-    drop(crate::db::Db::open_sqlite(&home.join(STATE_DB))?);
+    match db {
+        Some(db) => drop(db),
+        None => drop(crate::db::Db::open_sqlite(&home.join(STATE_DB))?),
+    }
+    bind_store(home, store)?;
     Ok(InitReport { home: home.to_path_buf(), issuer_key_id: issuer.key_id().to_string(), origin, ledger_vkey: vkey })
 }
 

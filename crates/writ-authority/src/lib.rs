@@ -30,14 +30,18 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod authority;
 pub mod db;
 mod error;
 pub mod home;
-pub mod api;
 pub mod model;
 pub mod state;
+pub mod text;
+pub mod trust_store;
 
-pub use authority::{Authority, Config, DEFAULT_PENDING_TTL_SECS, Identity, NONCE_TTL_SECS};
+pub use authority::{
+    Authority, CallOptions, Config, DEFAULT_PENDING_TTL_SECS, Identity, MAX_OFFLINE_SECS, NONCE_TTL_SECS,
+};
 pub use error::{AuthorityError, ErrorKind, Result};
 pub use writ_core::approval::Verdict;

@@ -522,3 +522,81 @@ pub fn indexed_through(t: &mut dyn Tx) -> Result<u64> {
 pub fn is_indexed(t: &mut dyn Tx, idx: u64) -> Result<bool> {
     Ok(!t.query("SELECT 1 FROM auth_entries WHERE idx = ?1", &[idx_val(idx)])?.is_empty())
 }
+
+// ------------------------------------------------------------- idempotency
+
+/// Where an idempotent call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// Reserved; the call is running (or its process died).
+    Started,
+    /// Completed; `outcome` names the request or writ.
+    Done,
+}
+
+/// A stored idempotency key.
+#[derive(Debug, Clone)]
+pub struct IdempotencyRow {
+    /// Digest of the call (operation and body).
+    pub body_sha256: String,
+    /// Where it is.
+    pub state: IdempotencyState,
+    /// The request or writ id of the outcome.
+    pub outcome: Option<String>,
+    /// When reserved (unix seconds).
+    pub created: i64,
+}
+
+/// The state of `(caller, key)`.
+///
+/// # Errors
+/// Database errors.
+pub fn idempotency(t: &mut dyn Tx, caller: &str, key: &str) -> Result<Option<IdempotencyRow>> {
+    let sql = format!(
+        "SELECT body_sha256, state, outcome, created FROM auth_idempotency WHERE caller = ?1 AND k = ?2{}",
+        t.for_update()
+    );
+    let rows = t.query(&sql, &[caller.into(), key.into()])?;
+    Ok(rows.first().map(|r| IdempotencyRow {
+        body_sha256: col_text(r, 0),
+        state: if col_text(r, 1) == "done" { IdempotencyState::Done } else { IdempotencyState::Started },
+        outcome: col_opt_text(r, 2),
+        created: col_int(r, 3),
+    }))
+}
+
+/// Reserve (or take over) `(caller, key)`.
+///
+/// # Errors
+/// Database errors.
+pub fn reserve_idempotency(t: &mut dyn Tx, caller: &str, key: &str, op: &str, body: &str, now: i64) -> Result<()> {
+    t.exec(
+        "INSERT INTO auth_idempotency (caller, k, op, body_sha256, state, outcome, created) VALUES (?1, ?2, ?3, ?4, 'started', NULL, ?5) ON CONFLICT (caller, k) DO UPDATE SET state = 'started', outcome = NULL, created = ?5",
+        &[caller.into(), key.into(), op.into(), body.into(), now.into()],
+    )?;
+    Ok(())
+}
+
+/// Record the outcome of `(caller, key)`.
+///
+/// # Errors
+/// Database errors.
+pub fn complete_idempotency(t: &mut dyn Tx, caller: &str, key: &str, outcome: &str) -> Result<()> {
+    t.exec(
+        "UPDATE auth_idempotency SET state = 'done', outcome = ?3 WHERE caller = ?1 AND k = ?2",
+        &[caller.into(), key.into(), outcome.into()],
+    )?;
+    Ok(())
+}
+
+/// Forget a reservation whose call failed.
+///
+/// # Errors
+/// Database errors.
+pub fn release_idempotency(t: &mut dyn Tx, caller: &str, key: &str) -> Result<()> {
+    t.exec(
+        "DELETE FROM auth_idempotency WHERE caller = ?1 AND k = ?2 AND state = 'started'",
+        &[caller.into(), key.into()],
+    )?;
+    Ok(())
+}

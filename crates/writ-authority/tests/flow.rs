@@ -116,6 +116,8 @@ fn input(program: &str, args: &[&str]) -> RequestInput {
         cwd: None,
         hosts: None,
         evidence: None,
+        boundaries: None,
+        uses: None,
     }
 }
 

@@ -53,12 +53,20 @@ fn input(program: &str) -> RequestInput {
         cwd: None,
         hosts: None,
         evidence: None,
+        boundaries: None,
+        uses: None,
     }
 }
 
-fn setup(dir: &std::path::Path) -> (Config, String) {
-    let h = dir.join("h");
-    home::init(&h).unwrap();
+fn schema_for(dir: &std::path::Path) -> String {
+    format!(
+        "writ_auth_test_{}_{}",
+        std::process::id(),
+        dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    )
+}
+
+fn people(h: &std::path::Path) {
     std::fs::write(h.join("policies.cedar"), POLICIES).unwrap();
     let tp = h.join("trust.json");
     let mut trust = TrustRoot::from_json(&std::fs::read(&tp).unwrap()).unwrap();
@@ -66,11 +74,13 @@ fn setup(dir: &std::path::Path) -> (Config, String) {
     trust.add(key_entry("bob", vec![Role::Approver], vec!["sre".into()], &key(2).public())).unwrap();
     trust.add(key_entry("gate", vec![Role::Gate], vec![], &key(3).public())).unwrap();
     std::fs::write(&tp, trust.to_json_pretty()).unwrap();
-    let schema = format!(
-        "writ_auth_test_{}_{}",
-        std::process::id(),
-        dir.file_name().unwrap().to_string_lossy().to_lowercase().replace(|c: char| !c.is_ascii_alphanumeric(), "")
-    );
+}
+
+fn setup(dir: &std::path::Path) -> (Config, String) {
+    let h = dir.join("h");
+    let schema = schema_for(dir);
+    home::init_in(&h, &home::Store::Postgres { url: url(), schema: schema.clone() }).unwrap();
+    people(&h);
     let mut cfg = Config::new(&h);
     cfg.database = Some(url());
     cfg.schema = schema.clone();
@@ -130,5 +140,54 @@ fn flow_on_postgresql_and_consumption_is_atomic_across_instances() {
     assert!(a.entries_for(Some(&p.request_id), None).unwrap().len() >= 4);
     drop(b);
     drop(a);
+    drop_schema(&schema);
+}
+
+/// One log per key: a home bound to PostgreSQL opens it without being told,
+/// and a home bound to its SQLite files refuses to be served from
+/// PostgreSQL (and the other way round), before anything is written.
+#[test]
+fn a_home_opens_only_the_store_it_is_bound_to() {
+    postgres::Client::connect(&url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at DATABASE_URL={} is unreachable: {e}", url()));
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, schema) = setup(dir.path());
+    let h = dir.path().join("h");
+    {
+        let a = Authority::open(&cfg).unwrap();
+        let alice = a.identify(&key(1).key_id(), NOW).unwrap();
+        assert_eq!(a.submit(&alice, input("/usr/bin/echo"), NOW).unwrap().status, "issued");
+    }
+    // without --database: the bound PostgreSQL store, not a leftover SQLite file
+    let a = Authority::open(&Config::new(&h)).unwrap();
+    assert_eq!(a.ledger().size(), 3, "request, decision, issuance in the postgresql ledger");
+    drop(a);
+    assert!(!h.join("ledger.sqlite").exists(), "no second ledger was created");
+    // another schema of the same server is another store
+    let mut other = cfg.clone();
+    other.schema = format!("{schema}_other");
+    let err = Authority::open(&other).unwrap_err();
+    assert_eq!(err.code(), "unavailable");
+    assert!(err.to_string().contains("bound to postgresql"), "{err}");
+    // a SQLite-bound home with entries is never served from PostgreSQL
+    let s = dir.path().join("s");
+    home::init(&s).unwrap();
+    people(&s);
+    {
+        let a = Authority::open(&Config::new(&s)).unwrap();
+        let alice = a.identify(&key(1).key_id(), NOW).unwrap();
+        a.submit(&alice, input("/usr/bin/echo"), NOW).unwrap();
+    }
+    let mut pg = Config::new(&s);
+    pg.database = Some(url());
+    pg.schema = format!("{schema}_s");
+    let err = Authority::open(&pg).unwrap_err();
+    assert!(err.to_string().contains("bound to its SQLite files"), "{err}");
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    let n: i64 = c
+        .query_one("SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = $1", &[&pg.schema])
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 0, "the refused store was not touched");
     drop_schema(&schema);
 }

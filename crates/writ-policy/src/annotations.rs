@@ -4,11 +4,37 @@
 //! `@approvals`) is a load error, because silently ignoring it would drop an
 //! obligation.
 
+use crate::bounds::{parse_paths, parse_size};
 use crate::decision::Obligations;
 
 /// Annotation keys writ understands.
-pub const KNOWN_ANNOTATIONS: &[&str] =
-    &["id", "description", "approvals", "approver_group", "max_duration", "evidence", "single_use"];
+pub const KNOWN_ANNOTATIONS: &[&str] = &[
+    "id",
+    "description",
+    "approvals",
+    "approver_group",
+    "max_duration",
+    "evidence",
+    "single_use",
+    "uses",
+    "offline",
+    "allow_env",
+    "wall_clock",
+    "cpu",
+    "memory",
+    "processes",
+    "open_files",
+    "file_size",
+    "network",
+    "fs_read",
+    "fs_write",
+];
+
+/// Largest value of `@uses`.
+pub const MAX_USES: u32 = 1_000_000;
+
+/// Most names in one `@allow_env`.
+pub const MAX_ALLOW_ENV: usize = 32;
 
 /// Evidence kinds `@evidence` may name.
 ///
@@ -113,13 +139,82 @@ pub(crate) fn parse_obligations<'a>(
                 ob.required_evidence = kinds;
             }
             "single_use" => {
-                ob.single_use = match value {
-                    "true" => true,
-                    "false" => false,
-                    _ => {
-                        return Err(problem(format!("`{value}` is not `true` or `false`")));
+                ob.single_use =
+                    parse_bool(value).ok_or_else(|| problem(format!("`{value}` is not `true` or `false`")))?;
+            }
+            "uses" => {
+                let n = parse_number(value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=MAX_USES).contains(n))
+                    .ok_or_else(|| {
+                        problem(format!("`{value}` is not a count from 1 to {MAX_USES}; write e.g. `@uses(\"3\")`"))
+                    })?;
+                ob.uses = Some(n);
+            }
+            "offline" => {
+                ob.offline = parse_bool(value).ok_or_else(|| problem(format!("`{value}` is not `true` or `false`")))?
+            }
+            "network" => {
+                ob.boundaries.network =
+                    Some(parse_bool(value).ok_or_else(|| problem(format!("`{value}` is not `true` or `false`")))?);
+            }
+            "allow_env" => {
+                let mut names = Vec::new();
+                for name in value.split(',').map(str::trim) {
+                    if name.is_empty()
+                        || name.len() > 256
+                        || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(problem(format!(
+                            "`{name}` is not an environment variable name; write e.g. `@allow_env(\"LD_LIBRARY_PATH\")`"
+                        )));
                     }
+                    names.push(name.to_owned());
+                }
+                names.sort();
+                names.dedup();
+                if names.len() > MAX_ALLOW_ENV {
+                    return Err(problem(format!("names at most {MAX_ALLOW_ENV} variables")));
+                }
+                ob.allow_env = names;
+            }
+            "wall_clock" | "cpu" | "processes" | "open_files" => {
+                let n = parse_number(value).filter(|n| (1..=u64::from(u32::MAX)).contains(n)).ok_or_else(|| {
+                    problem(format!(
+                        "`{value}` is not a whole number from 1 to {}; write e.g. `@{key}(\"60\")`",
+                        u32::MAX
+                    ))
+                })?;
+                let slot = match key {
+                    "wall_clock" => &mut ob.boundaries.wall_clock_secs,
+                    "cpu" => &mut ob.boundaries.cpu_secs,
+                    "processes" => &mut ob.boundaries.processes,
+                    _ => &mut ob.boundaries.open_files,
                 };
+                *slot = Some(n);
+            }
+            "memory" | "file_size" => {
+                let n = parse_size(value).ok_or_else(|| {
+                    problem(format!("`{value}` is not a size in bytes (a number, optionally with K, M or G); write e.g. `@{key}(\"512M\")`"))
+                })?;
+                if key == "memory" {
+                    ob.boundaries.memory_bytes = Some(n);
+                } else {
+                    ob.boundaries.file_size_bytes = Some(n);
+                }
+            }
+            "fs_read" | "fs_write" => {
+                let paths = parse_paths(value).ok_or_else(|| {
+                    problem(format!(
+                        "`{value}` is not a comma-separated list of at most {} absolute paths without `..`; write e.g. `@{key}(\"/usr,/tmp\")`",
+                        crate::bounds::MAX_PATHS
+                    ))
+                })?;
+                if key == "fs_read" {
+                    ob.boundaries.fs_read = Some(paths);
+                } else {
+                    ob.boundaries.fs_write = Some(paths);
+                }
             }
             _ => {}
         }
@@ -131,6 +226,14 @@ pub(crate) fn parse_obligations<'a>(
         ));
     }
     Ok(ob)
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    }
 }
 
 /// A plain decimal number: digits only, no sign, no spaces.
@@ -194,10 +297,56 @@ mod tests {
             ("approver_group", ""),
             ("approver_group", "a b"),
             ("approvel", "2"),
+            ("uses", "0"),
+            ("uses", "x"),
+            ("offline", "yes"),
+            ("network", "no"),
+            ("wall_clock", "0"),
+            ("wall_clock", "5m"),
+            ("memory", "1T"),
+            ("fs_read", "tmp"),
+            ("fs_write", "/a/../etc"),
+            ("allow_env", "LD PRELOAD"),
+            ("allow_env", ""),
         ] {
             let r = parse_obligations([("approvals", "1"), (k, v)], true);
             assert!(r.is_err(), "@{k}({v:?}) must be refused");
         }
+    }
+
+    #[test]
+    fn boundaries_parse() {
+        let ob = parse_obligations(
+            [
+                ("wall_clock", "300"),
+                ("cpu", "10"),
+                ("memory", "256M"),
+                ("processes", "4"),
+                ("open_files", "64"),
+                ("file_size", "1G"),
+                ("network", "false"),
+                ("fs_read", "/usr,/etc"),
+                ("fs_write", "/tmp"),
+                ("uses", "3"),
+                ("offline", "true"),
+                ("allow_env", "LD_LIBRARY_PATH, PYTHONPATH"),
+            ],
+            true,
+        )
+        .unwrap();
+        let b = &ob.boundaries;
+        assert_eq!(b.wall_clock_secs, Some(300));
+        assert_eq!(b.cpu_secs, Some(10));
+        assert_eq!(b.memory_bytes, Some(256 << 20));
+        assert_eq!(b.processes, Some(4));
+        assert_eq!(b.open_files, Some(64));
+        assert_eq!(b.file_size_bytes, Some(1 << 30));
+        assert_eq!(b.network, Some(false));
+        assert_eq!(b.fs_read, Some(vec!["/etc".to_string(), "/usr".to_string()]));
+        assert_eq!(b.fs_write, Some(vec!["/tmp".to_string()]));
+        assert_eq!(ob.uses, Some(3));
+        assert!(ob.offline);
+        assert_eq!(ob.allow_env, ["LD_LIBRARY_PATH", "PYTHONPATH"]);
     }
 
     #[test]

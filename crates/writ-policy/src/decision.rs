@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::Boundaries;
+
 /// What policy says about a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,6 +54,23 @@ pub struct Obligations {
     pub required_evidence: Vec<String>,
     /// the writ may be used once only (`@single_use`)
     pub single_use: bool,
+    /// the most uses the writ may have (`@uses`); `None` = not limited by policy
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uses: Option<u32>,
+    /// the writ may run offline (`@offline("true")`); only when every
+    /// determining policy says so
+    #[serde(default)]
+    pub offline: bool,
+    /// loader and interpreter variables (`LD_*`, `PYTHON*`, …) a request may
+    /// set, by exact name (`@allow_env`); only those every determining
+    /// policy allows
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_env: Vec<String>,
+    /// limits and confinement the writ must carry (`@wall_clock`, `@cpu`,
+    /// `@memory`, `@processes`, `@open_files`, `@file_size`, `@network`,
+    /// `@fs_read`, `@fs_write`)
+    #[serde(default, skip_serializing_if = "Boundaries::is_empty")]
+    pub boundaries: Boundaries,
 }
 
 /// Two determining policies demand approvals from different groups.
@@ -66,7 +85,9 @@ pub struct GroupConflict {
 impl Obligations {
     /// Fold `other` into `self`, keeping the stricter of each:
     /// the larger approval count, the shorter maximum duration, the union of
-    /// required evidence, single use if either is single use. An approver
+    /// required evidence, single use if either is single use, the fewer uses,
+    /// offline only if both allow it, only the loader variables both allow,
+    /// the stricter boundaries ([`Boundaries::combine`]). An approver
     /// group beats no group (any approver); two different groups are a
     /// conflict, which [`crate::PolicySet::decide`] turns into a deny.
     ///
@@ -95,6 +116,13 @@ impl Obligations {
         }
         self.required_evidence.sort();
         self.single_use |= other.single_use;
+        self.uses = match (self.uses, other.uses) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.offline &= other.offline;
+        self.allow_env.retain(|n| other.allow_env.contains(n));
+        self.boundaries.combine(&other.boundaries);
         Ok(())
     }
 }

@@ -42,6 +42,7 @@
 //! ```
 
 mod annotations;
+mod bounds;
 mod decision;
 mod defaults;
 mod error;
@@ -49,7 +50,10 @@ mod request;
 mod schema;
 mod set;
 
-pub use annotations::{EVIDENCE_KINDS, KNOWN_ANNOTATIONS, MAX_APPROVALS, MAX_DURATION_SECS, MAX_NAME_LEN};
+pub use annotations::{
+    EVIDENCE_KINDS, KNOWN_ANNOTATIONS, MAX_ALLOW_ENV, MAX_APPROVALS, MAX_DURATION_SECS, MAX_NAME_LEN, MAX_USES,
+};
+pub use bounds::{Boundaries, MAX_PATHS, path_within};
 pub use decision::{Decision, GroupConflict, Obligations, Outcome};
 pub use defaults::DEFAULT_POLICIES;
 pub use error::PolicyError;

@@ -304,7 +304,10 @@ impl PolicySet {
 
         // INVARIANT: on allow, Cedar's reason set is exactly the satisfied
         // permit policies; each one's obligations apply.
-        let mut obligations = Obligations::default();
+        // Seeded with the first policy's obligations, so that what only
+        // every policy can grant (offline, loader variables) is granted only
+        // when each of them grants it.
+        let mut combined: Option<Obligations> = None;
         let mut group_from: Option<&str> = None;
         let mut duration_from: Option<(u64, &str)> = None;
         for id in &determining {
@@ -315,7 +318,14 @@ impl PolicySet {
                 );
             };
             let ob = &meta.obligations;
-            if let Err(conflict) = obligations.combine(ob) {
+            let folded = match &mut combined {
+                None => {
+                    combined = Some(ob.clone());
+                    Ok(())
+                }
+                Some(o) => o.combine(ob),
+            };
+            if let Err(conflict) = folded {
                 let first = group_from.unwrap_or("?");
                 return deny(
                     determining.clone(),
@@ -335,6 +345,7 @@ impl PolicySet {
                 duration_from = Some((m, id));
             }
         }
+        let obligations = combined.unwrap_or_default();
         if let Some(max) = obligations.max_duration_secs
             && req.requested_duration_secs > max
         {

@@ -144,6 +144,7 @@ fn obligations_combine_strictly() {
             max_duration_secs: Some(600),
             required_evidence: vec!["host".into(), "program".into()],
             single_use: true,
+            ..Obligations::default()
         }
     );
     // the shorter maximum, from the other policy, decides
@@ -299,5 +300,68 @@ fn policy_set_is_shareable_across_threads() {
         .collect();
     for h in handles {
         assert_eq!(h.join().unwrap(), Outcome::Allow);
+    }
+}
+
+const BOUNDED: &str = r#"
+@id("job-bounded")
+@wall_clock("300")
+@cpu("10")
+@memory("256M")
+@network("false")
+@fs_write("/tmp")
+@uses("5")
+@offline("true")
+@allow_env("LD_LIBRARY_PATH,PYTHONPATH")
+permit(principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/opt/job" };
+
+@id("job-stricter")
+@wall_clock("60")
+@processes("4")
+@fs_write("/tmp/job,/var/spool")
+@uses("2")
+@allow_env("PYTHONPATH")
+permit(principal in Writ::Group::"ops", action == Writ::Action::"exec", resource == Writ::Program::"/opt/job");
+"#;
+
+#[test]
+fn boundaries_uses_offline_and_env_come_from_policy_and_combine_strictly() {
+    let set = PolicySet::load(BOUNDED).unwrap();
+    let d = set.decide(&exec(&["dev"], &["/opt/job"]));
+    assert_eq!(d.outcome, Outcome::Allow, "{d:?}");
+    let ob = &d.obligations;
+    assert_eq!(ob.boundaries.wall_clock_secs, Some(300));
+    assert_eq!(ob.boundaries.cpu_secs, Some(10));
+    assert_eq!(ob.boundaries.memory_bytes, Some(256 << 20));
+    assert_eq!(ob.boundaries.network, Some(false));
+    assert_eq!(ob.boundaries.fs_write, Some(vec!["/tmp".to_string()]));
+    assert_eq!(ob.uses, Some(5));
+    assert!(ob.offline);
+    assert_eq!(ob.allow_env, ["LD_LIBRARY_PATH", "PYTHONPATH"]);
+    // both match: the stricter of each; offline only if both say so
+    let d = set.decide(&exec(&["dev", "ops"], &["/opt/job"]));
+    assert_eq!(d.determining_policies, ["job-bounded", "job-stricter"]);
+    let ob = &d.obligations;
+    assert_eq!(ob.boundaries.wall_clock_secs, Some(60));
+    assert_eq!(ob.boundaries.cpu_secs, Some(10));
+    assert_eq!(ob.boundaries.processes, Some(4));
+    assert_eq!(ob.boundaries.network, Some(false));
+    assert_eq!(ob.boundaries.fs_write, Some(vec!["/tmp/job".to_string()]));
+    assert_eq!(ob.uses, Some(2));
+    assert!(!ob.offline, "one policy does not allow offline");
+    assert_eq!(ob.allow_env, ["PYTHONPATH"]);
+}
+
+#[test]
+fn bad_boundary_annotations_refuse_the_set() {
+    for bad in [
+        "@id(\"x\") @wall_clock(\"5m\") permit(principal, action, resource);",
+        "@id(\"x\") @network(\"off\") permit(principal, action, resource);",
+        "@id(\"x\") @fs_read(\"relative\") permit(principal, action, resource);",
+        "@id(\"x\") @uses(\"0\") permit(principal, action, resource);",
+        "@id(\"x\") @offline(\"true\") forbid(principal, action, resource);",
+    ] {
+        assert!(PolicySet::load(bad).is_err(), "{bad}");
     }
 }

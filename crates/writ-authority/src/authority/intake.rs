@@ -1,20 +1,27 @@
 //! Intake: a request comes in, is bounded, checked against its evidence and
-//! decided by policy; `request`, `decision` (and `denial` or `issuance`)
-//! entries are logged in one ledger commit, then stored.
+//! decided by policy; the writ's scope is planned (boundaries, uses, offline,
+//! hosts) from what policy demands and what the request asks; then
+//! `request`, `decision` (and `denial` or `issuance`) entries are logged in
+//! one ledger commit, and stored.
+//!
+//! Every refusal happens before the first write: a refused request changes
+//! nothing (its evidence nonce stays unused, nothing is logged or stored).
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use writ_core::digest::DigestSet;
 use writ_core::entry::{self, Entry};
-use writ_core::model::Condition;
+use writ_core::model::{Boundaries, Condition};
 use writ_core::trust::Role;
 use writ_core::{Sha256Digest, Timestamp};
-use writ_policy::{Outcome, PolicyRequest, Requester, Target};
+use writ_policy::{Decision, Outcome, PolicyRequest, Requester, Target};
 
 use super::issue::Pending;
+use super::once::{CallOptions, Op};
 use super::views::{ViewParts, view};
-use super::{Authority, Identity, NONCE_TTL_SECS, Plan, bad, new_id, policy_id, retry_conflicts, truncate, ts};
+use super::{
+    Authority, Identity, NONCE_TTL_SECS, Plan, PlannedScope, bad, new_id, policy_id, retry_conflicts, truncate, ts,
+};
 use crate::error::{AuthorityError, Result};
 use crate::home;
 use crate::model::{
@@ -22,50 +29,70 @@ use crate::model::{
     NonceView, RequestDocument, RequestInput, RequestView, TargetInput,
 };
 use crate::state::{self, RequestRow, RequestStatus};
+use crate::text::{check_display, check_no_nul};
 
-/// Largest program file the authority hashes itself.
-const MAX_HASHED_PROGRAM: u64 = 1 << 30;
+/// Most paths a request may list in `boundaries.fs_read` / `fs_write`.
+const MAX_BOUNDARY_PATHS: usize = writ_policy::MAX_PATHS;
+
+/// Host evidence, verified but not yet used (its nonce is consumed only
+/// when the request is logged).
+struct Evidence {
+    facts: HostEvidence,
+    digest: Sha256Digest,
+    /// Labels the verifying gate key is trusted for (its groups).
+    trusted_labels: BTreeSet<String>,
+}
 
 impl Authority {
     /// Submit a request. Records `request` and `decision` entries; issues at
     /// once when policy allows without approvals.
     ///
     /// # Errors
-    /// [`AuthorityError::Forbidden`] without the requester role; bad input;
-    /// ledger and database failures. A policy denial is not an error: the
-    /// view says `denied`.
+    /// [`AuthorityError::Forbidden`] without the requester role; bad input
+    /// (`invalid_request`, `unsafe_text`); `loader_variable`,
+    /// `exceeds_policy`; ledger and database failures. A policy denial is
+    /// not an error: the view says `denied`.
     pub fn submit(&self, caller: &Identity, input: RequestInput, now: Timestamp) -> Result<RequestView> {
+        self.submit_with(caller, input, &CallOptions::default(), now)
+    }
+
+    /// [`Self::submit`] with an idempotency key and a deadline (see
+    /// [`CallOptions`]): a retry with the same key returns the first
+    /// outcome; past the deadline nothing is logged or stored (`timeout`).
+    ///
+    /// # Errors
+    /// As [`Self::submit`]; `timeout`; `invalid_request` when the key was
+    /// used for another request.
+    pub fn submit_with(
+        &self,
+        caller: &Identity,
+        input: RequestInput,
+        opts: &CallOptions,
+        now: Timestamp,
+    ) -> Result<RequestView> {
         caller.require(Role::Requester, "request writs")?;
+        let body = serde_json::to_vec(&input).map_err(|e| AuthorityError::Internal(e.to_string()))?;
+        self.once(
+            caller,
+            opts,
+            Op::Submit,
+            &body,
+            now,
+            |slot| self.submit_inner(caller, input, opts, slot, now),
+            |id| self.request(caller, id),
+        )
+    }
+
+    fn submit_inner(
+        &self,
+        caller: &Identity,
+        input: RequestInput,
+        opts: &CallOptions,
+        slot: Option<&super::once::Slot>,
+        now: Timestamp,
+    ) -> Result<RequestView> {
         let target = validate_input(&input)?;
-        let mut evidence_kinds = BTreeSet::new();
-        let mut host = writ_policy::HostFacts::default();
-        let mut conditions = Vec::new();
-        let mut evidence_sha256 = None;
-        let program_sha = match &target {
-            TargetInput::Exec { sha256, .. } => sha256.clone(),
-            _ => None,
-        };
-        if let Some(ev) = &input.evidence {
-            let (facts, digest) = self.check_evidence(ev, now)?;
-            evidence_kinds.insert("host".to_string());
-            conditions.push(Condition { kind: "host".into(), evidence_digest: DigestSet(digest), verified_at: now });
-            if facts.program_sha256.is_some() && facts.program_sha256 == program_sha {
-                evidence_kinds.insert("program".to_string());
-                conditions.push(Condition {
-                    kind: "program".into(),
-                    evidence_digest: DigestSet(digest),
-                    verified_at: now,
-                });
-            }
-            let trusted_labels: BTreeSet<String> = self.gate_groups(ev);
-            host = writ_policy::HostFacts {
-                hostname: facts.hostname,
-                machine_id: facts.machine_id,
-                kernel: facts.kernel,
-                labels: facts.labels.into_iter().filter(|l| trusted_labels.contains(l)).collect(),
-            };
-            evidence_sha256 = Some(digest.to_hex());
-        }
+        let evidence = input.evidence.as_deref().map(|ev| self.check_evidence(ev, now)).transpose()?;
         let id = new_id();
         let doc = RequestDocument {
             version: "writ.request/v1".into(),
@@ -79,41 +106,18 @@ impl Authority {
             env: input.env.clone(),
             cwd: input.cwd.clone(),
             hosts: input.hosts.clone(),
-            evidence_sha256,
+            evidence_sha256: evidence.as_ref().map(|e| e.digest.to_hex()),
+            boundaries: input.boundaries.clone(),
+            uses: input.uses,
         };
         let doc_bytes = serde_json::to_vec(&doc).map_err(|e| AuthorityError::Internal(e.to_string()))?;
         let digest = Sha256Digest::of(&doc_bytes);
-        let (pol_target, argv) = match &target {
-            TargetInput::Exec { program, sha256, argv } => {
-                (Target::Exec { path: program.clone(), sha256: sha256.clone().unwrap_or_default() }, argv.clone())
-            }
-            TargetInput::Http { method, path } => {
-                (Target::Http { method: method.clone(), path: path.clone() }, Vec::new())
-            }
-            TargetInput::Tool { name } => (Target::Tool { name: name.clone() }, Vec::new()),
+        let (decision, conditions) = self.decide(caller, &target, &input, evidence.as_ref(), now);
+        let scope = if decision.outcome == Outcome::Deny {
+            PlannedScope::default()
+        } else {
+            plan_scope(&decision, &input, &target, evidence.as_ref())?
         };
-        let mut preq = PolicyRequest::new(
-            Requester::new(caller.name.clone(), caller.key_id.to_string(), caller.groups.iter().cloned()),
-            pol_target,
-        )
-        .with_argv(argv)
-        .with_host(host)
-        .with_duration_secs(input.duration_secs)
-        .with_reason(input.reason.clone())
-        .with_unix_time(u64::try_from(now.unix()).unwrap_or(0));
-        preq.env = input.env.clone();
-        preq.evidence = evidence_kinds.clone();
-        let mut decision = self.policy(now).decide(&preq);
-        let missing: Vec<&String> =
-            decision.obligations.required_evidence.iter().filter(|k| !evidence_kinds.contains(*k)).collect();
-        if decision.outcome != Outcome::Deny && !missing.is_empty() {
-            let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-            decision.reasons.push(format!(
-                "denied: policy requires verified runtime evidence ({}) that the request did not carry",
-                list.join(", ")
-            ));
-            decision.outcome = Outcome::Deny;
-        }
         let policy_digest = Sha256Digest::from_hex(&decision.policy_digest).unwrap_or(Sha256Digest([0; 32]));
         let expires = now.unix().saturating_add(self.pending_ttl);
         let status = match decision.outcome {
@@ -121,42 +125,9 @@ impl Authority {
             Outcome::NeedsApproval => RequestStatus::Pending,
             Outcome::Allow => RequestStatus::Approved,
         };
-        let plan = Plan { decision: decision.clone(), conditions };
+        let plan = Plan { decision: decision.clone(), conditions, scope: Some(scope) };
         let plan_json = serde_json::to_string(&plan).map_err(|e| AuthorityError::Internal(e.to_string()))?;
-        let (resource, action) = match &target {
-            TargetInput::Exec { program, .. } => (program.clone(), "exec"),
-            TargetInput::Http { method, path } => (format!("{method} {path}"), "http"),
-            TargetInput::Tool { name } => (name.clone(), "tool"),
-        };
-        let mut entries = vec![
-            Entry::Request(entry::Request {
-                time: now,
-                request_id: id.clone(),
-                requester: caller.key_id.to_string(),
-                action: action.into(),
-                resource,
-                request_digest: digest,
-                reason: (!input.reason.is_empty()).then(|| input.reason.clone()),
-            }),
-            Entry::Decision(entry::Decision {
-                time: now,
-                request_id: id.clone(),
-                allow: decision.outcome != Outcome::Deny,
-                policy_id: policy_id(&decision.policy_digest),
-                policy_digest,
-                determining: decision.determining_policies.clone(),
-            }),
-        ];
-        if decision.outcome == Outcome::Deny {
-            entries.push(Entry::Denial(entry::Denial {
-                time: now,
-                request_id: Some(id.clone()),
-                writ_id: None,
-                code: "policy_denied".into(),
-                detail: truncate(&decision.reasons.join("; ")),
-                host: None,
-            }));
-        }
+        let entries = request_entries(&id, caller, &target, &input, digest, &decision, policy_digest, now);
         let draft = if decision.outcome == Outcome::Allow {
             let pending = Pending {
                 id: &id,
@@ -174,6 +145,20 @@ impl Authority {
         };
         let mut bytes =
             entries.iter().map(|e| e.encode().map_err(|err| bad(err.to_string()))).collect::<Result<Vec<Vec<u8>>>>()?;
+        // The evidence nonce is used now, after every refusal and just before
+        // the commit point: a refused request leaves it unused.
+        if let Some(ev) = &evidence {
+            let nonce = ev.facts.nonce.clone();
+            if !self.db.tx(|t| state::use_evidence_nonce(t, &nonce, now.unix()))? {
+                return Err(AuthorityError::BadEvidence(
+                    "host evidence nonce is unknown, expired or already used; ask for a fresh one (POST /v1/nonces)"
+                        .into(),
+                ));
+            }
+        }
+        // INVARIANT (deadline): past its deadline a call is rolled back, not
+        // finished; the ledger append below is the commit point.
+        opts.check_deadline()?;
         // One ledger job: request, decision and (denial | issuance) get
         // contiguous indices in that order and one durable group commit (all
         // or none), so a request waits for one commit, not three. It happens
@@ -192,6 +177,7 @@ impl Authority {
         if range.end - range.start != bytes.len() as u64 {
             return Err(AuthorityError::Internal("the ledger returned a short index range".into()));
         }
+        // The issuance entry (last in the range) is indexed by `store_minted`.
         let logged: Vec<(u64, Entry)> = range.zip(entries).collect();
         let row = RequestRow {
             id: id.clone(),
@@ -214,6 +200,9 @@ impl Authority {
             state::insert_request(t, &row)?;
             if let Some(m) = &minted {
                 self.store_minted(t, &id, &caller.key_id, m)?;
+            }
+            if let Some(s) = slot {
+                s.complete(t, &id)?;
             }
             Ok(())
         })?;
@@ -248,17 +237,77 @@ impl Authority {
         }))
     }
 
-    fn gate_groups(&self, envelope: &str) -> BTreeSet<String> {
-        let trust = self.trust();
-        writ_core::dsse::decode(envelope.as_bytes())
-            .ok()
-            .and_then(|env| env.signatures.first().map(|(kid, _)| *kid))
-            .and_then(|kid| trust.key(&kid).map(|k| k.entry.groups.iter().cloned().collect()))
-            .unwrap_or_default()
+    /// The policy decision on a request, with the evidence conditions it
+    /// rests on. Required evidence that is missing denies.
+    fn decide(
+        &self,
+        caller: &Identity,
+        target: &TargetInput,
+        input: &RequestInput,
+        evidence: Option<&Evidence>,
+        now: Timestamp,
+    ) -> (Decision, Vec<Condition>) {
+        let mut kinds = BTreeSet::new();
+        let mut conditions = Vec::new();
+        let mut host = writ_policy::HostFacts::default();
+        if let Some(ev) = evidence {
+            let program_sha = match target {
+                TargetInput::Exec { sha256, .. } => sha256.clone(),
+                _ => None,
+            };
+            kinds.insert("host".to_string());
+            conditions.push(Condition { kind: "host".into(), evidence_digest: DigestSet(ev.digest), verified_at: now });
+            if ev.facts.program_sha256.is_some() && ev.facts.program_sha256 == program_sha {
+                kinds.insert("program".to_string());
+                conditions.push(Condition {
+                    kind: "program".into(),
+                    evidence_digest: DigestSet(ev.digest),
+                    verified_at: now,
+                });
+            }
+            host = writ_policy::HostFacts {
+                hostname: ev.facts.hostname.clone(),
+                machine_id: ev.facts.machine_id.clone(),
+                kernel: ev.facts.kernel.clone(),
+                labels: ev.verified_labels().into_iter().collect(),
+            };
+        }
+        let (pol_target, argv) = match target {
+            TargetInput::Exec { program, sha256, argv } => {
+                (Target::Exec { path: program.clone(), sha256: sha256.clone().unwrap_or_default() }, argv.clone())
+            }
+            TargetInput::Http { method, path } => {
+                (Target::Http { method: method.clone(), path: path.clone() }, Vec::new())
+            }
+            TargetInput::Tool { name } => (Target::Tool { name: name.clone() }, Vec::new()),
+        };
+        let mut preq = PolicyRequest::new(
+            Requester::new(caller.name.clone(), caller.key_id.to_string(), caller.groups.iter().cloned()),
+            pol_target,
+        )
+        .with_argv(argv)
+        .with_host(host)
+        .with_duration_secs(input.duration_secs)
+        .with_reason(input.reason.clone())
+        .with_unix_time(u64::try_from(now.unix()).unwrap_or(0));
+        preq.env = input.env.clone();
+        preq.evidence = kinds.clone();
+        let mut decision = self.policy(now).decide(&preq);
+        let missing: Vec<&str> =
+            decision.obligations.required_evidence.iter().filter(|k| !kinds.contains(*k)).map(String::as_str).collect();
+        if decision.outcome != Outcome::Deny && !missing.is_empty() {
+            decision.reasons.push(format!(
+                "denied: policy requires verified runtime evidence ({}) that the request did not carry",
+                missing.join(", ")
+            ));
+            decision.outcome = Outcome::Deny;
+        }
+        (decision, conditions)
     }
 
-    /// Check a gate-signed host evidence envelope and consume its nonce.
-    fn check_evidence(&self, envelope: &str, now: Timestamp) -> Result<(HostEvidence, Sha256Digest)> {
+    /// Check a gate-signed host evidence envelope (signature by a trusted
+    /// gate key, payload, time). Its nonce is consumed later, at commit.
+    fn check_evidence(&self, envelope: &str, now: Timestamp) -> Result<Evidence> {
         let env = writ_core::dsse::decode(envelope.as_bytes())
             .map_err(|e| AuthorityError::BadEvidence(format!("host evidence: {e}")))?;
         if env.payload_type != HOST_EVIDENCE_PAYLOAD_TYPE {
@@ -269,32 +318,35 @@ impl Authority {
         }
         let trust = self.trust();
         let input = env.signing_input();
-        let signed = env.signatures.iter().any(|(kid, sig)| {
-            trust.key(kid).is_some_and(|k| {
+        // The labels the evidence may carry are those of the key whose
+        // signature verified, not of whichever key is named first.
+        let verifier = env.signatures.iter().find_map(|(kid, sig)| {
+            trust.key(kid).filter(|k| {
                 k.has_role(Role::Gate) && !k.entry.revoked && k.valid_at(now) && k.key.verify_strict(&input, sig)
             })
         });
-        if !signed {
+        let Some(verifier) = verifier else {
             return Err(AuthorityError::BadSignature("host evidence is not signed by a trusted gate key".into()));
-        }
+        };
+        let trusted_labels = verifier.entry.groups.iter().cloned().collect();
         let facts: HostEvidence = writ_core::json::from_slice(&env.payload)
             .map_err(|e| AuthorityError::BadEvidence(format!("host evidence: {e}")))?;
         let stated = Timestamp::parse(&facts.time)
             .map_err(|e| AuthorityError::BadEvidence(format!("host evidence `time`: {e}")))?;
-        if (stated.unix() - now.unix()).abs() > NONCE_TTL_SECS {
+        if stated.unix().abs_diff(now.unix()) > NONCE_TTL_SECS.unsigned_abs() {
             return Err(AuthorityError::BadEvidence(format!(
                 "host evidence was made at {}, more than {NONCE_TTL_SECS} s away from the authority's clock",
                 facts.time
             )));
         }
-        let nonce = facts.nonce.clone();
-        let used = self.db.tx(|t| state::use_evidence_nonce(t, &nonce, now.unix()))?;
-        if !used {
-            return Err(AuthorityError::BadEvidence(
-                "host evidence nonce is unknown, expired or already used; ask for a fresh one (POST /v1/nonces)".into(),
-            ));
+        if facts.hostname.is_empty() {
+            return Err(AuthorityError::BadEvidence("host evidence names no host".into()));
         }
-        Ok((facts, Sha256Digest::of(envelope.as_bytes())))
+        check_display("evidence hostname", &facts.hostname)?;
+        for l in &facts.labels {
+            check_display("evidence label", l)?;
+        }
+        Ok(Evidence { facts, digest: Sha256Digest::of(envelope.as_bytes()), trusted_labels })
     }
 
     /// A fresh single-use evidence nonce.
@@ -308,17 +360,236 @@ impl Authority {
         Ok(NonceView { nonce, expires_at: ts(exp) })
     }
 }
-fn check_str(field: &str, s: &str, max: usize) -> Result<()> {
+
+impl Evidence {
+    /// The labels the gate claimed and is trusted for.
+    fn verified_labels(&self) -> Vec<String> {
+        let mut l: Vec<String> =
+            self.facts.labels.iter().filter(|l| self.trusted_labels.contains(*l)).cloned().collect();
+        l.sort();
+        l.dedup();
+        l
+    }
+}
+
+/// The `request`, `decision` (and, on deny, `denial`) entries of a request.
+#[expect(clippy::too_many_arguments, reason = "one call site; the fields of one entry set")]
+fn request_entries(
+    id: &str,
+    caller: &Identity,
+    target: &TargetInput,
+    input: &RequestInput,
+    digest: Sha256Digest,
+    decision: &Decision,
+    policy_digest: Sha256Digest,
+    now: Timestamp,
+) -> Vec<Entry> {
+    let (resource, action) = match target {
+        TargetInput::Exec { program, .. } => (program.clone(), "exec"),
+        TargetInput::Http { method, path } => (format!("{method} {path}"), "http"),
+        TargetInput::Tool { name } => (name.clone(), "tool"),
+    };
+    let mut entries = vec![
+        Entry::Request(entry::Request {
+            time: now,
+            request_id: id.into(),
+            requester: caller.key_id.to_string(),
+            action: action.into(),
+            resource,
+            request_digest: digest,
+            reason: (!input.reason.is_empty()).then(|| input.reason.clone()),
+        }),
+        Entry::Decision(entry::Decision {
+            time: now,
+            request_id: id.into(),
+            allow: decision.outcome != Outcome::Deny,
+            policy_id: policy_id(&decision.policy_digest),
+            policy_digest,
+            determining: decision.determining_policies.clone(),
+        }),
+    ];
+    if decision.outcome == Outcome::Deny {
+        entries.push(Entry::Denial(entry::Denial {
+            time: now,
+            request_id: Some(id.into()),
+            writ_id: None,
+            code: "policy_denied".into(),
+            detail: truncate(&decision.reasons.join("; ")),
+            host: None,
+        }));
+    }
+    entries
+}
+
+/// The writ's scope from what policy demands and what the request asks: the
+/// stricter of each boundary, the fewer uses, offline only where policy
+/// allows it, the host the evidence names. Asking for more than policy
+/// allows is refused (`exceeds_policy`); a loader variable no policy permits
+/// by name is refused (`loader_variable`); relative paths in argv need a
+/// working directory to bind.
+fn plan_scope(
+    decision: &Decision,
+    input: &RequestInput,
+    target: &TargetInput,
+    evidence: Option<&Evidence>,
+) -> Result<PlannedScope> {
+    let ob = &decision.obligations;
+    for name in input.env.keys() {
+        if writ_core::loader::is_loader_variable(name) && !ob.allow_env.iter().any(|a| a == name) {
+            return Err(AuthorityError::LoaderVariable(format!(
+                "environment variable `{name}` changes how programs load or what code an interpreter runs; no policy that permits this request allows it (a policy may, by name: `@allow_env(\"{name}\")`)"
+            )));
+        }
+    }
+    let policy_bounds = to_policy(&core_of(&ob.boundaries));
+    let boundaries = match &input.boundaries {
+        Some(asked) => {
+            let asked = to_policy(asked);
+            if let Some((field, what)) = policy_bounds.exceeded_by(&asked) {
+                return Err(AuthorityError::ExceedsPolicy(format!(
+                    "boundary `{field}` {what}; ask for no more than policy allows (policies {})",
+                    decision.determining_policies.join(", ")
+                )));
+            }
+            let mut b = policy_bounds;
+            b.combine(&asked);
+            core_of(&b)
+        }
+        None => core_of(&policy_bounds),
+    };
+    let policy_uses = match (ob.single_use, ob.uses) {
+        (true, _) => Some(1),
+        (false, u) => u,
+    };
+    let uses = match (policy_uses, input.uses) {
+        (Some(p), Some(r)) if r > p => {
+            return Err(AuthorityError::ExceedsPolicy(format!(
+                "the request asks for {r} uses; policy allows at most {p}"
+            )));
+        }
+        (Some(p), Some(r)) => Some(p.min(r)),
+        (p, r) => p.or(r),
+    };
+    if uses == Some(0) {
+        return Err(bad("`uses` must be at least 1"));
+    }
+    // Host evidence binds the writ to that host, and its labels to what the
+    // verifying gate key is trusted for; such a writ is online-only.
+    let (hosts, labels) = match evidence {
+        Some(ev) => {
+            let host = ev.facts.hostname.clone();
+            if let Some(asked) = &input.hosts
+                && !asked.iter().any(|p| writ_core::glob::host_match(p, &host))
+            {
+                return Err(bad(format!(
+                    "the host evidence is for `{host}`, which none of the requested hosts ({}) matches",
+                    asked.join(", ")
+                )));
+            }
+            (Some(vec![host]), ev.verified_labels())
+        }
+        None => (input.hosts.clone(), Vec::new()),
+    };
+    // Offline only when every determining policy says so, and never for a
+    // writ whose uses must be counted or whose host came from evidence.
+    let offline = ob.offline && uses.is_none() && evidence.is_none();
+    if let TargetInput::Exec { argv, .. } = target
+        && input.cwd.is_none()
+        && let Some(rel) = argv.iter().skip(1).find(|a| is_relative_path(a))
+    {
+        return Err(bad(format!(
+            "argument `{rel}` is a relative path, so the writ must bind the working directory; give `cwd` (`writ request --cwd DIR`)"
+        )));
+    }
+    Ok(PlannedScope { boundaries, uses, offline, hosts, labels })
+}
+
+/// Whether an argument names a path relative to the working directory
+/// (after an `--option=` prefix): it contains a `/` but does not start with
+/// one, or it is `.` or `..`.
+fn is_relative_path(arg: &str) -> bool {
+    let value = match arg.split_once('=') {
+        Some((k, v)) if k.starts_with('-') => v,
+        _ => arg,
+    };
+    value == "." || value == ".." || (value.contains('/') && !value.starts_with('/') && !value.contains("://"))
+}
+
+fn to_policy(b: &Boundaries) -> writ_policy::Boundaries {
+    writ_policy::Boundaries {
+        wall_clock_secs: b.wall_clock_secs,
+        cpu_secs: b.cpu_secs,
+        memory_bytes: b.memory_bytes,
+        processes: b.processes,
+        open_files: b.open_files,
+        file_size_bytes: b.file_size_bytes,
+        network: b.network,
+        fs_read: b.fs_read.clone(),
+        fs_write: b.fs_write.clone(),
+    }
+}
+
+fn core_of(b: &writ_policy::Boundaries) -> Boundaries {
+    Boundaries {
+        wall_clock_secs: b.wall_clock_secs,
+        cpu_secs: b.cpu_secs,
+        memory_bytes: b.memory_bytes,
+        processes: b.processes,
+        open_files: b.open_files,
+        file_size_bytes: b.file_size_bytes,
+        network: b.network,
+        fs_read: b.fs_read.clone(),
+        fs_write: b.fs_write.clone(),
+    }
+}
+
+fn check_len(field: &str, s: &str, max: usize) -> Result<()> {
     if s.len() > max {
         return Err(bad(format!("`{field}` is {} bytes; the limit is {max}", s.len())));
-    }
-    if s.contains('\0') {
-        return Err(bad(format!("`{field}` contains a NUL byte")));
     }
     Ok(())
 }
 
-/// Checks bounds and fills in the program digest; returns the target to record.
+/// A field shown to people: bounded, no NUL, no control characters.
+fn check_str(field: &str, s: &str, max: usize) -> Result<()> {
+    check_len(field, s, max)?;
+    check_display(field, s)
+}
+
+fn check_paths(field: &str, list: Option<&Vec<String>>) -> Result<()> {
+    let Some(list) = list else { return Ok(()) };
+    if list.len() > MAX_BOUNDARY_PATHS {
+        return Err(bad(format!("`{field}` lists at most {MAX_BOUNDARY_PATHS} paths")));
+    }
+    for p in list {
+        check_str(field, p, MAX_FIELD)?;
+        if !p.starts_with('/') || p.split('/').any(|c| c == "..") {
+            return Err(bad(format!("`{field}` path `{p}` must be absolute, without `..`")));
+        }
+    }
+    Ok(())
+}
+
+fn check_boundaries(b: &Boundaries) -> Result<()> {
+    for (name, v) in [
+        ("wall_clock_secs", b.wall_clock_secs),
+        ("cpu_secs", b.cpu_secs),
+        ("memory_bytes", b.memory_bytes),
+        ("processes", b.processes),
+        ("open_files", b.open_files),
+        ("file_size_bytes", b.file_size_bytes),
+    ] {
+        if v == Some(0) {
+            return Err(bad(format!("boundary `{name}` must be at least 1")));
+        }
+    }
+    check_paths("boundaries.fs_read", b.fs_read.as_ref())?;
+    check_paths("boundaries.fs_write", b.fs_write.as_ref())
+}
+
+/// Checks bounds and text; returns the target to record. The program's
+/// digest comes from the requester: the authority never opens a file a
+/// requester names.
 fn validate_input(input: &RequestInput) -> Result<TargetInput> {
     check_str("reason", &input.reason, MAX_REASON)?;
     if input.duration_secs == 0 || input.duration_secs > MAX_DURATION_SECS {
@@ -349,7 +620,11 @@ fn validate_input(input: &RequestInput) -> Result<TargetInput> {
         }
     }
     if let Some(e) = &input.evidence {
-        check_str("evidence", e, writ_core::limits::MAX_ENVELOPE_BYTES)?;
+        check_len("evidence", e, writ_core::limits::MAX_ENVELOPE_BYTES)?;
+        check_no_nul("evidence", e)?;
+    }
+    if let Some(b) = &input.boundaries {
+        check_boundaries(b)?;
     }
     match &input.target {
         TargetInput::Exec { program, sha256, argv } => {
@@ -363,14 +638,13 @@ fn validate_input(input: &RequestInput) -> Result<TargetInput> {
             for a in argv {
                 check_str("argv", a, MAX_FIELD)?;
             }
-            let sha = match sha256 {
-                Some(s) => {
-                    Sha256Digest::from_hex(s).map_err(|e| bad(format!("`sha256`: {e}")))?;
-                    s.clone()
-                }
-                None => hash_program(Path::new(program))?,
+            let Some(sha) = sha256 else {
+                return Err(bad(format!(
+                    "send the sha256 of program `{program}` (`writ request` does); the authority never opens files a requester names"
+                )));
             };
-            Ok(TargetInput::Exec { program: program.clone(), sha256: Some(sha), argv: argv.clone() })
+            Sha256Digest::from_hex(sha).map_err(|e| bad(format!("`sha256`: {e}")))?;
+            Ok(input.target.clone())
         }
         TargetInput::Http { method, path } => {
             if method.is_empty() || method.len() > 16 || !method.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -392,14 +666,17 @@ fn validate_input(input: &RequestInput) -> Result<TargetInput> {
     }
 }
 
-fn hash_program(path: &Path) -> Result<String> {
-    use sha2::Digest as _;
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).map_err(|e| {
-        bad(format!("cannot hash program `{}` on the authority ({e}); send its `sha256`", path.display()))
-    })?;
-    let mut h = sha2::Sha256::new();
-    std::io::copy(&mut f.take(MAX_HASHED_PROGRAM), &mut h)
-        .map_err(|e| bad(format!("cannot read program `{}`: {e}", path.display())))?;
-    Ok(hex::encode(h.finalize()))
+#[cfg(test)]
+mod tests {
+    use super::is_relative_path;
+
+    #[test]
+    fn relative_paths() {
+        for a in ["./x", "../x", "build/out", "--out=build/x", ".", ".."] {
+            assert!(is_relative_path(a), "{a}");
+        }
+        for a in ["/abs", "--out=/abs", "hello", "-v", "https://example.com/x", "--url=https://e/x"] {
+            assert!(!is_relative_path(a), "{a}");
+        }
+    }
 }

@@ -15,6 +15,10 @@ use crate::error::{AuthorityError, Result};
 use crate::model::{RequestDocument, TargetInput};
 use crate::state::{self, WritRow};
 
+/// Longest validity of a writ a gate may run offline (also capped by the
+/// trust root's `max_offline_lifetime_secs`): it cannot be revoked in time.
+pub const MAX_OFFLINE_SECS: i64 = 300;
+
 /// A request about to be issued.
 pub(super) struct Pending<'a> {
     pub(super) id: &'a str,
@@ -126,12 +130,33 @@ impl Authority {
         now: Timestamp,
     ) -> Result<(Draft, Vec<u8>)> {
         let trust = self.trust();
+        // A key's window bounds issuance: outside it (retired, not yet
+        // valid, revoked) the authority issues nothing, whatever the writ
+        // would claim as its `issued_at`.
+        let issuer_ok = trust
+            .key(&self.issuer.key_id())
+            .is_some_and(|k| k.has_role(writ_core::trust::Role::Issuer) && !k.entry.revoked && k.valid_at(now));
+        if !issuer_ok {
+            return Err(AuthorityError::Config(format!(
+                "the issuer key {} is not a valid issuer in the trust root at {}; the authority issues nothing until it is (check its window in `trust.json`)",
+                self.issuer.key_id(),
+                now.to_rfc3339()
+            )));
+        }
+        let scope = p.plan.scope(p.doc.hosts.as_ref());
         let mut duration = i64::try_from(p.doc.duration_secs).unwrap_or(i64::MAX);
         if let Some(m) = p.plan.decision.obligations.max_duration_secs {
             duration = duration.min(i64::try_from(m).unwrap_or(i64::MAX));
         }
         if let Some(m) = trust.file().max_writ_lifetime_secs {
             duration = duration.min(i64::try_from(m).unwrap_or(i64::MAX));
+        }
+        // An offline writ cannot be revoked in time, so it lives briefly: at
+        // most what the trust root lets gates run offline.
+        let offline = scope.offline && scope.uses.is_none();
+        if offline {
+            let cap = i64::try_from(trust.file().max_offline_lifetime_secs).unwrap_or(i64::MAX);
+            duration = duration.min(cap).min(MAX_OFFLINE_SECS);
         }
         let action = match &p.doc.target {
             TargetInput::Exec { program, sha256, argv } => Action::Exec(ExecAction {
@@ -148,7 +173,7 @@ impl Authority {
                 Action::Tool(ToolAction { name: name.clone(), args: Default::default(), more_args: false })
             }
         };
-        let uses = p.plan.decision.obligations.single_use.then_some(1);
+        let uses = scope.uses;
         let writ_id = new_id();
         let predicate = Predicate {
             id: writ_id.clone(),
@@ -178,16 +203,16 @@ impl Authority {
             scope: Scope {
                 actions: vec![action],
                 environment: Environment {
-                    hosts: p.doc.hosts.clone(),
-                    labels: Vec::new(),
+                    hosts: scope.hosts.clone(),
+                    labels: scope.labels.clone(),
                     env: writ_core::json::StrictMap(
                         p.doc.env.iter().map(|(k, v)| (k.clone(), Some(v.clone()))).collect(),
                     ),
                     cwd: p.doc.cwd.clone(),
                 },
-                boundaries: writ_core::model::Boundaries::default(),
+                boundaries: scope.boundaries.clone(),
                 uses,
-                offline: uses.is_none(),
+                offline,
             },
             validity: Validity { not_before: now, not_after: now.plus(duration.max(1)) },
             lineage: Lineage::default(),

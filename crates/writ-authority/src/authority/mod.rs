@@ -11,6 +11,7 @@
 
 mod intake;
 mod issue;
+mod once;
 mod views;
 mod vote;
 mod writs;
@@ -25,6 +26,9 @@ use writ_core::trust::Role;
 use writ_core::{KeyId, Sha256Digest, SigningKey, Timestamp, TrustRoot};
 use writ_ledger::{Ledger, LedgerOptions, Location};
 use writ_policy::PolicySet;
+
+pub use issue::MAX_OFFLINE_SECS;
+pub use once::CallOptions;
 
 use crate::db::{Db, Tx};
 use crate::error::{AuthorityError, Result};
@@ -105,6 +109,44 @@ fn role_name(r: Role) -> &'static str {
 struct Plan {
     decision: writ_policy::Decision,
     conditions: Vec<Condition>,
+    /// The writ's scope as planned at intake (absent in plans stored by
+    /// older versions: see [`Plan::scope`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<PlannedScope>,
+}
+
+/// What the writ will carry beyond the request itself, planned at intake
+/// from policy's obligations and what the request asked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlannedScope {
+    /// The stricter of policy's and the request's boundaries.
+    #[serde(default)]
+    boundaries: writ_core::model::Boundaries,
+    /// Uses (`None` = not counted).
+    #[serde(default)]
+    uses: Option<u32>,
+    /// Whether a gate may run it without asking the authority.
+    #[serde(default)]
+    offline: bool,
+    /// Hosts it may run on.
+    #[serde(default)]
+    hosts: Option<Vec<String>>,
+    /// Host labels it is bound to (from verified evidence).
+    #[serde(default)]
+    labels: Vec<String>,
+}
+
+impl Plan {
+    /// The planned scope; for a plan stored before scopes were planned,
+    /// the safe reading of its obligations (single use counted, online only).
+    fn scope(&self, doc_hosts: Option<&Vec<String>>) -> PlannedScope {
+        self.scope.clone().unwrap_or_else(|| PlannedScope {
+            uses: self.decision.obligations.single_use.then_some(1),
+            hosts: doc_hosts.cloned(),
+            ..PlannedScope::default()
+        })
+    }
 }
 
 struct PolicyCache {
@@ -117,17 +159,12 @@ fn policy_id(digest: &str) -> String {
     format!("policies.cedar#{}", digest.get(..16).unwrap_or(digest))
 }
 
-struct TrustCache {
-    mtime: Option<SystemTime>,
-    root: Arc<TrustRoot>,
-}
-
 /// The authority: decides, collects approvals, issues, revokes, answers
 /// status. Every method is blocking and safe to call from many threads.
 pub struct Authority {
     home: PathBuf,
     issuer: SigningKey,
-    trust: RwLock<TrustCache>,
+    trust: crate::trust_store::TrustStore,
     policy: RwLock<PolicyCache>,
     ledger: Ledger,
     db: Db,
@@ -153,12 +190,6 @@ fn bad(msg: impl Into<String>) -> AuthorityError {
     AuthorityError::InvalidRequest(msg.into())
 }
 
-fn load_trust(path: &Path) -> Result<TrustRoot> {
-    let bytes =
-        std::fs::read(path).map_err(|e| AuthorityError::Config(format!("cannot read `{}`: {e}", path.display())))?;
-    TrustRoot::from_json(&bytes).map_err(|e| AuthorityError::Config(format!("`{}`: {e}", path.display())))
-}
-
 impl Authority {
     /// Open the authority of a home directory (see [`crate::home`]).
     ///
@@ -177,9 +208,6 @@ impl Authority {
             )));
         }
         let issuer = home::read_private_key(&home.join(home::ISSUER_KEY))?;
-        let trust_path = home.join(home::TRUST);
-        let root = load_trust(&trust_path)?;
-        let mtime = std::fs::metadata(&trust_path).and_then(|m| m.modified()).ok();
         let policy_path = home.join(home::POLICIES);
         let policy_mtime = std::fs::metadata(&policy_path).and_then(|m| m.modified()).ok();
         let src = std::fs::read_to_string(&policy_path)
@@ -187,26 +215,33 @@ impl Authority {
         let policy = PolicySet::load(&src).map_err(|e| {
             AuthorityError::Config(format!("policy set `{}` does not load: {e}", policy_path.display()))
         })?;
-        let (ledger, db, lease) = match &config.database {
-            None => (
-                Ledger::open_home(&home, "writ.local/unnamed", LedgerOptions::default())?,
+        // One log per key: the home's store, or the one asked for if it is
+        // the same; recorded on first use (see `home::resolve_store`).
+        let (store, unbound) = home::resolve_store(&home, config.database.as_deref(), &config.schema)?;
+        let origin = writ_ledger::key::load(&home.join(home::LEDGER_KEY))?.verifier().name().to_string();
+        let (ledger, db, lease) = match &store {
+            home::Store::Sqlite => (
+                Ledger::open_home(&home, &origin, LedgerOptions::default())?,
                 Db::open_sqlite(&home.join(home::STATE_DB))?,
                 None,
             ),
-            Some(url) => {
-                let signer = writ_ledger::key::load(&home.join(home::LEDGER_KEY))?;
-                let loc = Location::Postgres { url: url.clone(), schema: config.schema.clone() };
-                let lease = writ_ledger::lease::Lease::connect(url, &config.schema)?;
+            home::Store::Postgres { url, schema } => {
+                let loc = Location::Postgres { url: url.clone(), schema: schema.clone() };
+                let lease = writ_ledger::lease::Lease::connect(url, schema)?;
                 // Opening reads the tree: do it under the lease too, so no
                 // other replica commits in between.
-                let ledger = lease.with(|| Ledger::open(loc, signer, LedgerOptions::default()))?;
-                (ledger, Db::open_postgres(url, &config.schema)?, Some(lease))
+                let ledger = lease.with(|| Ledger::open_home_at(&home, loc, &origin, LedgerOptions::default()))?;
+                (ledger, Db::open_postgres(url, schema)?, Some(lease))
             }
         };
+        if unbound {
+            home::bind_store(&home, &store)?;
+        }
+        let trust = crate::trust_store::TrustStore::open(&home, &ledger)?;
         let a = Self {
             home,
             issuer,
-            trust: RwLock::new(TrustCache { mtime, root: Arc::new(root) }),
+            trust,
             policy: RwLock::new(PolicyCache { mtime: policy_mtime, set: Arc::new(policy) }),
             ledger,
             db,
@@ -238,26 +273,18 @@ impl Authority {
         Ok(())
     }
 
-    /// The current trust root (reloaded when `trust.json` changes; a broken
-    /// edit keeps the last good one).
+    /// The trust root in force (see [`crate::trust_store`]: reloaded when
+    /// its files change; an unsigned, unlogged or broken edit is refused and
+    /// the last good version stays).
     #[must_use]
     pub fn trust(&self) -> Arc<TrustRoot> {
-        let path = self.home.join(home::TRUST);
-        let mtime = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
-        {
-            let g = self.trust.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if g.mtime == mtime {
-                return g.root.clone();
-            }
-        }
-        let mut g = self.trust.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if g.mtime != mtime
-            && let Ok(root) = load_trust(&path)
-        {
-            g.root = Arc::new(root);
-            g.mtime = mtime;
-        }
-        g.root.clone()
+        self.trust.current(&self.ledger)
+    }
+
+    /// The trust store (signed versions of the trust root).
+    #[must_use]
+    pub fn trust_store(&self) -> &crate::trust_store::TrustStore {
+        &self.trust
     }
 
     /// The current policy set. `policies.cedar` is reloaded when it changes:

@@ -6,6 +6,7 @@ use writ_core::entry::{self, Entry};
 use writ_core::trust::Role;
 use writ_core::{Sha256Digest, Timestamp};
 
+use super::once::{CallOptions, Op, Slot};
 use super::{Authority, Identity, truncate};
 use crate::error::{AuthorityError, Result};
 use crate::model::RequestView;
@@ -29,7 +30,49 @@ impl Authority {
         signature: &[u8],
         now: Timestamp,
     ) -> Result<RequestView> {
+        self.vote_with(caller, id, verdict, signature, &CallOptions::default(), now)
+    }
+
+    /// [`Self::vote`] with an idempotency key and a deadline (see
+    /// [`CallOptions`]).
+    ///
+    /// # Errors
+    /// As [`Self::vote`]; `timeout`; `invalid_request` for a key used for
+    /// another call.
+    pub fn vote_with(
+        &self,
+        caller: &Identity,
+        id: &str,
+        verdict: Verdict,
+        signature: &[u8],
+        opts: &CallOptions,
+        now: Timestamp,
+    ) -> Result<RequestView> {
         caller.require(Role::Approver, "approve or deny requests")?;
+        let mut body = format!("{id}\0{}\0", verdict_str(verdict)).into_bytes();
+        body.extend_from_slice(signature);
+        self.once(
+            caller,
+            opts,
+            Op::Vote,
+            &body,
+            now,
+            |slot| self.vote_inner(caller, id, verdict, signature, opts, slot, now),
+            |id| self.request_view_internal(id, false),
+        )
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "the arguments of one vote")]
+    fn vote_inner(
+        &self,
+        caller: &Identity,
+        id: &str,
+        verdict: Verdict,
+        signature: &[u8],
+        opts: &CallOptions,
+        slot: Option<&Slot>,
+        now: Timestamp,
+    ) -> Result<RequestView> {
         self.db.tx(|t| {
             let row = state::request(t, id, true)?;
             if row.status != RequestStatus::Pending {
@@ -68,6 +111,8 @@ impl Authority {
                 "time": now.to_rfc3339(), "sig": sig_b64,
             });
             let approval_digest = Sha256Digest::of(approval_obj.to_string().as_bytes());
+            // INVARIANT (deadline): the ledger append is the commit point.
+            opts.check_deadline()?;
             match verdict {
                 Verdict::Approve => self.append(
                     t,
@@ -111,6 +156,9 @@ impl Authority {
                         state::set_request_status(t, id, RequestStatus::Denied)?;
                     }
                 }
+            }
+            if let Some(s) = slot {
+                s.complete(t, id)?;
             }
             Ok(())
         })?;

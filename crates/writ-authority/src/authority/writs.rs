@@ -6,21 +6,62 @@ use writ_core::entry::{self, Entry, EntryKind};
 use writ_core::status::{StatusStatement, WritState};
 use writ_core::trust::Role;
 
+use super::once::{CallOptions, Op, Slot};
 use super::{Authority, Identity, bad, retry_conflicts, ts};
 use crate::error::{AuthorityError, Result};
 use crate::model::{MAX_REASON, WritView};
 use crate::state;
+use crate::text::check_display;
 
 impl Authority {
     /// Revoke a writ. Issuers, approvers and the writ's own requester may.
     ///
     /// # Errors
     /// `unknown_writ`, `already_revoked`, `forbidden`, `invalid_request`
-    /// (empty reason).
+    /// (empty reason), `unsafe_text` (control characters in the reason).
     pub fn revoke(&self, caller: &Identity, writ_id: &str, reason: &str, now: Timestamp) -> Result<WritView> {
+        self.revoke_with(caller, writ_id, reason, &CallOptions::default(), now)
+    }
+
+    /// [`Self::revoke`] with an idempotency key and a deadline (see
+    /// [`CallOptions`]).
+    ///
+    /// # Errors
+    /// As [`Self::revoke`]; `timeout`.
+    pub fn revoke_with(
+        &self,
+        caller: &Identity,
+        writ_id: &str,
+        reason: &str,
+        opts: &CallOptions,
+        now: Timestamp,
+    ) -> Result<WritView> {
         if reason.trim().is_empty() || reason.len() > MAX_REASON {
             return Err(bad(format!("a revocation needs a reason of 1 to {MAX_REASON} bytes")));
         }
+        check_display("reason", reason)?;
+        check_display("writ id", writ_id)?;
+        let body = format!("{writ_id}\0{reason}").into_bytes();
+        self.once(
+            caller,
+            opts,
+            Op::Revoke,
+            &body,
+            now,
+            |slot| self.revoke_inner(caller, writ_id, reason, opts, slot, now),
+            |id| self.writ(id),
+        )
+    }
+
+    fn revoke_inner(
+        &self,
+        caller: &Identity,
+        writ_id: &str,
+        reason: &str,
+        opts: &CallOptions,
+        slot: Option<&Slot>,
+        now: Timestamp,
+    ) -> Result<WritView> {
         self.db.tx(|t| {
             let w = state::writ(t, writ_id, true)?;
             let own = w.requester == caller.key_id.to_string();
@@ -32,6 +73,8 @@ impl Authority {
             if w.revoked_at.is_some() {
                 return Err(AuthorityError::AlreadyRevoked(writ_id.into()));
             }
+            // INVARIANT (deadline): the ledger append is the commit point.
+            opts.check_deadline()?;
             self.append(
                 t,
                 &Entry::Revocation(entry::Revocation {
@@ -43,6 +86,9 @@ impl Authority {
                 }),
             )?;
             state::revoke_writ(t, writ_id, now.unix(), reason)?;
+            if let Some(s) = slot {
+                s.complete(t, writ_id)?;
+            }
             Ok(())
         })?;
         self.writ(writ_id)
