@@ -53,16 +53,36 @@ pub fn write_private_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
 }
 
 /// Loads a private key file, refusing one readable by group or others.
+///
+/// The refusals name the real cause: a public key (`.pub`) passed where the
+/// private key belongs is told so before anything is said about its mode.
 pub fn read_private_key(path: &Path) -> anyhow::Result<SigningKey> {
     use std::os::unix::fs::PermissionsExt as _;
     let meta = fs::metadata(path).with_context(|| format!("cannot open key `{}`", path.display()))?;
+    if !meta.is_file() {
+        bail!("key `{}` is not a file", path.display());
+    }
+    let text = Zeroizing::new(
+        String::from_utf8(read_bounded(path, 4096).with_context(|| format!("key `{}`", path.display()))?)
+            .map_err(|_| anyhow::anyhow!("key `{}` is not a writ key file (not text)", path.display()))?,
+    );
+    if parse_public_key_file(&text).is_ok() {
+        let hint = path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".pub"))
+            .map(|p| format!("; pass the private key `{p}`"))
+            .unwrap_or_else(|| "; pass the private key file from `writ keygen` (the one without `.pub`)".into());
+        bail!("`{}` is a public key, not a private key{hint}", path.display());
+    }
+    let Some(b64) = text.trim_end().strip_prefix(PRIVATE_PREFIX) else {
+        bail!(
+            "`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>` from `writ keygen`)",
+            path.display()
+        );
+    };
     if meta.permissions().mode() & 0o077 != 0 {
         bail!("private key `{}` is readable by others; run `chmod 600 {}`", path.display(), path.display());
     }
-    let text = Zeroizing::new(String::from_utf8(read_bounded(path, 256)?).context("key file is not text")?);
-    let b64 = text.trim_end().strip_prefix(PRIVATE_PREFIX).with_context(|| {
-        format!("`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>`)", path.display())
-    })?;
     let seed =
         Zeroizing::new(writ_core::b64::decode(b64, 32).map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?);
     let arr: [u8; 32] = seed.as_slice().try_into().context("a private key seed is 32 bytes")?;

@@ -141,7 +141,7 @@ fn flow(dir: &Path, conn: &[&str], tag: &str) {
         ("bob.key", "already_voted", 77),
     ] {
         let mut a = vec!["approve".to_string()];
-        a.extend(with(&["--key", who, "--json", &rid]));
+        a.extend(with(&["--key", who, "--json", "--yes", &rid]));
         let (c, text) = run(a);
         assert_eq!(c, want_code, "{who}: {text}");
         assert!(text.contains(want), "{who}: {text}");
@@ -153,7 +153,7 @@ fn flow(dir: &Path, conn: &[&str], tag: &str) {
     assert_eq!(c, 0);
     assert!(!dir.join(&out).exists(), "no writ before quorum");
     let mut a = vec!["approve".to_string()];
-    a.extend(with(&["--key", "carol.key", &rid]));
+    a.extend(with(&["--key", "carol.key", "--yes", &rid]));
     let (c, text) = run(a);
     assert_eq!(c, 0, "{text}");
     assert!(text.contains("issued"));
@@ -256,7 +256,7 @@ fn signed(key_file: &Path, method: &str, path: &str, body: &[u8]) -> Vec<(String
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let nonce = format!("test-{}-{n:016x}", std::process::id());
-    let h = writ_server::httpsig::sign(&key, method, p, q, body, now, &nonce);
+    let h = writ_api::httpsig::sign(&key, method, p, q, body, now, &nonce);
     vec![
         ("content-digest".into(), h.content_digest),
         ("signature-input".into(), h.signature_input),
@@ -336,7 +336,7 @@ fn embedded_and_served_authority_end_to_end() {
         let (s, b) = send(&sign("alice.key", "POST", "/v1/requests", body), "POST", "/v1/requests", body);
         assert_eq!((s, err_code(&b)), (status, code.to_string()), "{}", String::from_utf8_lossy(body));
     }
-    let big = vec![b' '; 70 * 1024];
+    let big = vec![b' '; writ_server::MAX_BODY + 1];
     let (s, b) = send(&sign("alice.key", "POST", "/v1/requests", &big), "POST", "/v1/requests", &big);
     assert_eq!((s, err_code(&b).as_str()), (413, "too_large"));
     // a replayed signed request
@@ -361,8 +361,8 @@ fn embedded_and_served_authority_end_to_end() {
         .as_str()
         .unwrap()
         .to_string();
-    ok(dir, &["approve", "--authority", &url, "--key", "bob.key", &rid]);
-    ok(dir, &["approve", "--authority", &url, "--key", "carol.key", &rid]);
+    ok(dir, &["approve", "--authority", &url, "--key", "bob.key", "--yes", &rid]);
+    ok(dir, &["approve", "--authority", &url, "--key", "carol.key", "--yes", &rid]);
     let (c, text) = code(
         dir,
         &["request", "--authority", &url, "--key", "alice.key", "--fetch", &rid, "--out", "one.writ", "--json"],
@@ -379,8 +379,15 @@ fn embedded_and_served_authority_end_to_end() {
     let trust = writ_core::TrustRoot::from_json(&std::fs::read(dir.join("h/trust.json")).unwrap()).unwrap();
     let env = std::fs::read(dir.join("one.writ")).unwrap();
     let checked =
-        writ_core::status::open(st.as_bytes(), &trust, &wid, &writ_core::Sha256Digest::of(&env), Some("gate-nonce-1"))
-            .unwrap();
+        writ_core::status::open(
+            st.as_bytes(),
+            &trust,
+            &trust.keys().iter().find(|k| k.has_role(writ_core::Role::Issuer)).unwrap().entry.key_id,
+            &wid,
+            &writ_core::Sha256Digest::of(&env),
+            Some("gate-nonce-1"),
+        )
+        .unwrap();
     assert_eq!(checked.use_count, Some(1));
     let body2 = br#"{"consume":true,"nonce":"gate-nonce-2"}"#;
     let (s, b) = send(&sign("gate1.key", "POST", &p, body2), "POST", &p, body2);
@@ -389,9 +396,11 @@ fn embedded_and_served_authority_end_to_end() {
     // a gate records its execution through the client helpers
     let text = std::fs::read_to_string(dir.join("gate1.key")).unwrap();
     let gate_key = writ_core::SigningKey::from_seed(&base64_seed(text.trim().strip_prefix("ed25519-secret ").unwrap()));
-    let gate = writ_server::client::Client::new(&url, gate_key);
+    let gate = writ_client::Client::new(&url, gate_key).unwrap();
     let start = writ_core::entry::Entry::ExecStart(writ_core::entry::ExecStart {
-        time: writ_core::Timestamp(1_800_000_000),
+        time: writ_core::Timestamp(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64,
+        ),
         request_id: rid.clone(),
         writ_id: wid.clone(),
         host: "host1".into(),
@@ -400,10 +409,13 @@ fn embedded_and_served_authority_end_to_end() {
     })
     .encode()
     .unwrap();
-    let (_, receipt) = gate.record(&start).unwrap();
-    assert!(receipt.starts_with("c2sp.org/tlog-proof@v1"));
-    assert_eq!(gate.status(&wid, true, None).unwrap_err().code(), Some("replayed"));
-    assert!(gate.nonce().unwrap().nonce.len() >= 32);
+    let ack = writ_api::GateApi::record(&gate, &start).unwrap();
+    assert!(ack.receipt.starts_with(b"c2sp.org/tlog-proof@v1"));
+    assert_eq!(
+        writ_api::GateApi::status(&gate, &wid, true, "gate-nonce-3").unwrap_err().code,
+        writ_api::ApiErrorCode::Replayed
+    );
+    assert!(writ_api::OperatorApi::nonce(&gate).unwrap().nonce.len() >= 32);
 
     // entries by request id
     let (s, e) = http(&url, "GET", &format!("/v1/log/entries?request_id={rid}"), &[], b"");

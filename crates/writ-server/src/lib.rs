@@ -8,15 +8,20 @@
 //!
 //! Every `/v1` call that changes or reads private state is authenticated with
 //! an RFC 9421 HTTP Message Signature by the caller's Ed25519 key
-//! ([`httpsig`]), with a created-time window and a nonce replay cache. Errors
-//! have one JSON shape, `{"error": {"code", "message"}}`, and internal
+//! ([`httpsig`], the profile of `writ_api::httpsig`), with a created-time
+//! window and a nonce replay cache. Every failure — a refusal, a bad path
+//! parameter, an unknown route or method, a body too large, a timeout — has
+//! one JSON shape, `{"error": {"code", "message"}}`, whose `code` is a
+//! [`writ_api::ApiErrorCode`] and whose HTTP status is that code's; internal
 //! details never reach clients. Every route has a body limit and a timeout.
+//! [`serve_tls`] speaks TLS (rustls).
 #![forbid(unsafe_code)]
 
 pub mod client;
 pub mod httpsig;
 mod metrics;
-mod openapi;
+pub mod openapi;
+pub mod web;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,20 +30,25 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, MatchedPath, Query, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use writ_authority::model::RequestInput;
-use writ_authority::{Authority, AuthorityError, ErrorKind, Identity, Verdict};
+use writ_api::wire::{RecordInput, RecordView, RequestInput, RevokeInput, StatusInput, VoteInput};
+use writ_api::{ApiErrorCode, IDEMPOTENCY_HEADER, IdempotencyKey};
+use writ_authority::{Authority, AuthorityError, Identity};
 use writ_core::Timestamp;
 
 pub use metrics::Metrics;
 
-/// Largest request body.
-pub const MAX_BODY: usize = 64 * 1024;
+/// Largest request body: a request may carry a host-evidence envelope of
+/// the format's largest size ([`writ_core::limits::MAX_ENVELOPE_BYTES`]),
+/// JSON-escaped, beside its own fields (each bounded by the format, see
+/// `writ_api::wire`).
+pub const MAX_BODY: usize = 2 * writ_core::limits::MAX_ENVELOPE_BYTES + 64 * 1024;
 /// Per-request timeout.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// Accepted clock skew of a signature's `created`, in seconds.
@@ -64,52 +74,53 @@ impl AppState {
     }
 }
 
-/// The stable error answer.
+/// The stable error answer: a [`writ_api::ApiError`] on the wire, as
+/// `{"error": {"code", "message"}}` with the code's HTTP status.
 #[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-}
+pub struct ApiError(pub writ_api::ApiError);
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+    fn new(code: ApiErrorCode, message: impl Into<String>) -> Self {
+        Self(writ_api::ApiError::new(code, message))
     }
+}
+
+fn error_response(code: ApiErrorCode, message: String) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = writ_api::wire::ErrorBody::from(&writ_api::ApiError::new(code, message));
+    (status, axum::Json(body)).into_response()
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, axum::Json(body)).into_response()
+        let writ_api::ApiError { code, message } = self.0;
+        // INVARIANT: internals never reach clients: the failures of the
+        // authority itself are logged here and answered with a fixed text.
+        let message = match code {
+            ApiErrorCode::Busy => "the authority is busy; retry shortly".to_string(),
+            ApiErrorCode::Internal => {
+                eprintln!("writ-server: internal error: {message}");
+                "internal error; see the authority's log".to_string()
+            }
+            ApiErrorCode::Unavailable => {
+                eprintln!("writ-server: unavailable: {message}");
+                "the authority cannot serve this now (ledger or database); see its log and /readyz".to_string()
+            }
+            _ => message,
+        };
+        error_response(code, message)
+    }
+}
+
+impl From<writ_api::ApiError> for ApiError {
+    fn from(e: writ_api::ApiError) -> Self {
+        Self(e)
     }
 }
 
 impl From<AuthorityError> for ApiError {
     fn from(e: AuthorityError) -> Self {
-        let status = match e.kind() {
-            ErrorKind::BadInput => StatusCode::BAD_REQUEST,
-            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        let message = match e.kind() {
-            ErrorKind::Unavailable | ErrorKind::Internal => {
-                eprintln!("writ-server: {} error: {e}", e.code());
-                match e.code() {
-                    "busy" => "the authority is busy; retry shortly".to_string(),
-                    "internal" => "internal error; see the authority's log".to_string(),
-                    _ => {
-                        "the authority cannot serve this now (ledger or database); see its log and /readyz".to_string()
-                    }
-                }
-            }
-            _ => e.to_string(),
-        };
-        Self { status, code: e.code(), message }
+        Self(e.into())
     }
 }
 
@@ -118,7 +129,7 @@ type ApiResult<T> = Result<T, ApiError>;
 fn now() -> ApiResult<Timestamp> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "clock error"))?
+        .map_err(|_| ApiError::new(ApiErrorCode::Internal, "clock error"))?
         .as_secs();
     Ok(Timestamp(i64::try_from(secs).unwrap_or(i64::MAX)))
 }
@@ -129,6 +140,7 @@ fn now() -> ApiResult<Timestamp> {
 struct Signed {
     who: Identity,
     body: Bytes,
+    idempotency: Option<IdempotencyKey>,
 }
 
 impl FromRequest<Arc<AppState>> for Signed {
@@ -138,38 +150,37 @@ impl FromRequest<Arc<AppState>> for Signed {
         let (method, uri, headers) = (req.method().clone(), req.uri().clone(), req.headers().clone());
         let body = body_bytes(Bytes::from_request(req, st).await)?;
         let who = authenticate(st, &method, &uri, &headers, &body).await?;
-        Ok(Self { who, body })
+        let idempotency = match header_str(&headers, IDEMPOTENCY_HEADER)? {
+            Some(k) => Some(IdempotencyKey::new(k)?),
+            None => None,
+        };
+        Ok(Self { who, body, idempotency })
     }
 }
 
 fn body_bytes(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     b.map_err(|r| {
         if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!("the body is larger than {MAX_BODY} bytes"),
-            )
+            ApiError::new(ApiErrorCode::TooLarge, format!("the body is larger than {MAX_BODY} bytes"))
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("cannot read the body: {r}"))
+            ApiError::new(ApiErrorCode::Malformed, format!("cannot read the body: {r}"))
         }
     })
 }
 
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    writ_core::json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("body: {e}")))
+    writ_core::json::from_slice(body).map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("body: {e}")))
 }
 
 fn header_str<'a>(h: &'a HeaderMap, name: &str) -> ApiResult<Option<&'a str>> {
     let mut all = h.get_all(name).iter();
     let Some(v) = all.next() else { return Ok(None) };
     if all.next().is_some() {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", format!("header `{name}` is repeated")));
+        return Err(ApiError::new(ApiErrorCode::Unauthenticated, format!("header `{name}` is repeated")));
     }
     v.to_str()
         .map(Some)
-        .map_err(|_| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", format!("header `{name}` is not text")))
+        .map_err(|_| ApiError::new(ApiErrorCode::Unauthenticated, format!("header `{name}` is not text")))
 }
 
 /// Authenticate a request by its RFC 9421 signature.
@@ -180,7 +191,7 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> ApiResult<Identity> {
-    let unauth = |m: String| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", m);
+    let unauth = |m: String| ApiError::new(ApiErrorCode::Unauthenticated, m);
     let (Some(si), Some(sig), Some(cd)) = (
         header_str(headers, "signature-input")?,
         header_str(headers, "signature")?,
@@ -190,16 +201,8 @@ async fn authenticate(
     };
     let parsed = httpsig::parse(si, sig).map_err(|e| unauth(e.to_string()))?;
     let now = now()?;
-    if (parsed.created - now.unix()).abs() > SIGNATURE_WINDOW_SECS {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "stale_signature",
-            format!(
-                "the signature was created {} s away from the authority's clock; the window is ±{SIGNATURE_WINDOW_SECS} s",
-                parsed.created - now.unix()
-            ),
-        ));
-    }
+    httpsig::check_created(parsed.created, now.unix(), SIGNATURE_WINDOW_SECS)
+        .map_err(|e| ApiError::new(ApiErrorCode::StaleSignature, e.to_string()))?;
     let identity = st.authority.identify(&parsed.keyid, now)?;
     let key = st
         .authority
@@ -215,23 +218,19 @@ async fn authenticate(
     let k = format!("{}:{}", parsed.keyid, parsed.nonce);
     if st.authority.shared_nonces() {
         let a = st.authority.clone();
-        let (kk, created, cutoff) = (k.clone(), parsed.created, now.unix() - 2 * SIGNATURE_WINDOW_SECS);
+        let (kk, created, cutoff) = (k.clone(), parsed.created, now.unix().saturating_sub(2 * SIGNATURE_WINDOW_SECS));
         if !blocking(move || a.claim_nonce(&kk, created, cutoff)).await? {
             return Err(replayed());
         }
         return Ok(identity);
     }
     let mut nonces = st.nonces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cutoff = now.unix() - SIGNATURE_WINDOW_SECS;
+    let cutoff = now.unix().saturating_sub(SIGNATURE_WINDOW_SECS);
     if nonces.len() >= MAX_NONCES / 2 {
         nonces.retain(|_, created| *created >= cutoff);
     }
     if nonces.len() >= MAX_NONCES {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            "too many signed requests in the window; retry shortly",
-        ));
+        return Err(ApiError::new(ApiErrorCode::Busy, "too many signed requests in the window; retry shortly"));
     }
     if nonces.contains_key(&k) {
         return Err(replayed());
@@ -242,8 +241,7 @@ async fn authenticate(
 
 fn replayed() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        "replayed_signature",
+        ApiErrorCode::ReplayedSignature,
         "this signed request was already received; sign each request with a fresh nonce",
     )
 }
@@ -251,7 +249,7 @@ fn replayed() -> ApiError {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, AuthorityError> + Send + 'static) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("task failed: {e}")))?
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, format!("task failed: {e}")))?
         .map_err(ApiError::from)
 }
 
@@ -261,8 +259,64 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
 
 type S = State<Arc<AppState>>;
 
-async fn submit(State(st): S, Signed { who, body: b }: Signed) -> ApiResult<Response> {
+/// A request or writ id from the path: UUID-like characters only; anything
+/// else is the JSON `malformed` error, never axum's plain-text rejection.
+struct Id(String);
+
+impl<St: Send + Sync> FromRequestParts<St> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &St) -> Result<Self, ApiError> {
+        let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("path: {}", e.body_text())))?;
+        if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(ApiError::new(
+                ApiErrorCode::Malformed,
+                "a request or writ id is 1 to 64 characters of letters, digits and `-`",
+            ));
+        }
+        Ok(Self(id))
+    }
+}
+
+/// A ledger index from the path.
+struct Index(u64);
+
+impl<St: Send + Sync> FromRequestParts<St> for Index {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &St) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("path: {}", e.body_text())))?;
+        if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::new(ApiErrorCode::Malformed, "a ledger index is a decimal number"));
+        }
+        raw.parse::<u64>()
+            .map(Self)
+            .map_err(|_| ApiError::new(ApiErrorCode::Malformed, "a ledger index is a decimal number below 2^64"))
+    }
+}
+
+/// The tile path after `/v1/log/tile/`.
+struct TilePath(String);
+
+impl<St: Send + Sync> FromRequestParts<St> for TilePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &St) -> Result<Self, ApiError> {
+        let axum::extract::Path(p) = axum::extract::Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("path: {}", e.body_text())))?;
+        Ok(Self(p))
+    }
+}
+
+async fn submit(State(st): S, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let input: RequestInput = parse_json(&b)?;
+    // The authority stores and replays outcomes per key (issue 10 item 9).
+    let _ = idempotency;
     let a = st.authority.clone();
     let t0 = Instant::now();
     let now = now()?;
@@ -290,9 +344,9 @@ async fn list(
 ) -> ApiResult<Response> {
     let b = body_bytes(b)?;
     let who = authenticate(&st, &m, &uri, &h, &b).await?;
-    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::new(ApiErrorCode::Malformed, e.body_text()))?;
     if q.status.as_deref().is_some_and(|s| s != "pending") {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "only `status=pending` can be listed"));
+        return Err(ApiError::new(ApiErrorCode::InvalidRequest, "only `status=pending` can be listed"));
     }
     let a = st.authority.clone();
     let now = now()?;
@@ -300,79 +354,40 @@ async fn list(
     Ok(json(StatusCode::OK, &serde_json::json!({ "requests": v })))
 }
 
-async fn get_request(State(st): S, Path(id): Path<String>, Signed { who, .. }: Signed) -> ApiResult<Response> {
+async fn get_request(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> ApiResult<Response> {
     let a = st.authority.clone();
     let v = blocking(move || a.request(&who, &id)).await?;
     Ok(json(StatusCode::OK, &v))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct VoteBody {
-    verdict: String,
-    signature: String,
-}
-
-async fn vote(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
-    let body: VoteBody = parse_json(&b)?;
-    let verdict = match body.verdict.as_str() {
-        "approve" => Verdict::Approve,
-        "deny" => Verdict::Deny,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("verdict `{other}` must be `approve` or `deny`"),
-            ));
-        }
-    };
-    let sig = writ_core::b64::decode(&body.signature, 64)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("`signature`: {e}")))?;
-    if sig.len() != 64 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed",
-            "`signature` must be a 64-byte Ed25519 signature in base64",
-        ));
-    }
+async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
+    let body: VoteInput = parse_json(&b)?;
+    let (verdict, sig) = writ_api::approval::decode(&body)?;
+    let _ = idempotency;
     let a = st.authority.clone();
     let now = now()?;
     let v = blocking(move || a.vote(&who, &id, verdict, &sig, now)).await?;
-    st.metrics.approval(&body.verdict);
+    st.metrics.approval(body.verdict.as_str());
     Ok(json(StatusCode::OK, &v))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeBody {
-    reason: String,
-}
-
-async fn revoke(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
-    let body: RevokeBody = parse_json(&b)?;
+async fn revoke(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
+    let body: RevokeInput = parse_json(&b)?;
+    let _ = idempotency;
     let a = st.authority.clone();
     let now = now()?;
     let v = blocking(move || a.revoke(&who, &id, &body.reason, now)).await?;
     Ok(json(StatusCode::OK, &v))
 }
 
-async fn get_writ(State(st): S, Path(id): Path<String>, _: Signed) -> ApiResult<Response> {
+async fn get_writ(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> ApiResult<Response> {
     let a = st.authority.clone();
-    let v = blocking(move || a.writ(&id)).await?;
+    let v = blocking(move || writ_authority::api::writ_for(&a, &who, &id)).await?;
     Ok(json(StatusCode::OK, &v))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StatusBody {
-    #[serde(default)]
-    consume: bool,
-    #[serde(default)]
-    nonce: Option<String>,
-}
-
-async fn status(State(st): S, Path(id): Path<String>, Signed { who, body: b }: Signed) -> ApiResult<Response> {
-    let body: StatusBody = if b.is_empty() { StatusBody { consume: false, nonce: None } } else { parse_json(&b)? };
+async fn status(State(st): S, Id(id): Id, Signed { who, body: b, .. }: Signed) -> ApiResult<Response> {
+    let body: StatusInput = if b.is_empty() { StatusInput::default() } else { parse_json(&b)? };
     let a = st.authority.clone();
     let now = now()?;
     let v = blocking(move || a.status(&who, &id, body.consume, body.nonce, now)).await?;
@@ -386,19 +401,15 @@ async fn nonce(State(st): S, Signed { who, .. }: Signed) -> ApiResult<Response> 
     Ok(json(StatusCode::CREATED, &v))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecordBody {
-    entry: String,
-}
-
-async fn record(State(st): S, Signed { who, body: b }: Signed) -> ApiResult<Response> {
-    let body: RecordBody = parse_json(&b)?;
+async fn record(State(st): S, Signed { who, body: b, .. }: Signed) -> ApiResult<Response> {
+    let body: RecordInput = parse_json(&b)?;
     let entry = writ_core::b64::decode(&body.entry, writ_core::entry::MAX_ENTRY_BYTES)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", format!("`entry`: {e}")))?;
+        .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("`entry`: {e}")))?;
     let a = st.authority.clone();
     let (index, receipt) = blocking(move || a.record(&who, &entry)).await?;
-    Ok(json(StatusCode::CREATED, &serde_json::json!({"index": index, "receipt": String::from_utf8_lossy(&receipt)})))
+    let receipt = String::from_utf8(receipt)
+        .map_err(|_| ApiError::new(ApiErrorCode::Internal, "the receipt is not UTF-8 text"))?;
+    Ok(json(StatusCode::CREATED, &RecordView { index, receipt }))
 }
 
 // ---- public ledger read path ----
@@ -406,7 +417,7 @@ async fn record(State(st): S, Signed { who, body: b }: Signed) -> ApiResult<Resp
 fn ledger_err(e: writ_ledger::LedgerError) -> ApiError {
     match e {
         writ_ledger::LedgerError::OutOfRange { .. } | writ_ledger::LedgerError::Tlog(_) => {
-            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+            ApiError::new(ApiErrorCode::NotFound, e.to_string())
         }
         other => ApiError::from(AuthorityError::Ledger(other)),
     }
@@ -427,30 +438,30 @@ async fn checkpoint(State(st): S) -> Response {
     text(st.authority.ledger().latest_checkpoint().note.clone().into_bytes(), "no-cache")
 }
 
-async fn tile(State(st): S, Path(path): Path<String>) -> ApiResult<Response> {
+async fn tile(State(st): S, TilePath(path): TilePath) -> ApiResult<Response> {
     let a = st.authority.clone();
     let p = format!("tile/{path}");
     let bytes = tokio::task::spawn_blocking(move || a.ledger().read_tile(&p))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?
         .map_err(ledger_err)?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
 }
 
-async fn proof(State(st): S, Path(index): Path<u64>) -> ApiResult<Response> {
+async fn proof(State(st): S, Index(index): Index) -> ApiResult<Response> {
     let a = st.authority.clone();
     let p = tokio::task::spawn_blocking(move || a.ledger().prove(index))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?
         .map_err(ledger_err)?;
     Ok(text(p.to_bytes(), "no-cache"))
 }
 
-async fn entry(State(st): S, Path(index): Path<u64>) -> ApiResult<Response> {
+async fn entry(State(st): S, Index(index): Index) -> ApiResult<Response> {
     let a = st.authority.clone();
     let e = tokio::task::spawn_blocking(move || a.ledger().entry(index))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?
         .map_err(ledger_err)?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], e).into_response())
 }
@@ -466,13 +477,9 @@ async fn entries(
     State(st): S,
     q: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Response> {
-    let Query(q) = q.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed", e.body_text()))?;
+    let Query(q) = q.map_err(|e| ApiError::new(ApiErrorCode::Malformed, e.body_text()))?;
     if q.request_id.is_none() == q.writ_id.is_none() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "give exactly one of `request_id` or `writ_id`",
-        ));
+        return Err(ApiError::new(ApiErrorCode::InvalidRequest, "give exactly one of `request_id` or `writ_id`"));
     }
     let a = st.authority.clone();
     let rows = blocking(move || a.entries_for(q.request_id.as_deref(), q.writ_id.as_deref())).await?;
@@ -510,13 +517,58 @@ async fn openapi_route() -> Response {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route; see /v1/openapi.json")
+    ApiError::new(ApiErrorCode::NotFound, "no such route; see /v1/openapi.json")
 }
 
+async fn method_not_allowed(m: Method) -> ApiError {
+    ApiError::new(ApiErrorCode::MethodNotAllowed, format!("this route does not take `{m}`; see /v1/openapi.json"))
+}
+
+/// The code of an error answer that did not come from a handler (a layer or
+/// an extractor of axum's), by its status.
+fn code_for_status(status: StatusCode) -> ApiErrorCode {
+    match status.as_u16() {
+        401 => ApiErrorCode::Unauthenticated,
+        403 => ApiErrorCode::Forbidden,
+        404 => ApiErrorCode::NotFound,
+        405 => ApiErrorCode::MethodNotAllowed,
+        408 => ApiErrorCode::Timeout,
+        413 => ApiErrorCode::TooLarge,
+        429 | 503 => ApiErrorCode::Busy,
+        400..=499 => ApiErrorCode::Malformed,
+        _ => ApiErrorCode::Internal,
+    }
+}
+
+/// Metrics, the deadline, and the one error shape for answers that do not
+/// come from a handler.
 async fn track(State(st): S, req: Request, next: Next) -> Response {
     let route =
         req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let resp = next.run(req).await;
+    let resp = match tokio::time::timeout(TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => error_response(
+            ApiErrorCode::Timeout,
+            format!("the call did not finish within {} s; retry it with the same idempotency key", TIMEOUT.as_secs()),
+        ),
+    };
+    // INVARIANT: every failure has the JSON error shape. axum's own
+    // rejections (plain text) and empty error answers are rewritten here;
+    // HTML error pages of the web console keep their type.
+    let status = resp.status();
+    let ctype = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let resp = if (status.is_client_error() || status.is_server_error())
+        && !ctype.starts_with("application/json")
+        && !ctype.starts_with("text/html")
+    {
+        let code = code_for_status(status);
+        let bytes = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap_or_default();
+        let text: String = String::from_utf8_lossy(&bytes).chars().filter(|c| !c.is_control()).take(300).collect();
+        let message = if text.trim().is_empty() { code.as_str().replace('_', " ") } else { text.to_lowercase() };
+        error_response(code, message)
+    } else {
+        resp
+    };
     st.metrics.http(&route, resp.status().as_u16());
     resp
 }
@@ -542,10 +594,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_route))
+        .merge(web::routes(state.clone()))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, TIMEOUT))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
 }
 
@@ -555,4 +608,61 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// I/O errors of the listener.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
     axum::serve(listener, router(state)).await
+}
+
+/// The server's TLS identity: a PEM certificate chain and its private key.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsIdentity")
+    }
+}
+
+/// Why a TLS identity was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TlsError(String);
+
+impl TlsIdentity {
+    /// From PEM bytes: the certificate chain (leaf first) and a PKCS#8, PKCS#1
+    /// or SEC1 private key. TLS 1.2 and 1.3 with rustls's safe defaults.
+    ///
+    /// # Errors
+    /// [`TlsError`] naming what is wrong with either file.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let certs = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TlsError(format!("the certificate file is not PEM certificates: {e}")))?;
+        if certs.is_empty() {
+            return Err(TlsError("the certificate file holds no `CERTIFICATE` block".into()));
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| TlsError(format!("the key file holds no PEM private key: {e}")))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError(format!("TLS setup: {e}")))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| TlsError(format!("the certificate and key do not make a TLS identity: {e}")))?;
+        Ok(Self { config: Arc::new(config) })
+    }
+}
+
+/// Serve `router` over TLS on `listener` until the process ends.
+///
+/// # Errors
+/// I/O errors of the listener.
+pub async fn serve_tls(
+    listener: std::net::TcpListener,
+    state: Arc<AppState>,
+    identity: TlsIdentity,
+) -> std::io::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(identity.config);
+    axum_server::from_tcp_rustls(listener, config).serve(router(state).into_make_service()).await
 }

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use writ_authority::model::{RequestInput, RequestView, TargetInput};
-use writ_server::client::Client;
+use writ_api::OperatorApi as _;
+use writ_api::wire::{RequestInput, TargetInput};
+use writ_client::Client;
 
 use crate::files;
 
@@ -31,6 +32,9 @@ pub struct BenchArgs {
     /// The program to ask for (must be auto-allowed by policy).
     #[arg(long, default_value = "/usr/bin/true")]
     pub program: String,
+    /// CA certificates (PEM) for an `https://` authority (default: the system roots).
+    #[arg(long, env = "WRIT_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -46,6 +50,11 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let key = files::read_private_key(&args.key)?;
+    let ca_pem = match &args.ca {
+        Some(p) => Some(files::read_bounded(p, 1 << 20)?),
+        None => None,
+    };
+    let opts = writ_client::Options { ca_pem, timeout: None };
     let seed = key.seed();
     let sha = files::hash_file(std::path::Path::new(&args.program))?.to_hex();
     let next = Arc::new(AtomicU64::new(0));
@@ -54,7 +63,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..args.concurrency.max(1) {
-        let client = Client::new(&args.authority, writ_core::SigningKey::from_seed(&seed));
+        let client = Client::with_options(&args.authority, writ_core::SigningKey::from_seed(&seed), &opts)
+            .map_err(|e| crate::exit::UsageError(format!("--authority: {}", e.message)))?;
         let (next, errors, first_error) = (next.clone(), errors.clone(), first_error.clone());
         let total = args.requests;
         let input = RequestInput {
@@ -69,12 +79,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             cwd: None,
             hosts: None,
             evidence: None,
+            boundaries: None,
+            uses: None,
         };
         handles.push(std::thread::spawn(move || {
             let mut lat = Vec::new();
             while next.fetch_add(1, Ordering::Relaxed) < total {
                 let t0 = Instant::now();
-                match client.post::<_, RequestView>("/v1/requests", &input) {
+                let idem = writ_api::IdempotencyKey::random();
+                match idem.and_then(|k| client.submit(&input, &k)) {
                     Ok(v) if v.status == "issued" && v.receipt.is_some() => lat.push(t0.elapsed()),
                     Ok(v) => {
                         errors.fetch_add(1, Ordering::Relaxed);

@@ -1,4 +1,4 @@
-//! `writ serve`: run the authority's HTTP API.
+//! `writ serve`: run the authority's HTTP API, over TLS with `--tls-cert`/`--tls-key`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,10 +7,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use writ_authority::{Authority, Config};
 
-/// Serve the authority over HTTP (`/v1`, see docs/api.md).
+use crate::exit::UsageError;
+
+/// Serve the authority over HTTP(S) (`/v1`, see docs/api.md).
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// The authority home (default `$WRIT_HOME` or `./.writ`).
+    /// The authority home [env: WRIT_HOME; default ./.writ].
     #[arg(long, env = "WRIT_HOME", value_name = "DIR")]
     pub home: Option<PathBuf>,
     /// Address to listen on.
@@ -20,28 +22,68 @@ pub struct ServeArgs {
     #[arg(long, env = "WRIT_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
     /// PostgreSQL schema.
-    #[arg(long, default_value = "writ")]
-    pub schema: String,
+    #[arg(long = "pg-schema", value_name = "NAME", default_value = "writ")]
+    pub pg_schema: String,
+    /// The server's TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The TLS private key (PEM, PKCS#8 / PKCS#1 / SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+fn is_loopback(listen: &str) -> bool {
+    listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback()) || listen.starts_with("localhost:")
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let tls =
+        match (&args.tls_cert, &args.tls_key) {
+            (Some(c), Some(k)) => {
+                let cert = crate::files::read_bounded(c, 1 << 20)?;
+                let key = crate::files::read_bounded(k, 1 << 20)?;
+                Some(writ_server::TlsIdentity::from_pem(&cert, &key).map_err(|e| {
+                    UsageError(format!("--tls-cert `{}` / --tls-key `{}`: {e}", c.display(), k.display()))
+                })?)
+            }
+            _ => None,
+        };
+    if tls.is_none() && !is_loopback(&args.listen) {
+        eprintln!(
+            "warning: serving plain HTTP on `{}`: writs are bearer artifacts; pass --tls-cert and --tls-key outside loopback",
+            args.listen
+        );
+    }
     let home = crate::cmd::init::home_dir(args.home);
     let mut cfg = Config::new(&home);
-    cfg.database = args.database;
-    cfg.schema = args.schema;
-    let authority =
-        Authority::open(&cfg).with_context(|| format!("cannot open the authority in `{}`", home.display()))?;
+    cfg.database.clone_from(&args.database);
+    cfg.schema = args.pg_schema;
+    let authority = Authority::open(&cfg).map_err(|e| match &args.database {
+        Some(url) => anyhow::anyhow!(
+            "cannot open the authority's database at `{}` (home `{}`): {e}; check that PostgreSQL runs there and the URL is right",
+            crate::config::db_host(url),
+            home.display()
+        ),
+        None => anyhow::anyhow!("cannot open the authority in `{}`: {e}", home.display()),
+    })?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", args.listen))?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // The first stdout line is the bound address, so scripts and tests can use `--listen 127.0.0.1:0`.
-        println!("listening on http://{addr}");
+        println!("listening on {scheme}://{addr}");
         eprintln!("writ authority serving {} (ledger {})", home.display(), authority.ledger().origin());
         let state = writ_server::AppState::new(Arc::new(authority));
-        writ_server::serve(listener, state).await.context("server failed")
+        match tls {
+            Some(identity) => {
+                let std_listener = listener.into_std()?;
+                writ_server::serve_tls(std_listener, state, identity).await.context("server failed")
+            }
+            None => writ_server::serve(listener, state).await.context("server failed"),
+        }
     })?;
     Ok(ExitCode::SUCCESS)
 }

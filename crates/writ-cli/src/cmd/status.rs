@@ -1,17 +1,41 @@
-//! `writ status`: a writ's state (valid / revoked, uses).
+//! `writ status`: a writ's state: `valid`, or `expired`, `spent`, `revoked`
+//! (exit 77 for those three).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cmd::request::{Conn, ConnArgs, finish};
+use writ_api::wire::WritView;
+
+use crate::config::{ConnArgs, api, finish, visible};
 use crate::exit;
 
-/// Show a writ's state; exit 0 valid, 77 revoked.
+/// Show a writ's state; exit 0 valid, 77 expired, spent or revoked.
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// The writ file instead of its id (its claimed id is read, nothing trusted).
+    #[arg(long, value_name = "FILE", conflicts_with = "writ_id")]
+    pub writ: Option<PathBuf>,
     /// The writ id.
-    pub writ_id: String,
+    #[arg(required_unless_present = "writ")]
+    pub writ_id: Option<String>,
+}
+
+/// The state a person needs: revoked beats spent beats expired beats valid.
+pub fn state(v: &WritView, now: writ_core::Timestamp) -> &'static str {
+    if v.state == "revoked" {
+        return "revoked";
+    }
+    if v.uses.is_some_and(|u| v.used >= u) {
+        return "spent";
+    }
+    match writ_core::Timestamp::parse(&v.not_after) {
+        Ok(t) if t.unix() <= now.unix() => "expired",
+        Ok(_) => "valid",
+        // An end of validity we cannot read is not `valid`.
+        Err(_) => "expired",
+    }
 }
 
 pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -19,28 +43,29 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
     finish(
         json,
         (|| {
-            let conn = Conn::open(&args.conn, false)?;
-            let v = conn.writ(&args.writ_id)?;
+            let id = crate::cmd::revoke::writ_id(args.writ.as_deref(), args.writ_id.as_deref())?;
+            let conn = args.conn.open(false)?;
+            let v = conn.api.writ(&id).map_err(api)?;
+            let st = state(&v, crate::files::now()?);
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"writ_id": v.writ_id, "request_id": v.request_id, "state": v.state, "uses": v.uses,
+                    serde_json::json!({"writ_id": v.writ_id, "request_id": v.request_id, "state": st, "uses": v.uses,
                     "used": v.used, "not_after": v.not_after, "revoked_at": v.revoked_at, "reason": v.reason})
                 );
             } else {
-                println!("{}", v.state);
+                println!("{st}");
                 eprintln!(
-                    "writ {} (request {}): {}, valid until {}, uses {}/{}{}",
-                    v.writ_id,
-                    v.request_id,
-                    v.state,
+                    "writ {} (request {}): {st}, valid until {}, uses {}/{}{}",
+                    visible(&v.writ_id),
+                    visible(&v.request_id),
                     v.not_after,
                     v.used,
                     v.uses.map_or_else(|| "unlimited".to_string(), |u| u.to_string()),
-                    v.reason.as_deref().map(|r| format!(", revoked: {r}")).unwrap_or_default()
+                    v.reason.as_deref().map(|r| format!(", revoked: {}", visible(r))).unwrap_or_default()
                 );
             }
-            Ok(if v.state == "revoked" { exit::denied() } else { ExitCode::SUCCESS })
+            Ok(if st == "valid" { ExitCode::SUCCESS } else { exit::denied() })
         })(),
     )
 }

@@ -1,0 +1,187 @@
+//! The authority in-process as the contract's roles: [`Local`] implements
+//! [`GateApi`] and [`OperatorApi`] over an [`Authority`], acting as one key.
+//! Time comes from the system clock here (the use cases below take it as an
+//! argument); errors become [`ApiError`]s with their [`ApiErrorCode`].
+//!
+//! ```
+//! use std::sync::Arc;
+//! use writ_api::OperatorApi;
+//! use writ_authority::{Authority, Config, api::Local, home};
+//! let dir = tempfile::tempdir().unwrap();
+//! home::init(dir.path()).unwrap();
+//! let authority = Arc::new(Authority::open(&Config::new(dir.path())).unwrap());
+//! let operator = Local::operator(authority);
+//! assert!(operator.pending().unwrap().is_empty());
+//! let e = operator.writ("01234567-89ab-7def-8123-456789abcdef").unwrap_err();
+//! assert_eq!(e.code, writ_api::ApiErrorCode::UnknownWrit);
+//! ```
+
+use std::sync::Arc;
+
+use writ_api::wire::{NonceView, RequestInput, RequestView, VoteInput, WritView};
+use writ_api::{ApiError, ApiErrorCode, GateApi, IdempotencyKey, OperatorApi, RecordAck, approval};
+use writ_core::trust::Role;
+use writ_core::{KeyId, Timestamp};
+
+use crate::{Authority, AuthorityError, Identity};
+
+impl From<AuthorityError> for ApiError {
+    fn from(e: AuthorityError) -> Self {
+        let code = match &e {
+            AuthorityError::Malformed(_) => ApiErrorCode::Malformed,
+            AuthorityError::InvalidRequest(_) => ApiErrorCode::InvalidRequest,
+            AuthorityError::BadSignature(_) => ApiErrorCode::BadSignature,
+            AuthorityError::BadEvidence(_) => ApiErrorCode::BadEvidence,
+            AuthorityError::UnknownKey(_) => ApiErrorCode::UnknownKey,
+            AuthorityError::Forbidden(_) => ApiErrorCode::Forbidden,
+            AuthorityError::SelfApproval => ApiErrorCode::SelfApproval,
+            AuthorityError::NotInGroup(_) => ApiErrorCode::NotInGroup,
+            AuthorityError::UnknownRequest(_) => ApiErrorCode::UnknownRequest,
+            AuthorityError::UnknownWrit(_) => ApiErrorCode::UnknownWrit,
+            AuthorityError::AlreadyVoted(_) => ApiErrorCode::AlreadyVoted,
+            AuthorityError::NotPending { .. } => ApiErrorCode::RequestNotPending,
+            AuthorityError::Expired(_) => ApiErrorCode::RequestExpired,
+            AuthorityError::AlreadyRevoked(_) => ApiErrorCode::AlreadyRevoked,
+            AuthorityError::Replayed(_) => ApiErrorCode::Replayed,
+            AuthorityError::ExceedsPolicy(_) => ApiErrorCode::ExceedsPolicy,
+            AuthorityError::LoaderVariable(_) => ApiErrorCode::LoaderVariable,
+            AuthorityError::UnsafeText(_) => ApiErrorCode::UnsafeText,
+            AuthorityError::Timeout => ApiErrorCode::Timeout,
+            AuthorityError::Busy | AuthorityError::Ledger(writ_ledger::LedgerError::Busy { .. }) => ApiErrorCode::Busy,
+            AuthorityError::Config(_) | AuthorityError::Ledger(_) | AuthorityError::Database(_) => {
+                ApiErrorCode::Unavailable
+            }
+            AuthorityError::Internal(_) => ApiErrorCode::Internal,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+/// The current time from the system clock.
+///
+/// # Errors
+/// `internal` when the clock is before 1970 or out of range.
+pub fn now() -> Result<Timestamp, ApiError> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::new(ApiErrorCode::Internal, "the system clock is before 1970"))?
+        .as_secs();
+    i64::try_from(secs)
+        .ok()
+        .and_then(Timestamp::from_unix)
+        .ok_or_else(|| ApiError::new(ApiErrorCode::Internal, "the system clock is out of range"))
+}
+
+/// A writ's view for `caller`: its requester, the approvers who voted on its
+/// request, and operators (issuer keys) only — a writ is a bearer artifact.
+///
+/// # Errors
+/// `unknown_writ`; `forbidden` for anyone else.
+pub fn writ_for(authority: &Authority, caller: &Identity, writ_id: &str) -> Result<WritView, AuthorityError> {
+    let w = authority.writ(writ_id)?;
+    if caller.has(Role::Issuer) {
+        return Ok(w);
+    }
+    let forbidden = || {
+        AuthorityError::Forbidden(
+            "only the writ's requester, its request's approvers and operators may read a writ".into(),
+        )
+    };
+    let r = match authority.request(caller, &w.request_id) {
+        Ok(r) => r,
+        Err(AuthorityError::Forbidden(_)) => return Err(forbidden()),
+        Err(e) => return Err(e),
+    };
+    let me = caller.key_id.to_string();
+    if r.requester == me || r.approvals.iter().any(|v| v.approver == me) { Ok(w) } else { Err(forbidden()) }
+}
+
+/// The authority in-process, acting as one key.
+#[derive(Debug, Clone)]
+pub struct Local {
+    authority: Arc<Authority>,
+    caller: KeyId,
+}
+
+impl Local {
+    /// Calls made as `caller` (identified anew at each call, so a key revoked
+    /// in the trust root stops at once).
+    #[must_use]
+    pub fn new(authority: Arc<Authority>, caller: KeyId) -> Self {
+        Self { authority, caller }
+    }
+
+    /// Calls made as the operator (the issuer key of the home).
+    #[must_use]
+    pub fn operator(authority: Arc<Authority>) -> Self {
+        let caller = authority.issuer_key_id();
+        Self { authority, caller }
+    }
+
+    /// The authority.
+    #[must_use]
+    pub fn authority(&self) -> &Arc<Authority> {
+        &self.authority
+    }
+
+    fn who(&self) -> Result<(Identity, Timestamp), ApiError> {
+        let now = now()?;
+        Ok((self.authority.identify(&self.caller, now)?, now))
+    }
+}
+
+impl GateApi for Local {
+    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.status(&who, writ_id, consume, Some(nonce.to_string()), now)?)
+    }
+
+    fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
+        let (who, _) = self.who()?;
+        let (index, receipt) = self.authority.record(&who, entry)?;
+        Ok(RecordAck { index, receipt })
+    }
+}
+
+impl OperatorApi for Local {
+    fn submit(&self, input: &RequestInput, _key: &IdempotencyKey) -> Result<RequestView, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.submit(&who, input.clone(), now)?)
+    }
+
+    fn pending(&self) -> Result<Vec<RequestView>, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.pending(&who, now)?)
+    }
+
+    fn request(&self, id: &str) -> Result<RequestView, ApiError> {
+        let (who, _) = self.who()?;
+        Ok(self.authority.request(&who, id)?)
+    }
+
+    fn vote(&self, id: &str, vote: &VoteInput, _key: &IdempotencyKey) -> Result<RequestView, ApiError> {
+        let (verdict, sig) = approval::decode(vote)?;
+        let (who, now) = self.who()?;
+        Ok(self.authority.vote(&who, id, verdict, &sig, now)?)
+    }
+
+    fn revoke(&self, writ_id: &str, reason: &str, _key: &IdempotencyKey) -> Result<WritView, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.revoke(&who, writ_id, reason, now)?)
+    }
+
+    fn writ(&self, writ_id: &str) -> Result<WritView, ApiError> {
+        let (who, _) = self.who()?;
+        Ok(writ_for(&self.authority, &who, writ_id)?)
+    }
+
+    fn status(&self, writ_id: &str, nonce: Option<&str>) -> Result<Vec<u8>, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.status(&who, writ_id, false, nonce.map(str::to_string), now)?)
+    }
+
+    fn nonce(&self) -> Result<NonceView, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.new_nonce(&who, now)?)
+    }
+}
