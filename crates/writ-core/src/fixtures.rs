@@ -1193,3 +1193,127 @@ fn decided_vectors(out: &mut Vec<Vector>) {
         ));
     }
 }
+
+/// One status-response vector (`testdata/status/`): a signed response, the
+/// writ it is checked for, and the expected outcome of
+/// [`crate::status::open`] (`docs/format.md` §14).
+#[derive(Clone, Debug)]
+pub struct StatusVector {
+    /// File stem.
+    pub name: &'static str,
+    /// What it shows.
+    pub description: &'static str,
+    /// The response envelope.
+    pub response: Vec<u8>,
+    /// The writ's `predicate.issuer`.
+    pub issuer: crate::keys::KeyId,
+    /// The writ's id.
+    pub writ_id: String,
+    /// sha256 of the writ's envelope.
+    pub envelope_sha256: Sha256Digest,
+    /// The nonce the gate sent.
+    pub nonce: Option<&'static str>,
+    /// `None` = accepted, else the denial code.
+    pub expected: Option<DenialCode>,
+}
+
+/// The status-response vectors, in a fixed order.
+#[must_use]
+pub fn status_vectors() -> Vec<StatusVector> {
+    use crate::status::{StatusStatement, WritState, sign as sign_status};
+    let writ = sign(predicate());
+    let digest = Sha256Digest::of(&writ);
+    let st = |state, checked_at: Timestamp| StatusStatement {
+        writ_id: uuid(1),
+        envelope_sha256: digest,
+        state,
+        revoked_at: None,
+        reason: None,
+        use_count: None,
+        uses_left: None,
+        checked_at,
+        nonce: Some("gate-nonce-1".into()),
+    };
+    let v = |name, description, response, issuer: &SigningKey, expected| StatusVector {
+        name,
+        description,
+        response,
+        issuer: issuer.key_id(),
+        writ_id: uuid(1),
+        envelope_sha256: digest,
+        nonce: Some("gate-nonce-1"),
+        expected,
+    };
+    let mut revoked = st(WritState::Revoked, NOW);
+    revoked.revoked_at = Some(T0.plus(30));
+    revoked.reason = Some("key compromise".into());
+    let mut other_writ = st(WritState::Valid, NOW);
+    other_writ.writ_id = uuid(9);
+    let mut other_nonce = st(WritState::Valid, NOW);
+    other_nonce.nonce = Some("gate-nonce-2".into());
+    vec![
+        v(
+            "accept_valid",
+            "signed by the writ's issuer key",
+            sign_status(&st(WritState::Valid, NOW), &issuer()),
+            &issuer(),
+            None,
+        ),
+        v(
+            "accept_revoked",
+            "a revocation signed by the writ's issuer key",
+            sign_status(&revoked, &issuer()),
+            &issuer(),
+            None,
+        ),
+        v(
+            "deny_other_issuer_key",
+            "signed by another issuer key of the same trust root",
+            sign_status(&st(WritState::Valid, T0.plus(-2 * 86_400)), &retired_issuer()),
+            &issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+        v(
+            "deny_outside_key_window",
+            "the writ's (retired) issuer key answering after its window closed",
+            sign_status(&st(WritState::Valid, NOW), &retired_issuer()),
+            &retired_issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+        v(
+            "accept_inside_key_window",
+            "the writ's (retired) issuer key answering inside its window",
+            sign_status(&st(WritState::Valid, T0.plus(-2 * 86_400)), &retired_issuer()),
+            &retired_issuer(),
+            None,
+        ),
+        v(
+            "deny_revoked_issuer_key",
+            "the writ's issuer key is revoked",
+            sign_status(&st(WritState::Valid, NOW), &revoked_issuer()),
+            &revoked_issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+        v(
+            "deny_not_an_issuer",
+            "signed by an approver key",
+            sign_status(&st(WritState::Valid, NOW), &alice()),
+            &issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+        v(
+            "deny_other_writ",
+            "about another writ",
+            sign_status(&other_writ, &issuer()),
+            &issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+        v(
+            "deny_other_nonce",
+            "echoes another gate's nonce",
+            sign_status(&other_nonce, &issuer()),
+            &issuer(),
+            Some(DenialCode::StatusUnknown),
+        ),
+    ]
+}

@@ -134,10 +134,16 @@ pub fn validate_path_pattern(pattern: &str) -> Result<(), &'static str> {
 /// non-empty segment, with `*` matching any run of characters within it (an
 /// empty pattern segment, from a trailing `/`, matches only the empty final
 /// segment). A path with `.`/`..` segments, an empty inner segment, a `*`, or
-/// a form whose meaning depends on the upstream never matches.
+/// a form whose meaning depends on the upstream never matches, and neither
+/// does a pattern [`validate_path_pattern`] refuses.
 #[must_use]
 pub fn path_match(pattern: &str, path: &str) -> bool {
+    // An invalid pattern matches nothing (fail closed, even if a writ that
+    // carries one could never verify).
     let (Ok(pats), Ok(segs)) = (segments(pattern), segments(path)) else { return false };
+    if pats.iter().any(|p| p.contains("**") && *p != "**") {
+        return false;
+    }
     if segs.iter().any(|s| s.contains('*')) {
         return false;
     }

@@ -42,6 +42,35 @@ fn expected_json(v: &Vector) -> String {
     s
 }
 
+/// The expected outcome of a status-response vector (fields alphabetical).
+#[derive(serde::Serialize)]
+struct StatusExpected<'a> {
+    code: Option<&'static str>,
+    description: &'static str,
+    envelope_sha256: String,
+    issuer: String,
+    nonce: Option<&'static str>,
+    trust: &'static str,
+    verdict: &'static str,
+    writ_id: &'a str,
+}
+
+fn status_expected_json(v: &fixtures::StatusVector) -> String {
+    let mut s = serde_json::to_string_pretty(&StatusExpected {
+        code: v.expected.map(|c| c.as_str()),
+        description: v.description,
+        envelope_sha256: v.envelope_sha256.to_hex(),
+        issuer: v.issuer.to_string(),
+        nonce: v.nonce,
+        trust: "../writs/trust.json",
+        verdict: if v.expected.is_some() { "deny" } else { "accept" },
+        writ_id: &v.writ_id,
+    })
+    .unwrap();
+    s.push('\n');
+    s
+}
+
 fn files() -> Vec<(PathBuf, Vec<u8>)> {
     let dir = testdata();
     let mut out: Vec<(PathBuf, Vec<u8>)> = fixtures::trust_files()
@@ -56,6 +85,11 @@ fn files() -> Vec<(PathBuf, Vec<u8>)> {
         (serde_json::to_string_pretty(&fixtures::predicate()).unwrap() + "\n").into_bytes(),
     ));
     out.push((examples.join("trust.json"), (fixtures::trust_root(false).to_json_pretty() + "\n").into_bytes()));
+    let status = dir.join("../status");
+    for v in fixtures::status_vectors() {
+        out.push((status.join(format!("{}.status.json", v.name)), v.response.clone()));
+        out.push((status.join(format!("{}.expected.json", v.name)), status_expected_json(&v).into_bytes()));
+    }
     for v in fixtures::vectors() {
         out.push((dir.join(format!("{}.writ.json", v.name)), v.envelope.clone()));
         out.push((dir.join(format!("{}.expected.json", v.name)), expected_json(&v).into_bytes()));
@@ -144,4 +178,37 @@ fn the_denial_code_table_is_the_enum() {
     }
     let names: Vec<String> = writ_core::DenialCode::ALL.iter().map(|c| c.as_str().to_owned()).collect();
     assert_eq!(documented, names, "docs/format.md §8 and `DenialCode::ALL` differ");
+}
+
+/// `testdata/status/`: each response gets the outcome written beside it
+/// (`docs/format.md` §14: only the writ's issuer key, inside its window).
+#[test]
+fn every_status_vector_gives_its_expected_outcome() {
+    regenerate_if_asked();
+    let dir = testdata().join("../status");
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        let Some(stem) = name.strip_suffix(".expected.json") else { continue };
+        let e: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+        let trust = TrustRoot::from_json(&fs::read(dir.join(e["trust"].as_str().unwrap())).unwrap()).unwrap();
+        let response = fs::read(dir.join(format!("{stem}.status.json"))).unwrap();
+        let issuer = writ_core::KeyId::parse(e["issuer"].as_str().unwrap()).unwrap();
+        let digest = writ_core::Sha256Digest::from_hex(e["envelope_sha256"].as_str().unwrap()).unwrap();
+        let got = writ_core::status::open(
+            &response,
+            &trust,
+            &issuer,
+            e["writ_id"].as_str().unwrap(),
+            &digest,
+            e["nonce"].as_str(),
+        );
+        match e["code"].as_str() {
+            None => assert!(got.is_ok(), "{stem}: expected accept, got {:?}", got.err()),
+            Some(code) => assert_eq!(got.err().map(|d| d.code.as_str()), Some(code), "{stem}"),
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, fixtures::status_vectors().len());
 }

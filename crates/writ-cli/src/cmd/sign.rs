@@ -13,7 +13,8 @@ use crate::files;
 ///
 /// Fills what the signer knows: `issuer` (the key), `id` (a new UUIDv7) and
 /// `issued_at` (now) when absent, `validity` (now .. now + --ttl) when absent,
-/// and each exec action's `sha256` from the matching --subject file.
+/// each exec action's `sha256` from the matching --subject file, and each
+/// `file` argument rule's `sha256` from the matching --arg-file.
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// The issuer's private key.
@@ -25,6 +26,10 @@ pub struct SignArgs {
     /// Program files the writ names: each is hashed and must be the `program` of an exec action.
     #[arg(long = "subject", value_name = "PATH")]
     pub subjects: Vec<PathBuf>,
+    /// Files the writ binds as arguments (absolute paths): each is hashed into
+    /// the `{"file": {"path": PATH}}` argument rules naming exactly this path.
+    #[arg(long = "arg-file", value_name = "PATH")]
+    pub arg_files: Vec<PathBuf>,
     /// Validity when the predicate has none, in seconds.
     #[arg(long, default_value_t = 3600)]
     pub ttl: i64,
@@ -59,6 +64,7 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         || json!({"not_before": issued_at.to_rfc3339(), "not_after": issued_at.plus(args.ttl).to_rfc3339()}),
     );
     fill_subject_digests(obj, &args.subjects)?;
+    fill_file_digests(obj, &args.arg_files)?;
     let predicate: Predicate = serde_json::from_value(v)
         .with_context(|| format!("`{}` is not a valid writ predicate", args.predicate.display()))?;
     let statement = writ_core::issue::statement(predicate);
@@ -68,6 +74,16 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         None => println!("{}", String::from_utf8_lossy(&envelope)),
     }
     eprintln!("signed writ {} by {issuer}", statement.predicate.id);
+    let p = &statement.predicate;
+    let life = p.validity.not_after.unix().saturating_sub(p.validity.not_before.unix());
+    if p.scope.offline && life > i64::try_from(writ_core::trust::DEFAULT_MAX_OFFLINE_LIFETIME_SECS).unwrap_or(i64::MAX)
+    {
+        eprintln!(
+            "note: the writ allows offline runs but lives {life} s; gates run it offline only if the trust root's \
+             `max_offline_lifetime_secs` (default {} s) allows that",
+            writ_core::trust::DEFAULT_MAX_OFFLINE_LIFETIME_SECS
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -101,6 +117,47 @@ fn fill_subject_digests(obj: &mut serde_json::Map<String, Value>, subjects: &[Pa
         if !found {
             bail!(
                 "subject `{path_str}` has no exec action in the predicate; add {{\"exec\": {{\"program\": \"{path_str}\"}}}} to scope.actions"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Fills the `sha256` of every `file` argument rule whose `path` is one of
+/// `files` (given as absolute paths, compared as written).
+fn fill_file_digests(obj: &mut serde_json::Map<String, Value>, files_: &[PathBuf]) -> anyhow::Result<()> {
+    let actions = obj
+        .get_mut("scope")
+        .and_then(|s| s.get_mut("actions"))
+        .and_then(Value::as_array_mut)
+        .context("the predicate needs `scope.actions`")?;
+    for file in files_ {
+        let path_str = file.to_str().context("--arg-file path is not UTF-8")?;
+        if !file.is_absolute() {
+            bail!("--arg-file `{path_str}` must be an absolute path (a file argument is matched as written)");
+        }
+        let digest = files::hash_file(file)?.to_string();
+        let mut found = false;
+        let rules = actions
+            .iter_mut()
+            .filter_map(|a| a.get_mut("exec").and_then(|e| e.get_mut("args")).and_then(Value::as_array_mut))
+            .flatten()
+            .filter_map(|r| r.get_mut("file").and_then(Value::as_object_mut));
+        for rule in rules {
+            if rule.get("path").and_then(Value::as_str) != Some(path_str) {
+                continue;
+            }
+            found = true;
+            match rule.get("sha256").and_then(Value::as_str) {
+                Some(d) if d != digest => bail!("`{path_str}` has sha256 {digest} but the predicate says {d}"),
+                _ => {
+                    rule.insert("sha256".into(), json!(digest));
+                }
+            }
+        }
+        if !found {
+            bail!(
+                "--arg-file `{path_str}` has no file rule in the predicate; add {{\"file\": {{\"path\": \"{path_str}\"}}}} to an exec action's args"
             );
         }
     }
