@@ -25,7 +25,7 @@ fn independent_verifier_accepts_checkpoints_and_proofs() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let p = |name: &str| d.join(name).to_str().unwrap().to_owned();
-    let vkey = writ(d, &["log", "--home", "h", "key"]).trim().to_owned();
+    let vkey = writ(d, &["log", "--home", "h", "key", "--create"]).trim().to_owned();
     let mut checkpoints = Vec::new();
     for i in 0..13 {
         writ(d, &["log", "--home", "h", "append", "--data", &format!("entry {i}")]);
@@ -53,7 +53,7 @@ fn independent_verifier_accepts_checkpoints_and_proofs() {
     }
     // A checkpoint signed by another key is refused.
     let other = tempfile::tempdir().unwrap();
-    let other_vkey = writ(other.path(), &["log", "--home", "h", "key"]).trim().to_owned();
+    let other_vkey = writ(other.path(), &["log", "--home", "h", "key", "--create"]).trim().to_owned();
     std::fs::write(d.join("e0"), "entry 0").unwrap();
     assert!(python(&["proof", &vkey, &p("p0"), &p("e0")]).0);
     let (ok, out) = python(&["proof", &other_vkey, &p("p0"), &p("e0")]);

@@ -84,6 +84,25 @@ pub enum Finding {
         /// Current size.
         current: u64,
     },
+    /// The store is smaller than the last checkpoint its key signed (the
+    /// key's one-log record): an older backup, an empty or a second store.
+    BehindLastSigned {
+        /// Size the key last signed.
+        last: u64,
+        /// Size of the audited store.
+        current: u64,
+    },
+    /// The store does not extend the last checkpoint its key signed: it is
+    /// another log under the same key.
+    ForkOfLastSigned {
+        /// Size the key last signed.
+        last: u64,
+    },
+    /// The key's one-log record is not a checkpoint signed by the key.
+    LastSignedInvalid {
+        /// Why.
+        detail: String,
+    },
 }
 
 impl std::fmt::Display for Finding {
@@ -115,6 +134,17 @@ impl std::fmt::Display for Finding {
             Self::Rollback { saved, current } => {
                 write!(f, "ledger shrank: saved checkpoint has {saved} entries, ledger now {current}")
             }
+            Self::BehindLastSigned { last, current } => write!(
+                f,
+                "this store holds {current} entries, but its key last signed {last}: it is an older backup, an empty store or not the store the home's key signs for"
+            ),
+            Self::ForkOfLastSigned { last } => write!(
+                f,
+                "this store does not extend the checkpoint of size {last} its key last signed: it is another log under the same key"
+            ),
+            Self::LastSignedInvalid { detail } => {
+                write!(f, "the key's record of its last signed checkpoint does not verify: {detail}")
+            }
         }
     }
 }
@@ -134,6 +164,9 @@ impl Finding {
             Self::SavedCheckpointInvalid { .. } => "saved_checkpoint_invalid",
             Self::InconsistentWithSaved { .. } => "inconsistent_with_saved",
             Self::Rollback { .. } => "rollback",
+            Self::BehindLastSigned { .. } => "behind_last_signed",
+            Self::ForkOfLastSigned { .. } => "fork_of_last_signed",
+            Self::LastSignedInvalid { .. } => "last_signed_invalid",
         }
     }
 
@@ -444,4 +477,40 @@ pub fn audit(
         findings: checker.fs.list,
         finding_count: checker.fs.count,
     })
+}
+
+/// Check an audited store against `record`, the last checkpoint its key
+/// signed (the key's one-log record, [`crate::guard`]): the store must hold
+/// at least that many entries and its tree (the root the audit recomputed,
+/// `report.root`) must extend it. Adds a finding to `report` otherwise.
+///
+/// # Errors
+/// Store errors.
+pub fn check_last_signed(
+    store: &mut dyn Store,
+    report: &mut AuditReport,
+    record: &[u8],
+    verifier: &VerifierKey,
+) -> Result<()> {
+    let finding = match checkpoint::open(record, verifier.name(), verifier) {
+        Err(e) => Some(Finding::LastSignedInvalid { detail: e.to_string() }),
+        Ok(last) if last.size > report.size => {
+            Some(Finding::BehindLastSigned { last: last.size, current: report.size })
+        }
+        Ok(last) => {
+            let consistent = writ_tlog::tree::consistency_proof(last.size, report.size, |ix| store.read_hashes(ix))
+                .ok()
+                .is_some_and(|p| {
+                    writ_tlog::proof::verify_consistency(last.size, report.size, &p, &last.root, &report.root).is_ok()
+                });
+            (!consistent).then_some(Finding::ForkOfLastSigned { last: last.size })
+        }
+    };
+    if let Some(f) = finding {
+        report.finding_count += 1;
+        if report.findings.len() < MAX_FINDINGS {
+            report.findings.push(f);
+        }
+    }
+    Ok(())
 }

@@ -5,6 +5,10 @@
 //! `--ledger PATH_OR_URL` points at another store (a SQLite file or a
 //! `postgres://` URL); its checkpoints are checked with the home's key or
 //! with `--verifier`.
+//!
+//! Read-only subcommands never create anything. Appending signs with the
+//! home's key, which refuses (one log per key) any store that does not
+//! extend the last checkpoint the key signed (`ledger.checkpoint`).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -33,8 +37,9 @@ pub struct LedgerTarget {
     /// A ledger store other than the home's: a SQLite file or a `postgres://` URL.
     #[arg(long, global = true, value_name = "PATH_OR_URL")]
     pub ledger: Option<String>,
-    /// PostgreSQL schema holding the ledger tables.
-    #[arg(long, global = true, default_value = "writ", value_name = "NAME")]
+    /// PostgreSQL schema holding the ledger tables (`--schema` is the same
+    /// flag, as `writ serve` names it).
+    #[arg(long, visible_alias = "schema", global = true, default_value = "writ", value_name = "NAME")]
     pub pg_schema: String,
     /// Verifier key string (`<name>+<id>+<key>`) to check checkpoints with,
     /// instead of the home's ledger.key.
@@ -43,16 +48,25 @@ pub struct LedgerTarget {
 }
 
 impl LedgerTarget {
-    fn key_path(&self) -> PathBuf {
+    pub fn key_path(&self) -> PathBuf {
         self.home.join("ledger.key")
     }
 
-    /// The store location.
-    pub fn location(&self) -> Location {
-        match &self.ledger {
-            Some(l) => Location::parse(l, &self.pg_schema),
-            None => Location::Sqlite(self.home.join("ledger.sqlite")),
+    /// The store location: `--ledger`, else the store the home is bound
+    /// to (`store.json`), else the home's `ledger.sqlite`.
+    pub fn location(&self) -> anyhow::Result<Location> {
+        if let Some(l) = &self.ledger {
+            return Ok(Location::parse(l, &self.pg_schema));
         }
+        Ok(match writ_authority::home::store(&self.home)? {
+            Some(writ_authority::home::Store::Postgres { url, schema }) => Location::Postgres { url, schema },
+            Some(writ_authority::home::Store::Sqlite) | None => Location::Sqlite(self.home.join("ledger.sqlite")),
+        })
+    }
+
+    /// Whether the store is the home's own (not one named by `--ledger`).
+    pub fn is_home_store(&self) -> bool {
+        self.ledger.is_none()
     }
 
     /// The verifier for this ledger's checkpoints.
@@ -73,14 +87,26 @@ impl LedgerTarget {
         Ok(key::load_or_create(&self.key_path(), DEFAULT_ORIGIN)?)
     }
 
+    /// The last checkpoint the home's ledger key signed (its one-log
+    /// record, `ledger.checkpoint`), if the home has one.
+    pub fn last_signed(&self) -> anyhow::Result<Option<Vec<u8>>> {
+        let p = writ_ledger::guard::last_signed_path(&self.key_path());
+        match std::fs::read(&p) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("cannot read `{}`", p.display())),
+        }
+    }
+
     /// Open the store for reading, failing when it does not exist yet.
     pub fn store(&self) -> anyhow::Result<Box<dyn Store>> {
-        if let Location::Sqlite(p) = self.location()
+        let location = self.location()?;
+        if let Location::Sqlite(p) = &location
             && !p.exists()
         {
-            bail!("no ledger at `{}`; create one with `writ log key` or point --home/--ledger at it", p.display());
+            bail!("no ledger at `{}`; check --home/--ledger, or create one with `writ log append`", p.display());
         }
-        Ok(self.location().connect()?)
+        Ok(location.connect()?)
     }
 
     /// The latest checkpoint, signature-checked.
@@ -103,8 +129,12 @@ pub struct LogArgs {
 /// `writ log` subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum LogCommand {
-    /// Print the ledger's verifier key (creating the ledger key if missing).
-    Key,
+    /// Print the ledger's verifier key.
+    Key {
+        /// Create the home and a new ledger key if there is none.
+        #[arg(long)]
+        create: bool,
+    },
     /// Print the latest signed checkpoint (a C2SP signed note).
     Checkpoint,
     /// Print an offline proof (C2SP tlog-proof) that entry N is in the ledger.
@@ -149,10 +179,18 @@ pub enum LogCommand {
 pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
     let t = &args.target;
     match args.command {
-        LogCommand::Key => {
+        LogCommand::Key { create } => {
             let v = match &t.verifier {
                 Some(_) => t.verifier()?,
-                None => t.signer()?.verifier().clone(),
+                None if create => t.signer()?.verifier().clone(),
+                None if !t.key_path().exists() => {
+                    return Err(exit::UsageError(format!(
+                        "no ledger key at `{}`; check --home, or create one with `writ log key --create` (or `writ init`)",
+                        t.key_path().display()
+                    ))
+                    .into());
+                }
+                None => t.verifier()?,
             };
             println!("{v}");
         }
@@ -227,12 +265,14 @@ pub fn run(args: LogArgs) -> anyhow::Result<ExitCode> {
                 (None, Some(f)) => std::fs::read(&f).with_context(|| format!("cannot read `{}`", f.display()))?,
                 _ => return Err(exit::UsageError("pass --data TEXT or --file FILE".into()).into()),
             };
-            let signer = t.signer()?;
+            t.signer()?;
             let opts = LedgerOptions {
                 tiles_dir: t.ledger.is_none().then(|| t.home.join("tiles")),
                 ..LedgerOptions::default()
             };
-            let ledger = Ledger::open(t.location(), signer, opts)?;
+            // One log per key: refuses a store that does not extend what
+            // the home's key last signed.
+            let ledger = Ledger::open_keyed(t.location()?, &t.key_path(), opts)?;
             let r = ledger.append_with_receipt(bytes)?;
             println!("{}", r.index);
             ledger.close();
