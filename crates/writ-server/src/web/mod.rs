@@ -1,0 +1,254 @@
+//! The web pages and the public read API behind them.
+//!
+//! - `/proofs`: the Proof Viewer. Opens a writ by id, by ledger index, or
+//!   from files the user drops, and verifies it in the page with writ-core
+//!   compiled to WebAssembly (`/web/assets/writ_wasm_bg.wasm`, built by
+//!   `scripts/build-web.sh` and committed) against the trust root the user
+//!   pinned by digest.
+//! - `/lineage`: the Lineage Explorer. Search, focus views (layered layout
+//!   computed in Rust, drawn as SVG), impact queries and the gap report.
+//! - `/v1/public/...`: JSON over the ledger (decoded entry, search,
+//!   neighbourhood, bundle, consistency proof, impact, gaps).
+//!
+//! Everything here is read from the ledger through an in-memory
+//! [`index::Index`] that catches up with the ledger on each call; the
+//! authority's state database is used for one thing only, the writ
+//! envelope of an issuance, and only after its digest matched the ledger's
+//! issuance entry. Pages are server-rendered HTML with no inline script or
+//! style; every response carries [`SECURITY_HEADERS`].
+
+mod api;
+mod assets;
+pub mod export;
+mod graph;
+mod html;
+mod index;
+mod pages;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use writ_core::entry::Entry;
+use writ_core::{Sha256Digest, Timestamp};
+
+use crate::AppState;
+
+/// The Content-Security-Policy of every page: scripts, styles, images and
+/// connections from this origin only, no inline script (WebAssembly may be
+/// compiled: `'wasm-unsafe-eval'`), no frames, no plugins, forms post here.
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Headers added to every response of this module.
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    ("content-security-policy", CSP),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-opener-policy", "same-origin"),
+];
+
+/// State of the web routes: the authority and the lineage index.
+#[derive(Debug)]
+pub(crate) struct Web {
+    app: Arc<AppState>,
+    index: Mutex<index::Index>,
+}
+
+type W = axum::extract::State<Arc<Web>>;
+
+/// An error page or JSON error of this module.
+#[derive(Debug)]
+pub(crate) struct WebError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl WebError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+    fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    fn bad(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        eprintln!("writ-server: web: {e}");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the ledger cannot be read now; see the authority's log",
+        )
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Error rendered as a page (for the HTML routes).
+pub(crate) struct PageError(WebError);
+
+impl From<WebError> for PageError {
+    fn from(e: WebError) -> Self {
+        Self(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let body = html::page(
+            "Error",
+            html::Nav::Proofs,
+            &format!(
+                "<h1>{}</h1><p class=\"notice bad\">{}</p><p><a href=\"/proofs\">Proof Viewer</a> · <a href=\"/lineage\">Lineage Explorer</a></p>",
+                self.0.status.as_u16(),
+                html::esc(&self.0.message)
+            ),
+            &[],
+        );
+        (self.0.status, [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body)
+            .into_response()
+    }
+}
+
+impl Web {
+    /// Runs `f` on the index after catching it up with the ledger, off the
+    /// async runtime.
+    async fn with_index<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&index::Index, &AppState) -> Result<T, WebError> + Send + 'static,
+    ) -> Result<T, WebError> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut ix = me.index.lock().unwrap_or_else(PoisonError::into_inner);
+            ix.catch_up(me.app.authority.ledger()).map_err(WebError::internal)?;
+            f(&ix, &me.app)
+        })
+        .await
+        .map_err(WebError::internal)?
+    }
+}
+
+/// The envelope of an issued writ, if the authority still holds it and its
+/// digest is the one the ledger recorded (the state database is not trusted
+/// for anything else).
+fn envelope_for(app: &AppState, issuance: &Entry) -> Option<(String, String)> {
+    let Entry::Issuance(is) = issuance else { return None };
+    let v = app.authority.writ(&is.writ_id).ok()?;
+    (Sha256Digest::of(v.writ.as_bytes()) == is.envelope_digest).then_some((v.writ, v.receipt))
+}
+
+/// The quorum a writ's envelope demands (`governance.approvals_required`),
+/// when the envelope is known and matches the ledger.
+fn quorum_for(app: &AppState, issuance: &Entry) -> Option<u32> {
+    let (env, _) = envelope_for(app, issuance)?;
+    let d = writ_core::dsse::decode(env.as_bytes()).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&d.payload).ok()?;
+    v.pointer("/predicate/governance/approvals_required")?.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+/// A ledger entry as JSON: `kind` plus its fields, digests in hex, times in
+/// RFC 3339. The same shape the server's public API returns.
+#[must_use]
+pub(crate) fn entry_json(e: &Entry) -> Value {
+    let t = |t: Timestamp| Value::String(t.to_string());
+    let d = |d: &Sha256Digest| Value::String(d.to_string());
+    let mut v = match e {
+        Entry::Request(r) => json!({"time": t(r.time), "request_id": r.request_id, "requester": r.requester,
+            "action": r.action, "resource": r.resource, "request_digest": d(&r.request_digest), "reason": r.reason}),
+        Entry::Decision(r) => json!({"time": t(r.time), "request_id": r.request_id, "allow": r.allow,
+            "policy_id": r.policy_id, "policy_digest": d(&r.policy_digest), "determining": r.determining}),
+        Entry::Approval(r) => json!({"time": t(r.time), "request_id": r.request_id, "approver": r.approver,
+            "request_digest": d(&r.request_digest), "approval_digest": d(&r.approval_digest)}),
+        Entry::Issuance(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+            "envelope_digest": d(&r.envelope_digest), "issuer": r.issuer, "not_before": t(r.not_before),
+            "not_after": t(r.not_after), "parent_writ_id": r.parent_writ_id,
+            "parent_digest": r.parent_digest.as_ref().map(d)}),
+        Entry::Revocation(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+            "revoked_by": r.revoked_by, "reason": r.reason}),
+        Entry::ExecStart(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+            "host": r.host, "program_digest": d(&r.program_digest), "argv_digest": d(&r.argv_digest)}),
+        Entry::ExecEnd(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+            "host": r.host, "outcome": r.outcome, "exit_code": r.exit_code}),
+        Entry::Denial(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+            "code": r.code, "detail": r.detail, "host": r.host}),
+        Entry::KeyChange(r) => json!({"time": t(r.time), "key_id": r.key_id, "role": r.role,
+            "change": r.change, "actor": r.actor}),
+        Entry::PolicyChange(r) => json!({"time": t(r.time), "policy_id": r.policy_id,
+            "policy_digest": d(&r.policy_digest), "actor": r.actor,
+            "previous_digest": r.previous_digest.as_ref().map(d)}),
+    };
+    if let Value::Object(m) = &mut v {
+        m.insert("kind".into(), Value::String(e.kind().as_str().into()));
+        m.retain(|_, x| !x.is_null());
+    }
+    v
+}
+
+/// Gate hosts the trust root knows: the names of its keys with role `gate`.
+fn gate_names(app: &AppState) -> Vec<String> {
+    app.authority
+        .trust()
+        .keys()
+        .iter()
+        .filter(|k| k.has_role(writ_core::Role::Gate))
+        .map(|k| k.entry.name.clone())
+        .collect()
+}
+
+async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    for (k, v) in SECURITY_HEADERS {
+        h.insert(HeaderName::from_static(k), HeaderValue::from_static(v));
+    }
+    resp
+}
+
+/// The web routes, with their own state; merge into the API router.
+pub fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S> {
+    let web = Arc::new(Web { app, index: Mutex::new(index::Index::default()) });
+    Router::new()
+        .route("/proofs", get(pages::proofs))
+        .route("/lineage", get(pages::lineage))
+        .route("/lineage/impact", get(pages::impact))
+        .route("/lineage/gaps", get(pages::gaps))
+        .route("/web/assets/{name}", get(assets::asset))
+        .route("/v1/public/entries/{index}", get(api::entry))
+        .route("/v1/public/search", get(api::search))
+        .route("/v1/public/lineage/{index}", get(api::lineage))
+        .route("/v1/public/bundle/{index}", get(api::bundle))
+        .route("/v1/public/writs/{id}/bundle", get(api::writ_bundle))
+        .route("/v1/public/consistency", get(api::consistency))
+        .route("/v1/public/impact", get(api::impact))
+        .route("/v1/public/gaps", get(api::gaps))
+        .layer(axum::middleware::from_fn(security_headers))
+        .with_state(web)
+}
+
+/// The routes of this module, for the OpenAPI document: (method, path, summary).
+pub const PUBLIC_ROUTES: [(&str, &str, &str); 8] = [
+    ("get", "/v1/public/entries/{index}", "One ledger entry, decoded"),
+    ("get", "/v1/public/search", "Search the ledger (q, kind, from, to, page)"),
+    ("get", "/v1/public/lineage/{index}", "Lineage neighbourhood of an entry (hops), laid out"),
+    (
+        "get",
+        "/v1/public/bundle/{index}",
+        "Proof bundle of an entry: entry, inclusion proof, checkpoint (and writ + receipt for an issuance)",
+    ),
+    ("get", "/v1/public/writs/{id}/bundle", "Proof bundle of a writ's issuance"),
+    ("get", "/v1/public/consistency", "Consistency proof between two tree sizes (old, new)"),
+    ("get", "/v1/public/impact", "Impact of a key or a writ (key or writ)"),
+    ("get", "/v1/public/gaps", "Gap report over the whole ledger"),
+];
