@@ -118,12 +118,12 @@ pub fn dave() -> SigningKey {
     key(9)
 }
 
-/// The fixtures' trust root (lifetime cap one day, offline cap one hour);
+/// The fixtures' trust root (lifetime cap one day, offline cap two hours);
 /// `receipts` makes it require ledger receipts.
 #[must_use]
 pub fn trust_root(receipts: bool) -> TrustRoot {
     let mut t = trust_keys();
-    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_receipt(receipts).max_offline_lifetime_secs(3600);
+    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_receipt(receipts).max_offline_lifetime_secs(7200);
     t
 }
 
@@ -139,7 +139,7 @@ pub fn trust_root_default() -> TrustRoot {
 #[must_use]
 pub fn trust_root_strict() -> TrustRoot {
     let mut t = trust_keys();
-    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_status(true).max_offline_lifetime_secs(3600);
+    t.settings_mut().max_writ_lifetime_secs(Some(86_400)).require_status(true).max_offline_lifetime_secs(7200);
     t
 }
 
@@ -1126,10 +1126,10 @@ fn decided_vectors(out: &mut Vec<Vector>) {
     // §7 step 8: offline cap.
     {
         let mut p = predicate();
-        p.validity.not_after = T0.plus(7200);
+        p.validity.not_after = T0.plus(7201);
         out.push(v(
             "deny_offline_lifetime_cap",
-            "an offline writ living two hours; the trust root lets one hour run offline",
+            "an offline writ living 7201 s; the trust root lets writs of two hours run offline",
             sign(p),
             ctx(),
             Some(DenialCode::OfflineNotAllowed),

@@ -156,7 +156,7 @@ fn case() -> impl Strategy<Value = Case> {
         (
             mostly(0i64, vec![-172_800, -60, 120]),
             mostly(0i64, vec![60]),
-            mostly(3600i64, vec![600, 601, 3601, 7200, 90_000, 0]),
+            mostly(3600i64, vec![600, 601, 3601, 7200, 7201, 90_000, 0]),
         ),
         (mostly(0u32, vec![1, 2, 3]), mostly(None, vec![Some("sre"), Some("dev")]), approvals),
         (mostly(None, vec![Some(0u32), Some(1), Some(2)]), mostly(true, vec![false]), prop::bool::weighted(0.2)),
@@ -345,11 +345,11 @@ struct Settings {
 fn settings(t: Trust) -> Settings {
     match t {
         Trust::Vectors => {
-            Settings { lifetime_cap: Some(86_400), require_status: false, status_max_age: 300, offline_cap: 3600 }
+            Settings { lifetime_cap: Some(86_400), require_status: false, status_max_age: 300, offline_cap: 7200 }
         }
         Trust::Default => Settings { lifetime_cap: None, require_status: false, status_max_age: 300, offline_cap: 600 },
         Trust::Strict => {
-            Settings { lifetime_cap: Some(86_400), require_status: true, status_max_age: 300, offline_cap: 3600 }
+            Settings { lifetime_cap: Some(86_400), require_status: true, status_max_age: 300, offline_cap: 7200 }
         }
     }
 }
