@@ -166,10 +166,11 @@ impl Db {
         let conn = rusqlite::Connection::open(path)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        // WAL + NORMAL: a committed transaction survives a crash of the
-        // process (kill -9); only an OS crash or power loss may lose the
-        // last ones. The ledger itself runs with synchronous=FULL.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // INVARIANT: an acknowledged revocation or use consumption survives
+        // a power loss: WAL + FULL syncs the log on every commit (NORMAL
+        // would only survive a crash of the process). The ledger runs with
+        // synchronous=FULL too; `writ recover` rebuilds the rest from it.
+        conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SQLITE_SCHEMA)?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self::Sqlite(Mutex::new(conn)))
@@ -193,11 +194,14 @@ impl Db {
             "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}; {pg_schema}"
         ))?;
         tx.commit()?;
-        client.batch_execute(&format!("SET search_path TO {schema}"))?;
+        // INVARIANT: a commit is acknowledged only once it is durable on the
+        // server (the PostgreSQL default, made explicit so a server or role
+        // setting of `synchronous_commit = off` cannot lose a revocation).
+        client.batch_execute(&format!("SET search_path TO {schema}; SET synchronous_commit TO on"))?;
         let mut pool = vec![Mutex::new(PgConn { client, stmts: Default::default() })];
         for _ in 1..PG_POOL {
             let mut c = postgres::Client::connect(url, postgres::NoTls)?;
-            c.batch_execute(&format!("SET search_path TO {schema}"))?;
+            c.batch_execute(&format!("SET search_path TO {schema}; SET synchronous_commit TO on"))?;
             pool.push(Mutex::new(PgConn { client: c, stmts: Default::default() }));
         }
         Ok(Self::Postgres(pool))

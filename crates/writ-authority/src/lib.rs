@@ -37,6 +37,7 @@ mod error;
 pub mod home;
 pub mod model;
 pub mod state;
+pub use authority::recover;
 pub mod text;
 pub mod trust_store;
 

@@ -431,6 +431,24 @@ pub fn set_used(t: &mut dyn Tx, id: &str, used: i64) -> Result<()> {
     Ok(())
 }
 
+/// Set a writ's permitted uses (recovery: the signed writ's).
+///
+/// # Errors
+/// Database errors.
+pub fn set_uses(t: &mut dyn Tx, id: &str, uses: Option<i64>) -> Result<()> {
+    t.exec("UPDATE auth_writs SET uses = ?1 WHERE id = ?2", &[uses.into(), id.into()])?;
+    Ok(())
+}
+
+/// Mark a request issued with its writ (recovery).
+///
+/// # Errors
+/// Database errors.
+pub fn set_request_issued(t: &mut dyn Tx, id: &str, writ_id: &str) -> Result<()> {
+    t.exec("UPDATE auth_requests SET status = 'issued', writ_id = ?1 WHERE id = ?2", &[writ_id.into(), id.into()])?;
+    Ok(())
+}
+
 // ------------------------------------------------------------------ nonces
 
 /// Remember an HTTP signature nonce; `false` when seen before.
@@ -504,6 +522,36 @@ pub fn entries_for(t: &mut dyn Tx, request_id: Option<&str>, writ_id: Option<&st
         (None, None) => Vec::new(),
     };
     Ok(rows.iter().map(|r| (u64::try_from(col_int(r, 0)).unwrap_or(0), col_text(r, 1))).collect())
+}
+
+/// Index an entry from its parts (recovery).
+///
+/// # Errors
+/// Database errors.
+pub fn index_raw(t: &mut dyn Tx, idx: u64, kind: &str, request_id: Option<&str>, writ_id: Option<&str>) -> Result<()> {
+    t.exec(
+        "INSERT INTO auth_entries (idx, kind, request_id, writ_id) VALUES (?1, ?2, ?3, ?4)",
+        &[idx_val(idx), kind.into(), request_id.map(str::to_string).into(), writ_id.map(str::to_string).into()],
+    )?;
+    Ok(())
+}
+
+/// Every indexed entry: `(index, kind)`.
+///
+/// # Errors
+/// Database errors.
+pub fn all_indexed(t: &mut dyn Tx) -> Result<Vec<(u64, String)>> {
+    let rows = t.query("SELECT idx, kind FROM auth_entries ORDER BY idx", &[])?;
+    Ok(rows.iter().map(|r| (u64::try_from(col_int(r, 0)).unwrap_or(u64::MAX), col_text(r, 1))).collect())
+}
+
+/// Forget the whole entry index (recovery rebuilds it).
+///
+/// # Errors
+/// Database errors.
+pub fn clear_index(t: &mut dyn Tx) -> Result<()> {
+    t.exec("DELETE FROM auth_entries", &[])?;
+    Ok(())
 }
 
 /// The number of ledger entries indexed (the next index to index).

@@ -437,3 +437,75 @@ fn a_retired_issuer_key_issues_nothing_whatever_the_writ_would_claim() {
     assert!(err.to_string().contains("window"), "{err}");
     assert_eq!(before, e.snapshot());
 }
+
+#[test]
+fn gate_records_must_match_what_the_ledger_issued() {
+    use writ_core::entry::{self, Entry};
+    let e = setup();
+    let gate = e.who(6);
+    // a host-bound writ (evidence for db1) and a writ with no host scope
+    let n = e.a.new_nonce(&gate, NOW).unwrap();
+    let mut i = input("/usr/bin/id", &[]);
+    i.evidence = Some(evidence(&n.nonce, "db1", &[], 6));
+    let bound = e.submit(i).unwrap();
+    let (rid, wid) = (bound.request_id.clone(), bound.writ_id.clone().unwrap());
+    let start = |writ: &str, req: &str, host: &str, t: Timestamp| {
+        Entry::ExecStart(entry::ExecStart {
+            time: t,
+            request_id: req.into(),
+            writ_id: writ.into(),
+            host: host.into(),
+            program_digest: Sha256Digest::of(b"prog"),
+            argv_digest: Sha256Digest::of(b"argv"),
+        })
+        .encode()
+        .unwrap()
+    };
+    let end = |writ: &str, req: &str, host: &str, t: Timestamp| {
+        Entry::ExecEnd(entry::ExecEnd {
+            time: t,
+            request_id: req.into(),
+            writ_id: writ.into(),
+            host: host.into(),
+            outcome: "exited".into(),
+            exit_code: Some(0),
+        })
+        .encode()
+        .unwrap()
+    };
+    let before = e.snapshot();
+    let ghost = "01234567-89ab-7def-8123-456789abcdef";
+    for (bytes, code) in [
+        (start(ghost, &rid, "db1", NOW), "unknown_writ"),
+        (start(&wid, ghost, "db1", NOW), "invalid_request"),
+        (start(&wid, &rid, "db1", NOW.plus(3600)), "invalid_request"),
+        (start(&wid, &rid, "db1", NOW.plus(-3600)), "invalid_request"),
+        (start(&wid, &rid, "web7", NOW), "forbidden"),
+        (end(&wid, &rid, "db1", NOW), "invalid_request"),
+    ] {
+        let err = e.a.record_at(&gate, &bytes, NOW).unwrap_err();
+        assert_eq!(err.code(), code, "{err}");
+    }
+    let denial = |req: Option<&str>| {
+        Entry::Denial(entry::Denial {
+            time: NOW,
+            request_id: req.map(String::from),
+            writ_id: None,
+            code: "expired".into(),
+            detail: "x".into(),
+            host: None,
+        })
+        .encode()
+        .unwrap()
+    };
+    assert_eq!(e.a.record_at(&gate, &denial(Some(ghost)), NOW).unwrap_err().code(), "unknown_request");
+    assert_eq!(before, e.snapshot(), "nothing refused was logged");
+    // the real sequence is recorded; a second end of one start is refused
+    e.a.record_at(&gate, &start(&wid, &rid, "db1", NOW), NOW).unwrap();
+    e.a.record_at(&gate, &end(&wid, &rid, "db1", NOW.plus(1)), NOW.plus(1)).unwrap();
+    assert_eq!(
+        e.a.record_at(&gate, &end(&wid, &rid, "db1", NOW.plus(2)), NOW.plus(2)).unwrap_err().code(),
+        "invalid_request"
+    );
+    e.a.record_at(&gate, &denial(Some(&rid)), NOW).unwrap();
+}

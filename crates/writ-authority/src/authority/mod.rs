@@ -12,6 +12,7 @@
 mod intake;
 mod issue;
 mod once;
+pub mod recover;
 mod views;
 mod vote;
 mod writs;
@@ -249,6 +250,14 @@ impl Authority {
             pending_ttl: config.pending_ttl_secs,
         };
         a.check_keys()?;
+        // A crash between a ledger append and the state commit leaves
+        // entries the state has not applied: apply them now.
+        let n = a.recover_tail()?;
+        if n > 0 {
+            eprintln!(
+                "writ-authority: applied {n} ledger entries the state had not recorded (see `writ recover --check`)"
+            );
+        }
         Ok(a)
     }
 

@@ -13,6 +13,9 @@ use crate::model::{MAX_REASON, WritView};
 use crate::state;
 use crate::text::check_display;
 
+/// How far a gate's clock may be ahead of the authority's, in seconds.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
 impl Authority {
     /// Revoke a writ. Issuers, approvers and the writ's own requester may.
     ///
@@ -168,11 +171,33 @@ impl Authority {
         Ok(writ_core::status::sign(&st, &self.issuer))
     }
 
-    /// Record a gate's `exec_start`, `exec_end` or `denial` entry.
+    /// Record a gate's `exec_start`, `exec_end` or `denial` entry, checked
+    /// against the system clock. Prefer [`Self::record_at`], which takes the
+    /// time like every other call (this wrapper keeps the old signature).
     ///
     /// # Errors
-    /// `forbidden` without the gate role; `malformed` entry bytes or another kind.
+    /// As [`Self::record_at`].
     pub fn record(&self, caller: &Identity, entry_bytes: &[u8]) -> Result<(u64, Vec<u8>)> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .ok_or_else(|| AuthorityError::Internal("the system clock is out of range".into()))?;
+        self.record_at(caller, entry_bytes, Timestamp(now))
+    }
+
+    /// Record a gate's `exec_start`, `exec_end` or `denial` entry. Refused,
+    /// with nothing logged: a writ or request the ledger never issued
+    /// (`unknown_writ`, `unknown_request`), a request id that is not the
+    /// writ's, a time in the future or before the writ was issued, an
+    /// `exec_end` with no `exec_start` left to end on that host
+    /// (`invalid_request`), an execution on a host outside the writ's scope
+    /// (`forbidden`).
+    ///
+    /// # Errors
+    /// `forbidden` without the gate role; `malformed` entry bytes or another
+    /// kind; the refusals above.
+    pub fn record_at(&self, caller: &Identity, entry_bytes: &[u8], now: Timestamp) -> Result<(u64, Vec<u8>)> {
         caller.require(Role::Gate, "record execution entries")?;
         let e = Entry::decode(entry_bytes).map_err(|err| AuthorityError::Malformed(format!("entry: {err}")))?;
         if !matches!(e.kind(), EntryKind::ExecStart | EntryKind::ExecEnd | EntryKind::Denial) {
@@ -182,6 +207,7 @@ impl Authority {
             )));
         }
         self.db.tx(|t| {
+            self.check_gate_entry(t, &e, now)?;
             let receipt =
                 self.sequenced(|| retry_conflicts(|| self.ledger.append_with_receipt(entry_bytes.to_vec())))?;
             state::index_entry(t, receipt.index, &e)?;
@@ -189,6 +215,89 @@ impl Authority {
             p.extra = Some(entry_bytes.to_vec());
             Ok((receipt.index, p.to_bytes()))
         })
+    }
+
+    /// The checks of [`Self::record_at`], inside its transaction.
+    fn check_gate_entry(&self, t: &mut dyn crate::db::Tx, e: &Entry, now: Timestamp) -> Result<()> {
+        let (time, request_id, writ_id, host) = match e {
+            Entry::ExecStart(x) => {
+                (x.time, Some(x.request_id.as_str()), Some(x.writ_id.as_str()), Some(x.host.as_str()))
+            }
+            Entry::ExecEnd(x) => (x.time, Some(x.request_id.as_str()), Some(x.writ_id.as_str()), Some(x.host.as_str())),
+            Entry::Denial(x) => (x.time, x.request_id.as_deref(), x.writ_id.as_deref(), None),
+            _ => return Ok(()),
+        };
+        if time.unix() > now.unix().saturating_add(MAX_CLOCK_SKEW_SECS) {
+            return Err(bad(format!(
+                "the entry's time {} is in the future (the authority's clock says {}); check the gate's clock",
+                time.to_rfc3339(),
+                now.to_rfc3339()
+            )));
+        }
+        for (field, v) in [("request_id", request_id), ("writ_id", writ_id), ("host", host)] {
+            if let Some(v) = v {
+                check_display(field, v)?;
+            }
+        }
+        let Some(writ_id) = writ_id else {
+            if let Some(r) = request_id {
+                state::request(t, r, false)?;
+            }
+            return Ok(());
+        };
+        let w = state::writ(t, writ_id, false)?;
+        if let Some(r) = request_id
+            && r != w.request_id
+        {
+            return Err(bad(format!("writ `{writ_id}` was issued for request `{}`, not `{r}`", w.request_id)));
+        }
+        let issued = writ_core::Unverified::decode(&w.envelope)
+            .map_err(|d| AuthorityError::Internal(format!("stored writ `{writ_id}`: {d}")))?;
+        let predicate = issued.statement().get("predicate");
+        let issued_at = predicate
+            .and_then(|p| p.get("issued_at"))
+            .and_then(|v| v.as_str())
+            .and_then(|s| Timestamp::parse(s).ok())
+            .ok_or_else(|| AuthorityError::Internal(format!("stored writ `{writ_id}` has no issued_at")))?;
+        if time.unix() < issued_at.unix().saturating_sub(MAX_CLOCK_SKEW_SECS) {
+            return Err(bad(format!(
+                "the entry's time {} is before writ `{writ_id}` was issued ({}); check the gate's clock",
+                time.to_rfc3339(),
+                issued_at.to_rfc3339()
+            )));
+        }
+        let Some(host) = host else { return Ok(()) };
+        let hosts: Option<Vec<String>> = predicate
+            .and_then(|p| p.pointer("/scope/environment/hosts"))
+            .and_then(|h| h.as_array())
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect());
+        if let Some(hosts) = &hosts
+            && !hosts.iter().any(|p| writ_core::glob::host_match(p, host))
+        {
+            return Err(AuthorityError::Forbidden(format!(
+                "writ `{writ_id}` may run on {} only, and this record comes from host `{host}`",
+                hosts.join(", ")
+            )));
+        }
+        if let Entry::ExecEnd(end) = e {
+            let mut open = 0i64;
+            for (idx, kind) in state::entries_for(t, None, Some(writ_id))? {
+                if kind != "exec_start" && kind != "exec_end" {
+                    continue;
+                }
+                match Entry::decode(&self.ledger.entry(idx)?) {
+                    Ok(Entry::ExecStart(s)) if s.host == end.host && s.time.unix() <= end.time.unix() => open += 1,
+                    Ok(Entry::ExecEnd(x)) if x.host == end.host => open -= 1,
+                    _ => {}
+                }
+            }
+            if open <= 0 {
+                return Err(bad(format!(
+                    "no `exec_start` of writ `{writ_id}` on host `{host}` is left for this `exec_end` to end"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Ledger entries of a request or writ: `(index, kind, bytes)`.
