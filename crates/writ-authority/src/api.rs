@@ -23,7 +23,12 @@ use writ_api::{ApiError, ApiErrorCode, GateApi, IdempotencyKey, OperatorApi, Rec
 use writ_core::trust::Role;
 use writ_core::{KeyId, Timestamp};
 
-use crate::{Authority, AuthorityError, Identity};
+use crate::{Authority, AuthorityError, CallOptions, Identity};
+
+/// The authority's call options for a call with `key`.
+fn opts(key: &IdempotencyKey) -> CallOptions {
+    CallOptions::with_key(key.as_str())
+}
 
 impl From<AuthorityError> for ApiError {
     fn from(e: AuthorityError) -> Self {
@@ -144,9 +149,9 @@ impl GateApi for Local {
 }
 
 impl OperatorApi for Local {
-    fn submit(&self, input: &RequestInput, _key: &IdempotencyKey) -> Result<RequestView, ApiError> {
+    fn submit(&self, input: &RequestInput, key: &IdempotencyKey) -> Result<RequestView, ApiError> {
         let (who, now) = self.who()?;
-        Ok(self.authority.submit(&who, input.clone(), now)?)
+        Ok(self.authority.submit_with(&who, input.clone(), &opts(key), now)?)
     }
 
     fn pending(&self) -> Result<Vec<RequestView>, ApiError> {
@@ -159,15 +164,15 @@ impl OperatorApi for Local {
         Ok(self.authority.request(&who, id)?)
     }
 
-    fn vote(&self, id: &str, vote: &VoteInput, _key: &IdempotencyKey) -> Result<RequestView, ApiError> {
+    fn vote(&self, id: &str, vote: &VoteInput, key: &IdempotencyKey) -> Result<RequestView, ApiError> {
         let (verdict, sig) = approval::decode(vote)?;
         let (who, now) = self.who()?;
-        Ok(self.authority.vote(&who, id, verdict, &sig, now)?)
+        Ok(self.authority.vote_with(&who, id, verdict, &sig, &opts(key), now)?)
     }
 
-    fn revoke(&self, writ_id: &str, reason: &str, _key: &IdempotencyKey) -> Result<WritView, ApiError> {
+    fn revoke(&self, writ_id: &str, reason: &str, key: &IdempotencyKey) -> Result<WritView, ApiError> {
         let (who, now) = self.who()?;
-        Ok(self.authority.revoke(&who, writ_id, reason, now)?)
+        Ok(self.authority.revoke_with(&who, writ_id, reason, &opts(key), now)?)
     }
 
     fn writ(&self, writ_id: &str) -> Result<WritView, ApiError> {

@@ -186,20 +186,26 @@ impl ConnArgs {
         let mut cfg = writ_authority::Config::new(&home);
         cfg.database.clone_from(&self.database);
         cfg.schema.clone_from(&self.pg_schema);
-        let authority = writ_authority::Authority::open(&cfg).map_err(|e| match &self.database {
-            Some(url) => anyhow::anyhow!(
-                "cannot open the authority's database at `{}` (home `{}`): {e}; check that PostgreSQL runs there and the URL is right",
-                db_host(url),
-                home.display()
-            ),
-            None => anyhow::anyhow!("cannot open the authority in `{}`: {e}", home.display()),
-        })?;
+        let authority =
+            writ_authority::Authority::open(&cfg).map_err(|e| open_error(e, &home, self.database.as_deref()))?;
         let authority = Arc::new(authority);
         let api = match &key {
             Some(k) => writ_authority::api::Local::new(authority, k.key_id()),
             None => writ_authority::api::Local::operator(authority),
         };
         Ok(Conn { api: Box::new(api), key, place: home.display().to_string() })
+    }
+}
+
+/// The error of opening an authority, naming the real cause: an
+/// unreachable database names its host (never its credentials).
+pub fn open_error(e: writ_authority::AuthorityError, home: &Path, database: Option<&str>) -> anyhow::Error {
+    match (&e, database) {
+        (writ_authority::AuthorityError::Database(_), Some(url)) => anyhow::anyhow!(
+            "cannot reach the authority's database at `{}`: {e}; check that PostgreSQL runs there and the URL is right",
+            db_host(url)
+        ),
+        _ => anyhow::anyhow!("cannot open the authority in `{}`: {e}", home.display()),
     }
 }
 

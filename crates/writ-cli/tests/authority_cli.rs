@@ -378,16 +378,15 @@ fn embedded_and_served_authority_end_to_end() {
     assert_eq!(s, 200, "{st}");
     let trust = writ_core::TrustRoot::from_json(&std::fs::read(dir.join("h/trust.json")).unwrap()).unwrap();
     let env = std::fs::read(dir.join("one.writ")).unwrap();
-    let checked =
-        writ_core::status::open(
-            st.as_bytes(),
-            &trust,
-            &trust.keys().iter().find(|k| k.has_role(writ_core::Role::Issuer)).unwrap().entry.key_id,
-            &wid,
-            &writ_core::Sha256Digest::of(&env),
-            Some("gate-nonce-1"),
-        )
-        .unwrap();
+    let checked = writ_core::status::open(
+        st.as_bytes(),
+        &trust,
+        &trust.keys().iter().find(|k| k.has_role(writ_core::Role::Issuer)).unwrap().entry.key_id,
+        &wid,
+        &writ_core::Sha256Digest::of(&env),
+        Some("gate-nonce-1"),
+    )
+    .unwrap();
     assert_eq!(checked.use_count, Some(1));
     let body2 = br#"{"consume":true,"nonce":"gate-nonce-2"}"#;
     let (s, b) = send(&sign("gate1.key", "POST", &p, body2), "POST", &p, body2);
@@ -431,4 +430,198 @@ fn embedded_and_served_authority_end_to_end() {
 
     let (c, text) = code(dir, &["audit", "--home", "h"]);
     assert_eq!(c, 0, "{text}");
+}
+
+const SHOW_POLICY: &str = r#"
+@id("env-with-preload")
+@approvals("1")
+@approver_group("sre")
+@allow_env("LD_PRELOAD")
+@max_duration("3600")
+permit (principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/usr/bin/env" };
+"#;
+
+/// Issue 10 item 4: the request from the review (a loader variable, a cwd, a
+/// long duration) shows all of it to the approver, who must confirm.
+#[test]
+fn approvers_see_what_will_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let mut pol = std::fs::read_to_string(dir.join("h/policies.cedar")).unwrap();
+    pol.push_str(SHOW_POLICY);
+    std::fs::write(dir.join("h/policies.cedar"), pol).unwrap();
+    let h = ["--home", "h"];
+    let (c, text) = code(
+        dir,
+        &[
+            "request",
+            h[0],
+            h[1],
+            "--key",
+            "alice.key",
+            "--env",
+            "LD_PRELOAD=/tmp/evil.so",
+            "--env",
+            "LANG=C",
+            "--cwd",
+            "/tmp",
+            "--duration",
+            "3600",
+            "--reason",
+            "debug the loader",
+            "--",
+            "/usr/bin/env",
+            "X=1",
+        ],
+    );
+    assert_eq!(c, 0, "{text}");
+    let rid = text.lines().next().unwrap().trim().to_string();
+
+    let (c, shown) = code(dir, &["show", h[0], h[1], "--key", "bob.key", &rid]);
+    assert_eq!(c, 0, "{shown}");
+    for want in [
+        "program      \"/usr/bin/env\"",
+        "sha256       ",
+        "argv[0]      \"/usr/bin/env\"",
+        "argv[1]      \"X=1\"",
+        "env          LD_PRELOAD=\"/tmp/evil.so\"   <-- LOADER/INTERPRETER VARIABLE",
+        "env          LANG=\"C\"\n",
+        "cwd          \"/tmp\"",
+        "duration     3600 s (1h00m00s)",
+        "reason       \"debug the loader\"",
+        "policy       needs_approval (determining: env-with-preload)",
+        "approvals    1 needed from group `sre`, 0 so far",
+        "digest       sha256:",
+    ] {
+        assert!(shown.contains(want), "missing {want:?} in:\n{shown}");
+    }
+    let (c, j) = code(dir, &["show", h[0], h[1], "--key", "bob.key", "--json", &rid]);
+    assert_eq!(c, 0, "{j}");
+    let v: serde_json::Value = serde_json::from_str(j.lines().next().unwrap()).unwrap();
+    assert_eq!(v["loader_variables"], serde_json::json!(["LD_PRELOAD"]));
+    assert_eq!(v["request"]["cwd"], "/tmp");
+    assert_eq!(v["request"]["duration_secs"], 3600);
+    assert!(v.get("document").is_none());
+    let (c, long) = code(dir, &["pending", h[0], h[1], "--key", "bob.key", "--long"]);
+    assert_eq!(c, 0, "{long}");
+    assert!(long.contains("LOADER/INTERPRETER VARIABLE") && long.contains("cwd          \"/tmp\""), "{long}");
+
+    // No terminal, no --yes: nothing is signed.
+    let (c, text) = code(dir, &["approve", h[0], h[1], "--key", "bob.key", &rid]);
+    assert_eq!(c, 2, "{text}");
+    assert!(text.contains("--yes") && text.contains("writ show"), "{text}");
+    let (c, text) = code(dir, &["show", h[0], h[1], "--key", "bob.key", "--json", &rid]);
+    assert_eq!(c, 0);
+    assert!(text.contains("\"approvals\":[]"), "{text}");
+    // A deny reason that could forge a line is refused before anything is sent.
+    let (c, text) =
+        code(dir, &["deny", h[0], h[1], "--key", "bob.key", "--yes", "--reason", "no\nreason: forged", &rid]);
+    assert_ne!(c, 0, "{text}");
+    assert!(text.contains("control characters"), "{text}");
+    let (c, text) = code(dir, &["approve", h[0], h[1], "--key", "bob.key", "--yes", "--json", &rid]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.contains("\"status\":\"issued\""), "{text}");
+    ok(dir, &["request", h[0], h[1], "--key", "alice.key", "--fetch", &rid, "--out", "env.writ"]);
+
+    // status / revoke take --writ FILE as well as an id.
+    let (c, text) = code(dir, &["status", h[0], h[1], "--writ", "env.writ", "--json"]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.contains("\"state\":\"valid\""), "{text}");
+    ok(dir, &["revoke", h[0], h[1], "--writ", "env.writ", "--reason", "done"]);
+    let (c, text) = code(dir, &["status", h[0], h[1], "--writ", "env.writ"]);
+    assert_eq!((c, text.lines().next()), (77, Some("revoked")), "{text}");
+    let (c, text) = code(dir, &["status", h[0], h[1], "--writ", "h/trust.json"]);
+    assert_eq!(c, 1, "{text}");
+    assert!(text.contains("is not a writ"), "{text}");
+}
+
+/// The CLI a new user meets: errors that name the cause, config-file and
+/// environment defaults, completions and man pages, TLS.
+#[test]
+fn cli_contract_for_new_users() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    // A public key passed as --key is told so (not to chmod it).
+    let (c, text) = code(dir, &["pending", "--home", "h", "--key", "bob.key.pub"]);
+    assert_eq!(c, 1, "{text}");
+    assert!(
+        text.contains("`bob.key.pub` is a public key") && text.contains("pass the private key `bob.key`"),
+        "{text}"
+    );
+    assert!(!text.contains("chmod"), "{text}");
+    // A URL without a scheme.
+    let (c, text) = code(dir, &["pending", "--authority", "127.0.0.1:7300", "--key", "bob.key"]);
+    assert_eq!(c, 2, "{text}");
+    assert!(text.contains("has no scheme") && text.contains("https://127.0.0.1:7300"), "{text}");
+    // Both modes at once.
+    let (c, text) = code(dir, &["pending", "--home", "h", "--authority", "http://127.0.0.1:1", "--key", "bob.key"]);
+    assert_eq!(c, 2, "{text}");
+    // Unreachable authority: transport, exit 1, and the idempotency advice.
+    let (c, text) =
+        code(dir, &["revoke", "--authority", "http://127.0.0.1:1", "--key", "bob.key", "--reason", "x", "abc"]);
+    assert_eq!(c, 1, "{text}");
+    assert!(text.contains("transport") && text.contains("--idempotency-key"), "{text}");
+
+    // Defaults from the config file ($XDG_CONFIG_HOME/writ/config.toml), paths relative to it.
+    let cfg = dir.join("cfg/writ");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(cfg.join("config.toml"), "home = \"../../h\"\nkey = \"../../alice.key\"\n").unwrap();
+    let with_cfg = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("WRIT_HOME")
+            .env_remove("WRIT_KEY")
+            .env_remove("WRIT_AUTHORITY")
+            .env("XDG_CONFIG_HOME", dir.join("cfg"))
+            .output()
+            .unwrap()
+    };
+    let o = with_cfg(&["request", "--json", "--", "/usr/bin/echo", "from-config"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("\"status\":\"issued\""));
+    // A broken config file names itself.
+    std::fs::write(cfg.join("config.toml"), "hom = 1\n").unwrap();
+    let o = with_cfg(&["pending"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("config.toml"), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // Completions and man pages come from the clap definitions.
+    let out = ok(dir, &["completions", "bash"]);
+    assert!(out.contains("writ") && out.contains("--idempotency-key"), "{out}");
+    ok(dir, &["man", "man"]);
+    for page in ["writ.1", "writ-approve.1", "writ-show.1", "writ-serve.1"] {
+        let text = std::fs::read_to_string(dir.join("man").join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+
+    // TLS: `writ serve --tls-cert/--tls-key`, the client verifies with --ca (or WRIT_CA).
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.join("tls.key"), cert.key_pair.serialize_pem()).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["serve", "--home", "h", "--listen", "127.0.0.1:0", "--tls-cert", "tls.crt", "--tls-key", "tls.key"])
+        .current_dir(dir)
+        .env_remove("WRIT_HOME")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let srv = Server(child, line.trim().strip_prefix("listening on ").unwrap().to_string());
+    assert!(srv.1.starts_with("https://127.0.0.1:"), "{line}");
+    let url = srv.1.replace("127.0.0.1", "localhost");
+    let (c, text) = code(dir, &["pending", "--authority", &url, "--key", "bob.key", "--ca", "tls.crt", "--json"]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.contains("\"requests\""), "{text}");
+    let (c, text) = code(dir, &["pending", "--authority", &url, "--key", "bob.key"]);
+    assert_eq!(c, 1, "unverified server must be refused: {text}");
+    assert!(text.contains("transport"), "{text}");
+    let (c, text) = code(dir, &["serve", "--home", "h", "--tls-cert", "tls.crt", "--tls-key", "tls.crt"]);
+    assert_eq!(c, 2, "{text}");
+    drop(srv);
 }

@@ -28,7 +28,7 @@ fn ok(dir: &Path, args: &[&str]) -> String {
 
 fn serve(dir: &Path, schema: &str) -> (Child, String) {
     let mut child = writ(dir)
-        .args(["serve", "--home", "h", "--listen", "127.0.0.1:0", "--database", &url(), "--schema", schema])
+        .args(["serve", "--home", "h", "--listen", "127.0.0.1:0", "--database", &url(), "--pg-schema", schema])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -101,7 +101,7 @@ fn two_replicas_one_killed_under_load() {
         writ_core::b64::decode(text.trim().strip_prefix("ed25519-secret ").unwrap(), 32).unwrap().try_into().unwrap();
     let key = writ_core::SigningKey::from_seed(&seed);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    let h = writ_server::httpsig::sign(&key, "POST", "/v1/nonces", "", b"{}", now, "replica-replay-nonce-1");
+    let h = writ_api::httpsig::sign(&key, "POST", "/v1/nonces", "", b"{}", now, "replica-replay-nonce-1");
     let hs = [
         ("content-digest", h.content_digest.as_str()),
         ("signature-input", h.signature_input.as_str()),

@@ -39,7 +39,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use writ_api::wire::{RecordInput, RecordView, RequestInput, RevokeInput, StatusInput, VoteInput};
 use writ_api::{ApiErrorCode, IDEMPOTENCY_HEADER, IdempotencyKey};
-use writ_authority::{Authority, AuthorityError, Identity};
+use writ_authority::{Authority, AuthorityError, CallOptions, Identity};
 use writ_core::Timestamp;
 
 pub use metrics::Metrics;
@@ -259,6 +259,16 @@ fn json<T: serde::Serialize>(status: StatusCode, v: &T) -> Response {
 
 type S = State<Arc<AppState>>;
 
+/// The authority's options for a mutating call: the client's idempotency key
+/// and a deadline a little inside the route's timeout, so work that would
+/// outlive the answer is rolled back, never finished after a `timeout`.
+fn call_options(idempotency: Option<&IdempotencyKey>) -> CallOptions {
+    CallOptions {
+        idempotency_key: idempotency.map(|k| k.as_str().to_string()),
+        deadline: Some(Instant::now() + TIMEOUT.saturating_sub(Duration::from_millis(500))),
+    }
+}
+
 /// A request or writ id from the path: UUID-like characters only; anything
 /// else is the JSON `malformed` error, never axum's plain-text rejection.
 struct Id(String);
@@ -315,12 +325,11 @@ impl<St: Send + Sync> FromRequestParts<St> for TilePath {
 
 async fn submit(State(st): S, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let input: RequestInput = parse_json(&b)?;
-    // The authority stores and replays outcomes per key (issue 10 item 9).
-    let _ = idempotency;
+    let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let t0 = Instant::now();
     let now = now()?;
-    let v = blocking(move || a.submit(&who, input, now)).await?;
+    let v = blocking(move || a.submit_with(&who, input, &opts, now)).await?;
     st.metrics.decision(&v.decision.outcome);
     if v.status == "issued" {
         st.metrics.issued(t0.elapsed());
@@ -363,20 +372,20 @@ async fn get_request(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> Ap
 async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let body: VoteInput = parse_json(&b)?;
     let (verdict, sig) = writ_api::approval::decode(&body)?;
-    let _ = idempotency;
+    let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
-    let v = blocking(move || a.vote(&who, &id, verdict, &sig, now)).await?;
+    let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, &opts, now)).await?;
     st.metrics.approval(body.verdict.as_str());
     Ok(json(StatusCode::OK, &v))
 }
 
 async fn revoke(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let body: RevokeInput = parse_json(&b)?;
-    let _ = idempotency;
+    let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
-    let v = blocking(move || a.revoke(&who, &id, &body.reason, now)).await?;
+    let v = blocking(move || a.revoke_with(&who, &id, &body.reason, &opts, now)).await?;
     Ok(json(StatusCode::OK, &v))
 }
 

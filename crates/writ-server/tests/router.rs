@@ -110,3 +110,62 @@ async fn public_read_path() {
     let (s, v) = call(&app, Request::get("/v1/log/entries").body(Body::empty()).unwrap()).await;
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
+
+#[tokio::test]
+async fn every_failure_has_the_json_error_shape() {
+    let (_d, app) = app();
+    // Bad path parameters (regression: axum answered text/plain 400).
+    for (path, code) in [
+        ("/v1/log/proof/abc", "malformed"),
+        ("/v1/log/proof/-1", "malformed"),
+        ("/v1/log/proof/99999999999999999999999", "malformed"),
+        ("/v1/log/entries/1.5", "malformed"),
+        ("/v1/log/proof/999999", "not_found"),
+    ] {
+        let (s, v) = call(&app, Request::get(path).body(Body::empty()).unwrap()).await;
+        assert_eq!(v["error"]["code"].as_str(), Some(code), "{path}: {s} {v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{path}");
+    }
+    let (s, v) = call(&app, signed(&key(1), "GET", "/v1/requests/a%20b", b"", now(), "0123456789abcdef9")).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{v}");
+    // Unknown route, unknown method.
+    let (s, v) = call(&app, Request::get("/v2/anything").body(Body::empty()).unwrap()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (s, v) = call(&app, Request::delete("/v1/requests").body(Body::empty()).unwrap()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    let (s, v) = call(&app, Request::put("/v1/log/checkpoint").body(Body::empty()).unwrap()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")));
+    // A query that does not parse.
+    let (s, v) =
+        call(&app, Request::get("/v1/log/entries?request_id=a&request_id=b").body(Body::empty()).unwrap()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{v}");
+    // A bad idempotency key.
+    let body = br#"{"target":{"action":"tool","name":"search"},"duration_secs":60}"#;
+    let mut req = signed(&key(1), "POST", "/v1/requests", body, now(), "0123456789abcdefa");
+    req.headers_mut().insert("idempotency-key", "short".parse().unwrap());
+    let (s, v) = call(&app, req).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{v}");
+}
+
+#[tokio::test]
+async fn extreme_signature_times_are_refused_not_a_panic() {
+    // Regression: `created=i64::MIN` overflowed `created - now` before authentication.
+    let (_d, app) = app();
+    for (i, created) in [i64::MIN, i64::MIN + 1, i64::MAX, -1].into_iter().enumerate() {
+        let (s, v) =
+            call(&app, signed(&key(1), "GET", "/v1/requests", b"", created, &format!("0123456789abcdef-x{i}"))).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("stale_signature")), "{created}");
+    }
+    // The server still answers afterwards.
+    let resp = app.clone().oneshot(Request::get("/healthz").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn duplicate_env_names_are_refused() {
+    let (_d, app) = app();
+    let body = br#"{"target":{"action":"tool","name":"search"},"duration_secs":60,"env":{"A":"1","A":"2"}}"#;
+    let (s, v) = call(&app, signed(&key(1), "POST", "/v1/requests", body, now(), "0123456789abcdefb")).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("duplicate key"), "{v}");
+}

@@ -58,14 +58,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = Config::new(&home);
     cfg.database.clone_from(&args.database);
     cfg.schema = args.pg_schema;
-    let authority = Authority::open(&cfg).map_err(|e| match &args.database {
-        Some(url) => anyhow::anyhow!(
-            "cannot open the authority's database at `{}` (home `{}`): {e}; check that PostgreSQL runs there and the URL is right",
-            crate::config::db_host(url),
-            home.display()
-        ),
-        None => anyhow::anyhow!("cannot open the authority in `{}`: {e}", home.display()),
-    })?;
+    let authority = Authority::open(&cfg).map_err(|e| crate::config::open_error(e, &home, args.database.as_deref()))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.listen)

@@ -43,7 +43,7 @@ pub fn render(view: &RequestView, doc: &RequestDocument) -> String {
             let _ = writeln!(o, "  sha256       {}", sha256.as_deref().map_or_else(|| "(none)".to_string(), visible));
             for (i, a) in argv.iter().enumerate() {
                 let _ =
-                    writeln!(o, "  argv[{i}]{:pad$} {}", "", q(a), pad = 5usize.saturating_sub(i.to_string().len()));
+                    writeln!(o, "  argv[{i}]{:pad$} {}", "", q(a), pad = 6usize.saturating_sub(i.to_string().len()));
             }
         }
         TargetInput::Http { method, path } => {
