@@ -207,6 +207,14 @@ impl AuditReport {
     pub fn is_ok(&self) -> bool {
         self.finding_count == 0
     }
+
+    /// Add a finding (counted; kept in detail up to [`MAX_FINDINGS`]).
+    pub fn push(&mut self, f: Finding) {
+        self.finding_count += 1;
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(f);
+        }
+    }
 }
 
 struct Findings {
@@ -507,10 +515,7 @@ pub fn check_last_signed(
         }
     };
     if let Some(f) = finding {
-        report.finding_count += 1;
-        if report.findings.len() < MAX_FINDINGS {
-            report.findings.push(f);
-        }
+        report.push(f);
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::PgSchema;
-use writ_ledger::guard::last_signed_path;
+use writ_ledger::guard::{SLOT_SIZE, last_signed_path, read_last_signed};
 use writ_ledger::writ_tlog::Hash;
 use writ_ledger::writ_tlog::checkpoint;
 use writ_ledger::writ_tlog::note::VerifierKey;
@@ -62,8 +62,8 @@ impl Home {
         if let Some(n) = loc.connect().unwrap().latest_checkpoint().unwrap() {
             self.seen.push(n);
         }
-        if let Ok(n) = std::fs::read(last_signed_path(&self.key())) {
-            self.seen.push(n);
+        if let Some(cp) = read_last_signed(&self.key(), ORIGIN, &self.verifier).unwrap() {
+            self.seen.push(cp.note.into_bytes());
         }
     }
     /// The third party's check: no two checkpoints of one size with different roots.
@@ -78,8 +78,7 @@ impl Home {
         assert!(!by_size.is_empty());
     }
     fn last_signed_size(&self) -> u64 {
-        let n = std::fs::read(last_signed_path(&self.key())).unwrap();
-        checkpoint::open(&n, ORIGIN, &self.verifier).unwrap().size
+        read_last_signed(&self.key(), ORIGIN, &self.verifier).unwrap().unwrap().checkpoint.size
     }
 }
 
@@ -300,5 +299,36 @@ fn a_tampered_record_is_refused() {
     h.fill(&loc, "a", 1);
     std::fs::write(last_signed_path(&h.key()), b"not a checkpoint\n").unwrap();
     let e = h.open(&loc).unwrap_err().to_string();
-    assert!(e.contains("is not a checkpoint signed by ledger key"), "{e}");
+    assert!(e.contains("does not hold a checkpoint signed by ledger key"), "{e}");
+}
+
+/// A torn write (power loss mid-update) spoils only the slot being
+/// written: the record falls back to the previous checkpoint, which the
+/// store still extends, so the home keeps working and the guard holds.
+#[test]
+fn a_torn_record_update_keeps_the_previous_checkpoint() {
+    use std::os::unix::fs::FileExt as _;
+    let mut h = Home::new();
+    let loc = h.sqlite("ledger.sqlite");
+    h.fill(&loc, "a", 3);
+    let path = last_signed_path(&h.key());
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 2 * SLOT_SIZE);
+    // find the slot holding size 3 and tear it
+    let bytes = std::fs::read(&path).unwrap();
+    let newest = (0..2u64)
+        .find(|s| {
+            let at = (s * SLOT_SIZE) as usize;
+            let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            let note = &bytes[at + 4..at + 4 + len];
+            len > 0 && checkpoint::open(note, ORIGIN, &h.verifier).unwrap().size == 3
+        })
+        .unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.write_all_at(b"\x00\x00\x00\x40garbage", newest * SLOT_SIZE).unwrap();
+    assert_eq!(h.last_signed_size(), 2, "the other slot still holds the previous record");
+    h.fill(&loc, "b", 1);
+    assert_eq!(h.last_signed_size(), 4);
+    let pg = PgSchema::new("torn");
+    refused(h.open(&pg.location()), "is empty");
+    h.assert_no_fork();
 }

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use writ_core::{Sha256Digest, TrustRoot};
 use writ_ledger::Location;
-use writ_ledger::audit::{audit, check_last_signed};
+use writ_ledger::audit::{Finding, audit, check_last_signed};
 use writ_ledger::semantic::{SemanticInput, SemanticReport, Severity, semantic_audit};
 
 use crate::cmd::log::LedgerTarget;
@@ -123,7 +123,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     };
     // The home's key record: what the key last signed. Only when the
     // checkpoints are checked with the home's key.
-    let record = if t.verifier.is_none() { t.last_signed()? } else { None };
+    let record = if t.verifier.is_none() { t.last_signed(&v) } else { Ok(None) };
     let mut store = t.store()?;
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
@@ -145,8 +145,11 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     if shown {
         eprintln!();
     }
-    if let Some(r) = &record {
-        check_last_signed(store.as_mut(), &mut report, r, &v)?;
+    let record_checked = !matches!(record, Ok(None));
+    match record {
+        Ok(Some(r)) => check_last_signed(store.as_mut(), &mut report, r.note.as_bytes(), &v)?,
+        Ok(None) => {}
+        Err(detail) => report.push(Finding::LastSignedInvalid { detail }),
     }
     let semantic = if args.tree_only {
         None
@@ -178,7 +181,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "root": STANDARD.encode(report.root),
             "entries_checked": report.entries_checked,
             "saved_checkpoint_size": report.saved_size,
-            "last_signed_checked": record.is_some(),
+            "last_signed_checked": record_checked,
             "finding_count": report.finding_count,
             "findings": findings,
             "semantic": sem,
@@ -186,7 +189,7 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         });
         writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&j)?)?;
     } else {
-        print_text(&report, record.is_some(), semantic.as_ref(), v.name());
+        print_text(&report, record_checked, semantic.as_ref(), v.name());
     }
     Ok(if ok { ExitCode::SUCCESS } else { exit::denied() })
 }

@@ -88,14 +88,10 @@ impl LedgerTarget {
     }
 
     /// The last checkpoint the home's ledger key signed (its one-log
-    /// record, `ledger.checkpoint`), if the home has one.
-    pub fn last_signed(&self) -> anyhow::Result<Option<Vec<u8>>> {
-        let p = writ_ledger::guard::last_signed_path(&self.key_path());
-        match std::fs::read(&p) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("cannot read `{}`", p.display())),
-        }
+    /// record, `ledger.checkpoint`), if the home has one; `Err` names why
+    /// the record is not valid.
+    pub fn last_signed(&self, v: &VerifierKey) -> Result<Option<writ_ledger::SignedCheckpoint>, String> {
+        writ_ledger::guard::read_last_signed(&self.key_path(), v.name(), v).map_err(|e| e.to_string())
     }
 
     /// Open the store for reading, failing when it does not exist yet.
