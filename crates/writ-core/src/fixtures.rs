@@ -112,6 +112,12 @@ pub fn receipt_for(envelope: &[u8], p: &Predicate) -> Vec<u8> {
         .to_bytes()
 }
 
+/// Bob's second approver key: listed under the same name `bob`.
+#[must_use]
+pub fn bob_second_key() -> SigningKey {
+    key(10)
+}
+
 /// Approver `dave`, in group `dev` only.
 #[must_use]
 pub fn dave() -> SigningKey {
@@ -173,6 +179,8 @@ fn trust_keys() -> TrustRoot {
     add("revoked-issuer", vec![Role::Issuer], &[], &revoked_issuer());
     add("retired-issuer", vec![Role::Issuer], &[], &retired_issuer());
     add("dave", vec![Role::Approver], &["dev"], &dave());
+    // Bob's second key (a rotation): names may repeat, and name one principal.
+    add("bob", vec![Role::Approver], &["sre"], &bob_second_key());
     add(LEDGER_NAME, vec![Role::Ledger], &[], &ledger());
     t
 }
@@ -914,6 +922,21 @@ fn decided_vectors(out: &mut Vec<Vector>) {
         ctx(),
         Some(DenialCode::BadSignature),
     ));
+    // §6: names may repeat; two keys of one name are one approver.
+    {
+        let mut p = approved_predicate();
+        p.governance.approvals = vec![approval(&bob()), approval(&bob_second_key())];
+        out.push(v(
+            "deny_approvals_one_name_two_keys",
+            "bob approves with both of his keys: one distinct approver",
+            sign(p),
+            ctx(),
+            Some(DenialCode::ApprovalsInsufficient),
+        ));
+        let mut p = approved_predicate();
+        p.governance.approvals = vec![approval(&alice()), approval(&bob_second_key())];
+        out.push(v("allow_approval_by_second_key", "bob's second key counts as bob", sign(p), ctx(), None));
+    }
     // §5: an approval signature that is not canonical base64 is `bad_approval`.
     {
         let mut p = approved_predicate();
