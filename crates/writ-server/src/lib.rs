@@ -17,7 +17,6 @@
 //! [`serve_tls`] speaks TLS (rustls).
 #![forbid(unsafe_code)]
 
-pub mod client;
 pub mod httpsig;
 mod metrics;
 pub mod openapi;
