@@ -180,17 +180,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     d.step("bob lists what awaits his approval", &["pending", "--home", "home", "--key", "bob.key"], 0)?;
     d.step(
         "denied: alice cannot approve her own request",
-        &["approve", "--home", "home", "--key", "alice.key", &request_id],
+        &["approve", "--home", "home", "--key", "alice.key", "--yes", &request_id],
         77,
     )?;
     d.step(
         "bob approves (his own signature over the request digest)",
-        &["approve", "--home", "home", "--key", "bob.key", &request_id],
+        &["approve", "--home", "home", "--key", "bob.key", "--yes", &request_id],
         0,
     )?;
     d.step(
         "carol approves: quorum met, the writ is issued",
-        &["approve", "--home", "home", "--key", "carol.key", &request_id],
+        &["approve", "--home", "home", "--key", "carol.key", "--yes", &request_id],
         0,
     )?;
     d.step(
