@@ -3,7 +3,11 @@
 //! wait, for `/usr/bin/true`, next to a plain `std::process::Command` spawn +
 //! wait of the same program.
 //!
-//! `cargo run --release -p writ-gate --example launch_cost [N]`
+//! `cargo run --release -p writ-gate --example launch_cost [N] [PROGRAM]`
+//!
+//! PROGRAM (default `/usr/bin/true`) is any program that exits 0 with no
+//! arguments; e.g. a copy of `true` padded to 6 MB to see what sealing a
+//! large program costs (`open + hash` now reads it into a sealed memfd).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -22,7 +26,8 @@ fn pct(v: &mut [Duration], p: f64) -> f64 {
 
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(500);
-    let prog = Path::new("/usr/bin/true");
+    let prog_arg = std::env::args().nth(2).unwrap_or_else(|| "/usr/bin/true".into());
+    let prog = Path::new(&prog_arg);
     let bytes = std::fs::read(prog).unwrap_or_default();
     let now = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())).unwrap_or(0);
     let writ_for = |b: Boundaries| {
@@ -31,7 +36,7 @@ fn main() {
         p.validity.not_before = Timestamp(now - 10);
         p.validity.not_after = Timestamp(now + 3600);
         p.scope.actions = vec![Action::Exec(ExecAction {
-            program: "/usr/bin/true".into(),
+            program: prog_arg.clone(),
             sha256: Sha256Digest::of(&bytes),
             args: vec![],
             more_args: false,

@@ -1,9 +1,11 @@
-//! Building the confinement in the parent: the Landlock ruleset and the pids
-//! cgroup. The child only *enters* them (see `sys`).
+//! Building the confinement in the parent: the Landlock ruleset, the run's
+//! cgroups and the run's uid. The child only *enters* them (see `sys`).
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Read as _};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -39,14 +41,15 @@ impl KernelCaps {
 }
 
 /// Builds a Landlock ruleset for the allow-lists, or `None` when neither list
-/// is given. `program` is always granted execute + read (it was authorised).
+/// is given. The program, a script's interpreter and sealed file arguments
+/// are memfds, which Landlock does not restrict (internal mount), so they
+/// need no rule.
 ///
 /// A listed path that does not exist is skipped: granting nothing there is
 /// more confinement, not less.
 pub(crate) fn landlock_ruleset(
     fs_read: Option<&[PathBuf]>,
     fs_write: Option<&[PathBuf]>,
-    program: &File,
     kernel: i32,
 ) -> Result<Option<OwnedFd>, LaunchError> {
     if fs_read.is_none() && fs_write.is_none() {
@@ -91,46 +94,43 @@ pub(crate) fn landlock_ruleset(
             ruleset = ruleset.add_rule(PathBeneath::new(fd, rights)).map_err(ll)?;
         }
     }
-    let program_rights = (AccessFs::Execute | AccessFs::ReadFile) & handled;
-    if !program_rights.is_empty() {
-        ruleset = ruleset.add_rule(PathBeneath::new(program.as_fd(), program_rights)).map_err(ll)?;
-    }
     let fd: Option<OwnedFd> = ruleset.into();
     fd.map(Some).ok_or_else(|| boundary(which, "landlock is not enforced by this kernel"))
 }
 
 static CGROUP_SEQ: AtomicU64 = AtomicU64::new(0);
 
-/// A pids cgroup of one run: counts every process and thread the program and
-/// its descendants create, whatever their uid (RLIMIT_NPROC does not bind root).
+/// One cgroup directory of one run, created by the gate (root-owned, mode
+/// 0755, files 0644: the program's uid can neither write `cgroup.procs` here
+/// nor anywhere else, so it cannot leave; nothing is delegated to it).
 #[derive(Debug)]
-pub(crate) struct PidsCgroup {
+pub(crate) struct Cgroup {
     dir: PathBuf,
     procs: File,
 }
 
-impl PidsCgroup {
-    /// Creates `…/writ-gate/<pid>-<seq>` in this process's pids cgroup (v1
-    /// hierarchy, or v2 where the pids controller is enabled) with `pids.max`.
-    pub(crate) fn create(max: u64) -> Result<Self, LaunchError> {
-        let base = own_pids_cgroup().map_err(|e| boundary("processes", format!("no pids cgroup: {e}")))?;
+impl Cgroup {
+    /// Creates `<base>/writ-gate/<pid>-<seq>` and writes `settings` into it.
+    fn create(base: &Path, settings: &[(&str, String)]) -> io::Result<Self> {
         let parent = base.join("writ-gate");
         let dir = parent.join(format!("{}-{}", std::process::id(), CGROUP_SEQ.fetch_add(1, Ordering::Relaxed)));
+        match std::fs::create_dir(&parent) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::create_dir(&dir)?;
         let setup = || -> io::Result<File> {
-            match std::fs::create_dir(&parent) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
+            for (file, value) in settings {
+                std::fs::write(dir.join(file), value)?;
             }
-            std::fs::create_dir(&dir)?;
-            std::fs::write(dir.join("pids.max"), max.to_string())?;
             std::fs::OpenOptions::new().write(true).open(dir.join("cgroup.procs"))
         };
         match setup() {
             Ok(procs) => Ok(Self { dir, procs }),
             Err(e) => {
                 let _ = std::fs::remove_dir(&dir);
-                Err(boundary("processes", format!("cannot create pids cgroup `{}`: {e}", dir.display())))
+                Err(e)
             }
         }
     }
@@ -140,39 +140,226 @@ impl PidsCgroup {
         Ok(self.procs.try_clone()?.into())
     }
 
+    /// The pids listed in `cgroup.procs` (zombies included).
+    fn pids(&self) -> Vec<i32> {
+        let mut s = String::new();
+        let Ok(mut f) = File::open(self.dir.join("cgroup.procs")) else {
+            return Vec::new();
+        };
+        if f.read_to_string(&mut s).is_err() {
+            return Vec::new();
+        }
+        s.lines().filter_map(|l| l.trim().parse::<i32>().ok()).collect()
+    }
+
     /// Sends `sig` to every process in the cgroup (including any that left the
     /// process group with `setsid`).
     pub(crate) fn kill_all(&self, sig: i32) {
-        let mut s = String::new();
-        let Ok(mut f) = File::open(self.dir.join("cgroup.procs")) else {
-            return;
-        };
-        if f.read_to_string(&mut s).is_err() {
-            return;
-        }
-        for pid in s.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        for pid in self.pids() {
             let _ = sys::kill_pid(pid, sig);
         }
+    }
+
+    fn kill_file(&self) -> Option<PathBuf> {
+        let f = self.dir.join("cgroup.kill");
+        f.exists().then_some(f)
     }
 
     /// Kills what is left and removes the cgroup (retrying while killed
     /// processes are still being reaped).
     pub(crate) fn remove(&self) {
         for _ in 0..200 {
-            self.kill_all(libc::SIGKILL);
             match std::fs::remove_dir(&self.dir) {
                 Ok(()) => return,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return,
-                Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Err(_) => {
+                    self.kill_all(libc::SIGKILL);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
             }
         }
     }
 }
 
-impl Drop for PidsCgroup {
+impl Drop for Cgroup {
     fn drop(&mut self) {
         self.remove();
     }
+}
+
+/// The cgroups of one run: always one that tracks every process of the run
+/// (cgroup v2, killed with `cgroup.kill`; or, without v2, the pids cgroup),
+/// and a pids cgroup when the writ limits `processes`.
+#[derive(Debug, Default)]
+pub(crate) struct RunCgroups {
+    pub(crate) tracking: Option<Cgroup>,
+    pub(crate) pids: Option<Cgroup>,
+}
+
+impl RunCgroups {
+    /// Creates the run's cgroups. `processes` is the writ's limit. Errors name
+    /// what is missing; the caller decides whether that refuses the run.
+    pub(crate) fn create(processes: Option<u64>) -> (Self, Vec<LaunchError>) {
+        let mut missing = Vec::new();
+        let tracking = match own_v2_cgroup().and_then(|base| Cgroup::create(&base, &[])) {
+            Ok(cg) => Some(cg),
+            Err(e) => {
+                missing.push(boundary("cgroup", format!("cannot create the run's cgroup (v2): {e}")));
+                None
+            }
+        };
+        let pids = match (processes, &tracking) {
+            (None, Some(_)) => None,
+            (limit, _) => {
+                let max = limit.map_or_else(|| "max".to_string(), |m| m.to_string());
+                match own_pids_cgroup().and_then(|base| Cgroup::create(&base, &[("pids.max", max)])) {
+                    Ok(cg) => Some(cg),
+                    Err(e) => {
+                        let which = if limit.is_some() { "processes" } else { "cgroup" };
+                        missing.push(boundary(which, format!("cannot create the run's pids cgroup: {e}")));
+                        None
+                    }
+                }
+            }
+        };
+        // Without v2 the pids cgroup tracks the run: then "cgroup" is not missing.
+        if tracking.is_none() && pids.is_some() {
+            missing.retain(|e| !matches!(e, LaunchError::Boundary { boundary: "cgroup", .. }));
+        }
+        (Self { tracking, pids }, missing)
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Cgroup> {
+        self.tracking.iter().chain(self.pids.iter())
+    }
+
+    /// Whether the run is in a cgroup at all.
+    pub(crate) fn any(&self) -> bool {
+        self.all().next().is_some()
+    }
+
+    /// Descriptors on each `cgroup.procs`, for the child to join.
+    pub(crate) fn procs_fds(&self) -> io::Result<Vec<OwnedFd>> {
+        self.all().map(Cgroup::procs_fd).collect()
+    }
+
+    /// Sends `sig` to every process of the run.
+    pub(crate) fn signal(&self, sig: i32) {
+        for cg in self.all() {
+            cg.kill_all(sig);
+        }
+    }
+
+    /// Kills every process of the run (`cgroup.kill` where the kernel has it,
+    /// else SIGKILL to each listed pid until none is left), reaping those that
+    /// were re-parented to the gate (it is their subreaper). `leader` (the
+    /// program itself) is left for the caller to reap. Bounded: about 5 s.
+    pub(crate) fn kill_and_reap(&self, leader: i32) {
+        for cg in self.all() {
+            if let Some(k) = cg.kill_file() {
+                let _ = std::fs::write(k, "1");
+            }
+        }
+        for _ in 0..1000 {
+            let mut left = false;
+            for cg in self.all() {
+                for pid in cg.pids() {
+                    if pid == leader {
+                        continue;
+                    }
+                    left = true;
+                    let _ = sys::kill_pid(pid, libc::SIGKILL);
+                    sys::try_reap(pid);
+                }
+            }
+            if !left {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        self.reap_orphans(leader);
+    }
+
+    /// Reaps the run's processes that were re-parented to the gate and are no
+    /// longer listed in `cgroup.procs` (exited, but still our zombies): the
+    /// gate's children (all threads) whose cgroup is one of the run's.
+    fn reap_orphans(&self, leader: i32) {
+        let names: Vec<String> = self
+            .all()
+            .filter_map(|cg| cg.dir.file_name())
+            .map(|n| format!("/writ-gate/{}\n", n.to_string_lossy()))
+            .collect();
+        if names.is_empty() {
+            return;
+        }
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            for pid in children.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                if pid == leader {
+                    continue;
+                }
+                let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                if names.iter().any(|n| cg.contains(n.as_str())) {
+                    let _ = sys::kill_pid(pid, libc::SIGKILL);
+                    for _ in 0..200 {
+                        if sys::try_reap(pid) {
+                            break;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Removes the cgroups (after [`RunCgroups::kill_and_reap`]).
+    pub(crate) fn remove(&self) {
+        for cg in self.all() {
+            cg.remove();
+        }
+    }
+
+    /// What the keeper needs to kill and remove these cgroups on its own.
+    pub(crate) fn keeper_paths(&self) -> (Vec<CString>, Vec<CString>, Vec<CString>) {
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).ok();
+        let mut kill = Vec::new();
+        let mut procs = Vec::new();
+        let mut dirs = Vec::new();
+        for cg in self.all() {
+            kill.extend(c(&cg.dir.join("cgroup.kill")));
+            procs.extend(c(&cg.dir.join("cgroup.procs")));
+            dirs.extend(c(&cg.dir));
+        }
+        (kill, procs, dirs)
+    }
+}
+
+/// The directory of this process's cgroup in the v2 (unified) hierarchy,
+/// wherever it is mounted (`/sys/fs/cgroup`, or `/sys/fs/cgroup/unified` on a
+/// hybrid host).
+fn own_v2_cgroup() -> io::Result<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup")?;
+    let path = own
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "this process is in no cgroup v2 hierarchy"))?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
+    for line in mounts.lines() {
+        // id parent major:minor root mountpoint options... - fstype source super
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        if right.split_whitespace().next() != Some("cgroup2") {
+            continue;
+        }
+        let fields: Vec<&str> = left.split_whitespace().collect();
+        let (Some(root), Some(mnt)) = (fields.get(3), fields.get(4)) else { continue };
+        let Some(rel) = path.strip_prefix(root.trim_end_matches('/')) else { continue };
+        let dir = Path::new(mnt).join(rel.trim_start_matches('/'));
+        if dir.join("cgroup.procs").exists() {
+            return Ok(dir);
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::NotFound, "no cgroup v2 hierarchy is mounted"))
 }
 
 /// The directory of this process's pids cgroup.
@@ -212,4 +399,63 @@ pub(crate) fn pids_cgroup_available() -> bool {
 pub(crate) fn has_cap_sys_admin() -> bool {
     const CAP_SYS_ADMIN: u32 = 21;
     sys::has_effective_cap(CAP_SYS_ADMIN)
+}
+
+/// A uid (and gid of the same number) leased to one run: an exclusive `flock`
+/// on `<dir>/<uid>` held by the gate and its keeper until every process of
+/// the run is dead, so two live runs never share a uid.
+#[derive(Debug)]
+pub(crate) struct UidLease {
+    pub(crate) uid: u32,
+    pub(crate) lock: File,
+}
+
+impl UidLease {
+    /// Leases a free uid from `range`, trying from a per-run starting point.
+    /// `dir` is created root-only (0700) if missing and must not be writable
+    /// by anyone else.
+    pub(crate) fn take(range: &std::ops::Range<u32>, dir: &Path) -> Result<Self, LaunchError> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+        let err = |d: String| boundary("run_as", d);
+        let len = range.end.saturating_sub(range.start);
+        if len == 0 || range.start == 0 {
+            return Err(err(format!("the uid range {}..{} is empty or contains uid 0", range.start, range.end)));
+        }
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| err(format!("cannot create the uid lease directory `{}`: {e}", dir.display())))?;
+        let meta = std::fs::symlink_metadata(dir).map_err(|e| err(format!("`{}`: {e}", dir.display())))?;
+        if !meta.is_dir() || meta.uid() != sys::euid() || meta.mode() & 0o022 != 0 {
+            return Err(err(format!(
+                "the uid lease directory `{}` must be a directory owned by the gate and writable by nobody else",
+                dir.display()
+            )));
+        }
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let seed = std::process::id()
+            .wrapping_mul(2_654_435_761)
+            .wrapping_add(nanos)
+            .wrapping_add(u32::try_from(CGROUP_SEQ.fetch_add(1, Ordering::Relaxed) & 0xffff_ffff).unwrap_or(0));
+        for i in 0..len.min(4096) {
+            let uid = range.start + (seed.wrapping_add(i) % len);
+            let path = dir.join(uid.to_string());
+            let lock = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| err(format!("cannot open the uid lease `{}`: {e}", path.display())))?;
+            match sys::try_lock(std::os::fd::AsRawFd::as_raw_fd(&lock)) {
+                Ok(true) => return Ok(Self { uid, lock }),
+                Ok(false) => continue,
+                Err(e) => return Err(err(format!("cannot lock the uid lease `{}`: {e}", path.display()))),
+            }
+        }
+        Err(err(format!("every uid in {}..{} is in use by another run", range.start, range.end)))
+    }
 }

@@ -23,6 +23,15 @@ pub enum LaunchError {
         /// What the kernel said.
         detail: String,
     },
+    /// The environment holds a loader or interpreter variable
+    /// (`writ_core::loader`) whose value the writ does not fix.
+    #[error("environment variable `{name}`: {detail}")]
+    Environment {
+        /// The variable's name.
+        name: String,
+        /// Why it is refused and what to do.
+        detail: String,
+    },
     /// The launch request itself is invalid (e.g. an empty argv or a NUL byte).
     #[error("invalid launch: {0}")]
     Invalid(String),
@@ -40,6 +49,7 @@ impl LaunchError {
         match self {
             Self::Program { .. } => "scope_program",
             Self::Boundary { .. } => "scope_boundary",
+            Self::Environment { .. } => "scope_env",
             Self::Expired => "expired",
             Self::Invalid(_) | Self::Spawn(_) => "internal",
         }

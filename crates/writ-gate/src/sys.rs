@@ -1,7 +1,7 @@
 //! The gate's syscall layer: the only module of writ with `unsafe`.
 //!
 //! Everything the child does between `fork` and `execveat` lives in
-//! [`ChildSetup::apply_and_exec`], which runs in the forked child of a possibly
+//! `ChildSetup::apply`, and the keeper process (`keeper_main`), which runs in the forked child of a possibly
 //! multi-threaded parent and therefore only makes raw, async-signal-safe system
 //! calls on memory prepared before the fork: no allocation, no locks, no
 //! formatting. Every `unsafe` block carries a `// SAFETY:` line.
@@ -12,6 +12,7 @@ use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Where the child failed before the program started (written as one byte on
@@ -19,7 +20,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum Stage {
-    /// Joining the pids cgroup (`processes`).
+    /// Joining the run's cgroups.
     Cgroup = 1,
     /// Setting a resource limit.
     Rlimit = 2,
@@ -31,10 +32,14 @@ pub(crate) enum Stage {
     Landlock = 5,
     /// Closing inherited descriptors on exec.
     Fds = 6,
-    /// The program file changed (size, mtime or ctime) after it was hashed.
-    Changed = 7,
+    /// Dropping capabilities, supplementary groups, gid and uid.
+    Credentials = 7,
+    /// The gate exited before the program started (parent-death check).
+    ParentGone = 8,
+    /// Entering the working directory as the run's uid.
+    Chdir = 9,
     /// `execveat` itself.
-    Exec = 8,
+    Exec = 10,
 }
 
 impl Stage {
@@ -46,8 +51,10 @@ impl Stage {
             4 => Self::NoNewPrivs,
             5 => Self::Landlock,
             6 => Self::Fds,
-            7 => Self::Changed,
-            8 => Self::Exec,
+            7 => Self::Credentials,
+            8 => Self::ParentGone,
+            9 => Self::Chdir,
+            10 => Self::Exec,
             _ => return None,
         })
     }
@@ -61,59 +68,95 @@ pub(crate) struct Rlimit {
     pub(crate) hard: u64,
 }
 
-/// What the program file looked like when it was hashed; re-checked in the
-/// child immediately before `execveat`.
+/// The unprivileged identity the program runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileIdentity {
-    pub(crate) dev: u64,
-    pub(crate) ino: u64,
-    pub(crate) size: i64,
-    pub(crate) mtime: (i64, i64),
-    pub(crate) ctime: (i64, i64),
+pub(crate) struct RunCreds {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
 }
 
-/// `fstat` of an open descriptor, as a [`FileIdentity`] plus its mode.
-pub(crate) fn fstat_identity(fd: RawFd) -> io::Result<(FileIdentity, u32)> {
-    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-    // SAFETY: `st` points to writable memory of the right size and type;
-    // `fstat` only writes into it.
-    let rc = unsafe { libc::fstat(fd, st.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
+/// `memfd_create` flag: the memfd may be executed (Linux 6.3+; older kernels
+/// reject unknown flags with `EINVAL`, and there every memfd is executable).
+const MFD_EXEC: libc::c_uint = 0x0010;
+
+/// A new, empty memfd (`MFD_CLOEXEC | MFD_ALLOW_SEALING`, executable) on a
+/// descriptor above stdio, for a sealed copy of a file.
+pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    let name = CString::new(format!("writ:{name}")).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+    // SAFETY: `name` is a valid C string; the flags are plain integers.
+    let mut fd = unsafe { libc::memfd_create(name.as_ptr(), base | MFD_EXEC) };
+    if fd < 0 && last_err().raw_os_error() == Some(libc::EINVAL) {
+        // SAFETY: as above.
+        fd = unsafe { libc::memfd_create(name.as_ptr(), base) };
     }
-    // SAFETY: `fstat` returned 0, so it initialised the whole struct (and it
-    // was zeroed before anyway).
-    let st = unsafe { st.assume_init() };
-    Ok((identity_of(&st), st.st_mode))
+    if fd < 0 {
+        return Err(last_err());
+    }
+    // SAFETY: memfd_create returned a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    above_stdio(fd)
 }
 
-fn identity_of(st: &libc::stat) -> FileIdentity {
-    FileIdentity {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        size: st.st_size,
-        mtime: (st.st_mtime, st.st_mtime_nsec),
-        ctime: (st.st_ctime, st.st_ctime_nsec),
+/// Moves `fd` to a number above 2, so that setting up the child's stdio can
+/// never overwrite it.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
     }
+    // SAFETY: plain fcntl on an open descriptor.
+    let n = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(last_err());
+    }
+    // SAFETY: F_DUPFD_CLOEXEC returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// Seals a memfd against every change: no write, no grow, no shrink, and no
+/// further change of the seals.
+pub(crate) fn seal(fd: RawFd) -> io::Result<()> {
+    let seals = libc::F_SEAL_WRITE | libc::F_SEAL_GROW | libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
+    // SAFETY: plain fcntl on an open descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(last_err());
+    }
+    Ok(())
+}
+
+/// The seals on a memfd.
+#[cfg(test)]
+pub(crate) fn seals(fd: RawFd) -> io::Result<i32> {
+    // SAFETY: plain fcntl on an open descriptor.
+    let s = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+    if s < 0 { Err(last_err()) } else { Ok(s) }
 }
 
 /// Everything the child needs, prepared in the parent before `fork`.
 #[derive(Debug)]
 pub(crate) struct ChildSetup {
-    pub(crate) program_fd: OwnedFd,
-    pub(crate) identity: FileIdentity,
-    /// SHA-256 of the program bytes, as hashed in the parent.
-    pub(crate) sha256: [u8; 32],
-    /// Clear `FD_CLOEXEC` on the program descriptor: needed for `#!` scripts,
-    /// whose interpreter opens the script as `/dev/fd/N` after the exec.
-    pub(crate) keep_program_fd_open: bool,
+    /// The sealed memfd executed with `execveat(…, AT_EMPTY_PATH)`: the
+    /// program, or for a `#!` script its interpreter.
+    pub(crate) exec_fd: OwnedFd,
+    /// Descriptors that stay open across the exec (the sealed script, sealed
+    /// argument files), named `/proc/self/fd/N` in argv. The caller owns them.
+    pub(crate) pass_fds: Vec<RawFd>,
     pub(crate) argv: Vec<CString>,
     pub(crate) envp: Vec<CString>,
+    /// Entered after the uid is dropped, so it must be reachable by that uid.
+    pub(crate) cwd: CString,
     pub(crate) rlimits: Vec<Rlimit>,
     pub(crate) new_netns: bool,
     pub(crate) landlock_ruleset: Option<OwnedFd>,
-    /// `cgroup.procs` of the run's pids cgroup, opened for writing.
-    pub(crate) cgroup_procs: Option<OwnedFd>,
+    /// `cgroup.procs` of each of the run's cgroups, opened for writing.
+    pub(crate) cgroup_procs: Vec<OwnedFd>,
+    /// The identity to drop to; `None` only in an explicitly allowed weaker
+    /// mode (a gate without root).
+    pub(crate) creds: Option<RunCreds>,
+    /// The gate's pid, re-checked after `PR_SET_PDEATHSIG`.
+    pub(crate) gate_pid: i32,
     /// Write end of the stage pipe (`O_CLOEXEC`).
     pub(crate) stage_pipe: OwnedFd,
 }
@@ -161,13 +204,97 @@ fn last_err() -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Secure bits set before the uid changes, all locked: `NOROOT` (uid 0 gains
+/// no capabilities on exec), `KEEP_CAPS` off and `NO_SETUID_FIXUP` off (so the
+/// uid change clears the permitted and effective sets), no ambient raise.
+const SECUREBITS: libc::c_ulong = (1 << 0) // SECBIT_NOROOT
+    | (1 << 1) // SECBIT_NOROOT_LOCKED
+    | (1 << 3) // SECBIT_NO_SETUID_FIXUP_LOCKED
+    | (1 << 5) // SECBIT_KEEP_CAPS_LOCKED
+    | (1 << 6) // SECBIT_NO_CAP_AMBIENT_RAISE
+    | (1 << 7); // SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// Async-signal-safe: drops every capability (ambient, bounding, then the
+/// rest with the uid change), the supplementary groups, the gid and the uid,
+/// and checks that nothing is left.
+fn drop_privileges(c: RunCreds) -> io::Result<()> {
+    // SAFETY: plain prctl with integer arguments. EINVAL: no ambient set
+    // (Linux < 4.3), nothing to clear.
+    let rc = unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    if rc != 0 && last_err().raw_os_error() != Some(libc::EINVAL) {
+        return Err(last_err());
+    }
+    for cap in 0..64 {
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } != 0 {
+            if last_err().raw_os_error() == Some(libc::EINVAL) {
+                break; // past the kernel's last capability
+            }
+            return Err(last_err());
+        }
+    }
+    // SAFETY: plain prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0) } != 0 {
+        return Err(last_err());
+    }
+    // SAFETY: an empty group list (null pointer with length 0).
+    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+        return Err(last_err());
+    }
+    // SAFETY: plain syscalls with integer arguments.
+    if unsafe { libc::setresgid(c.gid, c.gid, c.gid) } != 0 {
+        return Err(last_err());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::setresuid(c.uid, c.uid, c.uid) } != 0 {
+        return Err(last_err());
+    }
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let zero = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    // SAFETY: `header` and `zero` are laid out as the kernel's v3 capability
+    // header and two data structs; capset only reads `zero`.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header as *mut CapHeader, zero.as_ptr()) } != 0 {
+        return Err(last_err());
+    }
+    let mut now = [CapData { effective: 1, permitted: 1, inheritable: 1 }; 2];
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    // SAFETY: as above; capget writes into `now`.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, now.as_mut_ptr()) } != 0 {
+        return Err(last_err());
+    }
+    let any = now.iter().any(|d| d.effective | d.permitted | d.inheritable != 0);
+    // SAFETY: getresuid-style getters cannot fail.
+    let (uid, euid, gid, egid) = unsafe { (libc::getuid(), libc::geteuid(), libc::getgid(), libc::getegid()) };
+    if any || uid != c.uid || euid != c.uid || gid != c.gid || egid != c.gid {
+        return Err(io::Error::from_raw_os_error(libc::EPERM));
+    }
+    Ok(())
+}
+
 impl ChildSetup {
     /// Forks a child that applies every boundary and then `execveat`s the
-    /// program descriptor. Returns only once the exec succeeded (the error pipe
+    /// sealed descriptor. Returns only once the exec succeeded (the error pipe
     /// of `std::process::Command` closed on exec) or failed.
     ///
-    /// `command` must already carry stdio, working directory and
-    /// `process_group(0)`; std applies those in the child before our closure.
+    /// `command` must already carry stdio and `process_group(0)` (std applies
+    /// those in the child before our closure) and no working directory (the
+    /// closure enters it as the run's uid).
     pub(crate) fn spawn(self, mut command: Command) -> io::Result<Child> {
         let ptrs = PtrArrays { argv: ptr_array(&self.argv), envp: ptr_array(&self.envp) };
         let mut setup = self;
@@ -183,7 +310,7 @@ impl ChildSetup {
             unsafe {
                 libc::syscall(
                     libc::SYS_execveat,
-                    setup.program_fd.as_raw_fd(),
+                    setup.exec_fd.as_raw_fd(),
                     empty.as_ptr(),
                     ptrs.argv(),
                     ptrs.envp(),
@@ -202,10 +329,11 @@ impl ChildSetup {
     }
 
     fn apply(&mut self, pipe: RawFd) -> io::Result<()> {
-        // 1. Join the run's pids cgroup, so every descendant is counted.
-        if let Some(procs) = &self.cgroup_procs {
+        // 1. Join the run's cgroups (as root: the program's uid cannot write
+        //    to any cgroup.procs, so it can never leave them).
+        for procs in &self.cgroup_procs {
             let zero = b"0";
-            // SAFETY: valid buffer of 2 bytes; writing "0" to cgroup.procs moves
+            // SAFETY: valid buffer of 1 byte; writing "0" to cgroup.procs moves
             // the calling process into that cgroup.
             let n = unsafe { libc::write(procs.as_raw_fd(), zero.as_ptr().cast(), zero.len()) };
             if n < 0 {
@@ -220,19 +348,24 @@ impl ChildSetup {
                 return Err(fail(pipe, Stage::Rlimit, last_err()));
             }
         }
-        // 3. No network: a fresh, empty network namespace.
+        // 3. No network: a fresh, empty network namespace (needs CAP_SYS_ADMIN,
+        //    so before the capabilities go).
         if self.new_netns {
             // SAFETY: plain syscall with a flag argument.
             if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
                 return Err(fail(pipe, Stage::NetNs, last_err()));
             }
         }
-        // 4. no_new_privs, always (also a precondition of Landlock).
+        // 4. Another uid and gid, no groups, no capabilities, locked securebits.
+        if let Some(c) = self.creds {
+            drop_privileges(c).map_err(|e| fail(pipe, Stage::Credentials, e))?;
+        }
+        // 5. no_new_privs, always (also a precondition of Landlock).
         // SAFETY: plain prctl with integer arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(fail(pipe, Stage::NoNewPrivs, last_err()));
         }
-        // 5. Landlock: the ruleset was built in the parent; only enforce here.
+        // 6. Landlock: the ruleset was built in the parent; only enforce here.
         if let Some(ruleset) = &self.landlock_ruleset {
             // SAFETY: plain syscall on an open ruleset descriptor, flags 0.
             let rc = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset.as_raw_fd(), 0) };
@@ -240,72 +373,376 @@ impl ChildSetup {
                 return Err(fail(pipe, Stage::Landlock, last_err()));
             }
         }
-        // 6. Nothing inherited crosses the exec except stdio (and, for a
-        //    script, the program descriptor its interpreter reads).
+        // 7. Parent-death signal. Set after the uid change (a credential change
+        //    clears it), then re-check the parent: if the gate died before the
+        //    prctl, the signal will never come, so stop here.
+        // SAFETY: plain prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+            return Err(fail(pipe, Stage::ParentGone, last_err()));
+        }
+        // SAFETY: getppid cannot fail.
+        if unsafe { libc::getppid() } != self.gate_pid {
+            return Err(fail(pipe, Stage::ParentGone, io::Error::from_raw_os_error(libc::ESRCH)));
+        }
+        // 8. The working directory, entered as the run's uid.
+        // SAFETY: `cwd` is a valid C string.
+        if unsafe { libc::chdir(self.cwd.as_ptr()) } != 0 {
+            return Err(fail(pipe, Stage::Chdir, last_err()));
+        }
+        // 9. Nothing inherited crosses the exec except stdio and the sealed
+        //    descriptors named in argv.
         // SAFETY: plain syscall with integer arguments.
         let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
         if rc != 0 {
             return Err(fail(pipe, Stage::Fds, last_err()));
         }
-        let fd = self.program_fd.as_raw_fd();
-        if self.keep_program_fd_open {
+        for &fd in &self.pass_fds {
             // SAFETY: plain fcntl on an open descriptor.
             if unsafe { libc::fcntl(fd, libc::F_SETFD, 0) } != 0 {
                 return Err(fail(pipe, Stage::Fds, last_err()));
-            }
-        }
-        // 7. The file must still be what was hashed. A rename, unlink or
-        //    symlink swap cannot change the descriptor at all; an in-place
-        //    rewrite changes size or mtime (refused), and whatever changes only
-        //    the ctime (a link count change, or a rewrite with mtime reset) makes
-        //    us hash the descriptor again and compare.
-        let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
-        // SAFETY: `st` is writable memory of the right type.
-        if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
-            return Err(fail(pipe, Stage::Changed, last_err()));
-        }
-        // SAFETY: fstat succeeded and the struct was zeroed beforehand.
-        let now = identity_of(&unsafe { st.assume_init() });
-        let same_data = FileIdentity { ctime: self.identity.ctime, ..now } == self.identity;
-        if !same_data {
-            return Err(fail(pipe, Stage::Changed, io::Error::from_raw_os_error(libc::ESTALE)));
-        }
-        if now.ctime != self.identity.ctime {
-            match rehash(fd) {
-                Ok(d) if d == self.sha256 => {}
-                Ok(_) => {
-                    return Err(fail(pipe, Stage::Changed, io::Error::from_raw_os_error(libc::ESTALE)));
-                }
-                Err(e) => return Err(fail(pipe, Stage::Changed, e)),
             }
         }
         Ok(())
     }
 }
 
-/// SHA-256 of the whole file behind `fd`, with `pread` into a stack buffer:
-/// no allocation, so it may run in the forked child.
-fn rehash(fd: RawFd) -> io::Result<[u8; 32]> {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    let mut buf = [0u8; 8192];
-    let mut off: libc::off_t = 0;
+/// Makes this process a child subreaper: orphaned descendants of a run are
+/// re-parented to the gate, not to init (idempotent, process-wide).
+pub(crate) fn become_subreaper() -> io::Result<()> {
+    // SAFETY: plain prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(last_err());
+    }
+    Ok(())
+}
+
+/// Reaps `pid` if it is a child of this process that has exited; never
+/// blocks. Returns whether there is nothing left to wait for. Used for a run's orphans, re-parented here by the subreaper flag
+/// (only pids listed in the run's own cgroup are passed).
+pub(crate) fn try_reap(pid: i32) -> bool {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is writable; WNOHANG never blocks.
+    let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+    // Reaped, or not (or no longer) our child: nothing left to wait for.
+    rc == pid || rc < 0
+}
+
+/// `flock(LOCK_EX | LOCK_NB)`: whether the lock was taken.
+pub(crate) fn try_lock(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: plain syscall on an open descriptor.
+    if unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+        return Ok(true);
+    }
+    let e = last_err();
+    if e.raw_os_error() == Some(libc::EWOULDBLOCK) { Ok(false) } else { Err(e) }
+}
+
+/// Milliseconds on `CLOCK_MONOTONIC` (the clock `Instant` uses, shared with
+/// forked children).
+pub(crate) fn monotonic_ms() -> i64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec.saturating_mul(1000).saturating_add(ts.tv_nsec / 1_000_000)
+}
+
+/// What the keeper does when the gate goes away or the run's last deadline
+/// passes: kill every process in the run's cgroups and remove them.
+#[derive(Debug)]
+pub(crate) struct KeeperSetup {
+    /// `cgroup.kill` files (cgroup v2), written with `1`.
+    pub(crate) kill_files: Vec<CString>,
+    /// `cgroup.procs` files, whose pids are SIGKILLed until they are empty.
+    pub(crate) procs_files: Vec<CString>,
+    /// Cgroup directories removed at the end.
+    pub(crate) dirs: Vec<CString>,
+    /// `CLOCK_MONOTONIC` milliseconds after which the run is killed even if
+    /// the gate is still there (a backstop for a stopped or hung gate).
+    pub(crate) deadline_ms: Option<i64>,
+    /// Descriptors held until the run is dead (the uid lease).
+    pub(crate) hold: Vec<RawFd>,
+}
+
+/// The keeper process of one run: a child of the gate, in its own session,
+/// that ignores terminal signals and holds the read end of a pipe only the
+/// gate writes to. When the pipe reports end-of-file (the gate exited or was
+/// SIGKILLed) or the gate says it is done, or the backstop deadline passes, it
+/// kills the run's cgroups. The program cannot signal it (another uid, no
+/// capabilities).
+#[derive(Debug)]
+pub(crate) struct Keeper {
+    pid: i32,
+    pipe: Option<OwnedFd>,
+}
+
+impl Keeper {
+    /// Forks the keeper.
+    pub(crate) fn spawn(setup: &KeeperSetup) -> io::Result<Self> {
+        let (r, w) = stage_pipe()?;
+        // The read end must block in the keeper's poll loop only; poll does
+        // not care about O_NONBLOCK, and reads happen only when readable.
+        let mut keep: Vec<RawFd> = setup.hold.clone();
+        keep.push(r.as_raw_fd());
+        keep.sort_unstable();
+        keep.dedup();
+        let kill: Vec<*const libc::c_char> = setup.kill_files.iter().map(|c| c.as_ptr()).collect();
+        let procs: Vec<*const libc::c_char> = setup.procs_files.iter().map(|c| c.as_ptr()).collect();
+        let dirs: Vec<*const libc::c_char> = setup.dirs.iter().map(|c| c.as_ptr()).collect();
+        let read_fd = r.as_raw_fd();
+        // SAFETY: fork in a possibly multi-threaded process: the child below
+        // only makes async-signal-safe system calls on memory prepared before
+        // the fork (`keep`, `kill`, `procs`, `dirs`, the CStrings of `setup`)
+        // and ends with `_exit`; it never returns into Rust code.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(last_err());
+        }
+        if pid == 0 {
+            keeper_main(read_fd, &keep, &kill, &procs, &dirs, setup.deadline_ms);
+        }
+        drop(r);
+        Ok(Self { pid, pipe: Some(w) })
+    }
+
+    /// Tells the keeper the gate cleaned up, and reaps it (it exits once the
+    /// run's cgroups are empty and removed).
+    pub(crate) fn finish(&mut self) {
+        if let Some(w) = self.pipe.take() {
+            let b = [b'D'];
+            // SAFETY: valid 1-byte buffer on an open pipe.
+            let _ = unsafe { libc::write(w.as_raw_fd(), b.as_ptr().cast(), 1) };
+            drop(w);
+            let mut status = 0;
+            // SAFETY: waits for our own child, `status` is writable.
+            while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+                && last_err().kind() == io::ErrorKind::Interrupted
+            {}
+        }
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// The keeper's whole life (after `fork`; async-signal-safe only).
+fn keeper_main(
+    read_fd: RawFd,
+    keep: &[RawFd],
+    kill: &[*const libc::c_char],
+    procs: &[*const libc::c_char],
+    dirs: &[*const libc::c_char],
+    mut deadline: Option<i64>,
+) -> ! {
+    // SAFETY (for every block in this function): plain system calls on
+    // integers, on stack buffers, or on C strings allocated before the fork.
+    unsafe {
+        libc::setsid();
+        for sig in [
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGPIPE,
+            libc::SIGTSTP,
+            libc::SIGTTIN,
+            libc::SIGTTOU,
+        ] {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+        // Close everything but the pipe and the held descriptors (above all
+        // the gate's stdout/stderr, so that nobody waits on the keeper).
+        let mut from: u32 = 0;
+        for &fd in keep {
+            let fd = u32::try_from(fd).unwrap_or(0);
+            if fd > from {
+                libc::syscall(libc::SYS_close_range, from, fd - 1, 0u32);
+            }
+            from = fd.saturating_add(1);
+        }
+        libc::syscall(libc::SYS_close_range, from, u32::MAX, 0u32);
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+        if null >= 0 {
+            for std in 0..3 {
+                if !keep.contains(&std) && std != null {
+                    libc::dup2(null, std);
+                }
+            }
+        }
+    }
     loop {
-        // SAFETY: `buf` is a writable buffer of `buf.len()` bytes.
-        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), off) };
+        let timeout = match deadline {
+            Some(d) => i32::try_from(d.saturating_sub(monotonic_ms()).clamp(0, i64::from(i32::MAX))).unwrap_or(0),
+            None => -1,
+        };
+        let mut pfd = libc::pollfd { fd: read_fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout) };
         if n < 0 {
-            let e = last_err();
-            if e.kind() == io::ErrorKind::Interrupted {
+            if last_err().kind() == io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(e);
+            break;
         }
         if n == 0 {
-            return Ok(h.finalize().into());
+            if deadline.is_some_and(|d| monotonic_ms() >= d) {
+                kill_cgroups(kill, procs);
+                deadline = None;
+            }
+            continue;
         }
-        let n = n.unsigned_abs();
-        h.update(buf.get(..n).unwrap_or_default());
-        off = off.saturating_add(libc::off_t::try_from(n).unwrap_or(0));
+        // Readable: the gate's "done" byte, or end-of-file because it is gone.
+        break;
+    }
+    kill_cgroups(kill, procs);
+    for &d in dirs {
+        for _ in 0..100 {
+            // SAFETY: `d` is a C string allocated before the fork.
+            if unsafe { libc::rmdir(d) } == 0 || last_err().raw_os_error() == Some(libc::ENOENT) {
+                break;
+            }
+            sleep_ms(5);
+        }
+    }
+    // SAFETY: ends the keeper without running any Rust or libc exit handlers.
+    unsafe { libc::_exit(0) }
+}
+
+fn sleep_ms(ms: i64) {
+    let ts = libc::timespec { tv_sec: 0, tv_nsec: ms.saturating_mul(1_000_000) };
+    // SAFETY: valid timespec; a null remainder pointer is allowed.
+    unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+}
+
+/// Async-signal-safe: `cgroup.kill` where available, then SIGKILL to every pid
+/// listed in each `cgroup.procs` until they are empty (bounded: about 4 s).
+fn kill_cgroups(kill: &[*const libc::c_char], procs: &[*const libc::c_char]) {
+    for &k in kill {
+        // SAFETY: `k` is a C string allocated before the fork.
+        let fd = unsafe { libc::open(k, libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: valid 1-byte buffer on the descriptor just opened.
+            unsafe {
+                libc::write(fd, b"1".as_ptr().cast(), 1);
+                libc::close(fd);
+            }
+        }
+    }
+    for _ in 0..2000 {
+        let mut any = false;
+        for &p in procs {
+            for_each_pid(p, |pid| {
+                any = true;
+                if pid > 1 {
+                    // SAFETY: plain syscall with a positive pid.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            });
+        }
+        if !any {
+            return;
+        }
+        sleep_ms(2);
+    }
+}
+
+/// Async-signal-safe: calls `f` with each pid listed in the file at `path`
+/// (one decimal number a line), reading into a stack buffer.
+pub(crate) fn for_each_pid(path: *const libc::c_char, mut f: impl FnMut(i32)) {
+    // SAFETY: `path` is a valid C string.
+    let fd = unsafe { libc::open(path, libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let mut cur: Option<i32> = None;
+    loop {
+        // SAFETY: `buf` is a writable buffer of `buf.len()` bytes.
+        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        for &b in buf.iter().take(n.unsigned_abs()) {
+            if b.is_ascii_digit() {
+                cur = Some(cur.unwrap_or(0).saturating_mul(10).saturating_add(i32::from(b - b'0')));
+            } else if let Some(pid) = cur.take() {
+                f(pid);
+            }
+        }
+    }
+    if let Some(pid) = cur {
+        f(pid);
+    }
+    // SAFETY: closes the descriptor opened above.
+    unsafe { libc::close(fd) };
+}
+
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_termination(sig: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
+    if fd >= 0 {
+        let b = [u8::try_from(sig).unwrap_or(0)];
+        // SAFETY: async-signal-safe write of one byte to a non-blocking pipe.
+        unsafe { libc::write(fd, b.as_ptr().cast(), 1) };
+    }
+}
+
+/// Installs a handler for `signals` that writes the signal number to a pipe;
+/// returns the pipe's (blocking) read end. Call once per process.
+pub(crate) fn install_termination_handlers(signals: &[i32]) -> io::Result<OwnedFd> {
+    let (r, w) = stage_pipe()?;
+    // The read end is to block in its reader thread; the write end must never
+    // block in the handler.
+    // SAFETY: plain fcntls on descriptors we own.
+    unsafe {
+        if libc::fcntl(r.as_raw_fd(), libc::F_SETFL, 0) != 0
+            || libc::fcntl(w.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) != 0
+        {
+            return Err(last_err());
+        }
+    }
+    let old = SIGNAL_PIPE.swap(std::os::fd::IntoRawFd::into_raw_fd(w), Ordering::SeqCst);
+    if old >= 0 {
+        // SAFETY: the previous write end, which this module owned.
+        unsafe { libc::close(old) };
+    }
+    for &sig in signals {
+        let mut sa = std::mem::MaybeUninit::<libc::sigaction>::zeroed();
+        // SAFETY: a zeroed sigaction is valid; we set the handler and flags.
+        let sa = unsafe {
+            let p = sa.as_mut_ptr();
+            (*p).sa_sigaction = on_termination as extern "C" fn(libc::c_int) as usize;
+            (*p).sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut (*p).sa_mask);
+            sa.assume_init()
+        };
+        // SAFETY: `sa` is a valid sigaction; the old action is not needed.
+        if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
+            return Err(last_err());
+        }
+    }
+    Ok(r)
+}
+
+/// Blocking read of one byte (a signal number from the handler's pipe).
+pub(crate) fn read_byte(fd: &OwnedFd) -> io::Result<u8> {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: valid 1-byte buffer.
+        let n = unsafe { libc::read(fd.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+        if n == 1 {
+            return Ok(b[0]);
+        }
+        if n == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        let e = last_err();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
@@ -457,27 +894,20 @@ pub(crate) fn landlock_abi() -> i32 {
 /// Whether this process's effective capability set holds `cap` (`capget`,
 /// one syscall; no `/proc` parsing).
 pub(crate) fn has_effective_cap(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: i32,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut header = Header { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
-    let mut data = [Data { effective: 0, permitted: 0, inheritable: 0 }; 2];
+    let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
+    let mut data = [CapData { effective: 0, permitted: 0, inheritable: 0 }; 2];
     // SAFETY: `header` and `data` are valid, writable and laid out as the
     // kernel's `__user_cap_header_struct` / two `__user_cap_data_struct`s (v3).
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut Header, data.as_mut_ptr()) };
+    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header as *mut CapHeader, data.as_mut_ptr()) };
     if rc != 0 {
         return false;
     }
     let word = usize::try_from(cap / 32).unwrap_or(usize::MAX);
     data.get(word).is_some_and(|d| d.effective & (1 << (cap % 32)) != 0)
+}
+
+/// The effective uid of this process.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
 }
