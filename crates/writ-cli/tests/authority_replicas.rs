@@ -66,7 +66,8 @@ fn two_replicas_one_killed_under_load() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let schema = format!("writ_replicas_{}", std::process::id());
-    ok(dir, &["init", "--home", "h"]);
+    // The home is bound to its PostgreSQL store at init (one log per key).
+    ok(dir, &["init", "--home", "h", "--database", &url(), "--pg-schema", &schema]);
     ok(dir, &["keygen", "--out", "b.key", "--name", "bench"]);
     ok(
         dir,
