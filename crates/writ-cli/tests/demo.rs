@@ -14,5 +14,12 @@ fn the_demo_runs_end_to_end() {
     assert!(stdout.contains("every step behaved as expected"));
     assert!(stdout.contains("deploying v2"), "the gated deploy ran");
     assert!(stdout.contains("denied (replayed)"));
+    assert!(stdout.contains("exceeds_policy") || stdout.contains("policy allows at most 10"), "{stdout}");
+    assert!(stdout.contains("LD_PRELOAD") && stdout.contains("@allow_env"), "{stdout}");
+    assert!(
+        stdout.contains("\"wall_clock_secs\": 10") || stdout.contains("wall_clock_secs"),
+        "the writ carries policy's boundaries"
+    );
+    assert!(stdout.contains("the state agrees with the ledger"), "{stdout}");
     assert!(dir.path().join("demo/home/ledger.sqlite").exists());
 }

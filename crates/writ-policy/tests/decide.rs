@@ -27,7 +27,19 @@ fn dev_may_echo_at_once() {
     let d = set.decide(&exec(&["dev"], &["/bin/echo", "hi"]));
     assert_eq!(d.outcome, Outcome::Allow, "{d:?}");
     assert_eq!(d.determining_policies, ["dev-harmless-exec"]);
-    assert_eq!(d.obligations, Obligations { max_duration_secs: Some(300), ..Obligations::default() });
+    assert_eq!(
+        d.obligations,
+        Obligations {
+            max_duration_secs: Some(300),
+            boundaries: writ_policy::Boundaries {
+                wall_clock_secs: Some(10),
+                cpu_secs: Some(2),
+                open_files: Some(64),
+                ..writ_policy::Boundaries::default()
+            },
+            ..Obligations::default()
+        }
+    );
     assert_eq!(d.reasons, ["permitted by policy `dev-harmless-exec`"]);
     assert_eq!(d.policy_digest, set.digest());
 }

@@ -35,7 +35,7 @@ fn default_policies_examples_in_comments_load_when_enabled() {
         .collect::<Vec<_>>()
         .join("\n");
     let set = PolicySet::load(&tail).unwrap();
-    assert_eq!(set.policy_ids().collect::<Vec<_>>(), ["agents-search", "ops-status"]);
+    assert_eq!(set.policy_ids().collect::<Vec<_>>(), ["agents-search", "dev-batch", "ops-status"]);
 }
 
 #[test]

@@ -283,7 +283,8 @@ fn compare(t: &mut dyn Tx, lv: &LedgerView) -> Result<Vec<Difference>> {
                 true,
             ));
         }
-        if w.used < l.exec_starts {
+        // Uses are counted (consumed) only for writs with a use count.
+        if signed.is_some() && w.used < l.exec_starts {
             out.push(diff(
                 "uses_reset",
                 &w.id,
@@ -390,7 +391,7 @@ fn repair(t: &mut dyn Tx, lv: &LedgerView, now: i64) -> Result<()> {
                 } else if let (Some((at, reason)), None) = (&l.revoked, w.revoked_at) {
                     state::revoke_writ(t, &w.id, *at, reason)?;
                 }
-                if w.used < l.exec_starts {
+                if signed_uses(&w.envelope).is_some() && w.used < l.exec_starts {
                     state::set_used(t, &w.id, l.exec_starts)?;
                 }
             }

@@ -121,7 +121,21 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         0,
     )?;
     json_field(&out, "request_id")?;
-    d.step("look inside (decoded without trusting it)", &["inspect", "hello.writ"], 0)?;
+    d.step(
+        "look inside (decoded without trusting it): the boundaries come from policy",
+        &["inspect", "hello.writ"],
+        0,
+    )?;
+    d.step(
+        "denied: alice asks for 60 s of wall clock; policy allows 10 (exceeds_policy, nothing stored)",
+        &["request", "--home", "home", "--key", "alice.key", "--wall-clock", "60", "--", &echo, "hello"],
+        77,
+    )?;
+    d.step(
+        "denied: alice asks to set LD_PRELOAD; no policy allows it by name (loader_variable)",
+        &["request", "--home", "home", "--key", "alice.key", "--env", "LD_PRELOAD=/tmp/x.so", "--", &echo, "hello"],
+        77,
+    )?;
     d.step(
         "verify it offline, with its receipt, against that exact invocation",
         &[
@@ -234,6 +248,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     // 6. The ledger holds every step, and checks out.
     d.step("the ledger's signed checkpoint", &["log", "--home", "home", "checkpoint"], 0)?;
     d.step("audit: recompute the whole tree and check every checkpoint", &["audit", "--home", "home"], 0)?;
+    d.step(
+        "the state database agrees with the ledger (revocations, use counts, request status)",
+        &["recover", "--home", "home", "--check"],
+        0,
+    )?;
     println!("\nevery step behaved as expected; the files are in {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
