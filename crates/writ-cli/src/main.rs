@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod config;
 mod exit;
 mod files;
 mod gatekit;
@@ -37,7 +38,7 @@ enum Command {
     /// Walk through the whole flow in a scratch directory.
     Demo(cmd::demo::DemoArgs),
     /// Run a program under a writ, confined by its boundaries (77 when denied).
-    Exec(cmd::exec::ExecArgs),
+    Exec(cmd::exec::WritExecArgs),
     /// The transparency ledger: verifier key, checkpoint, proofs.
     Log(cmd::log::LogArgs),
     /// Recompute the ledger and name any tampering (77 when found).
@@ -61,9 +62,19 @@ enum Command {
     /// Load-test an authority with auto-allowed requests.
     Bench(cmd::bench::BenchArgs),
     /// Upload records a gate spooled while offline to the authority.
-    Sync(cmd::sync::SyncArgs),
+    Sync(cmd::sync::WritSyncArgs),
     /// Put the gate in front of an HTTP service (403 + reason without a matching writ).
-    Proxy(cmd::proxy::ProxyArgs),
+    Proxy(cmd::proxy::WritProxyArgs),
+    /// Export a writ and its receipt as a page that verifies offline.
+    Proofs(cmd::proofs::ProofsArgs),
+    /// Show one request in full, as an approver must see it before signing.
+    Show(cmd::show::ShowArgs),
+    /// Print a shell completion script.
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write man pages into a directory.
+    Man(cmd::completions::ManArgs),
+    /// Rebuild the authority's state from the ledger (--check: name every difference).
+    Recover(cmd::recover::RecoverArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -96,6 +107,11 @@ fn main() -> ExitCode {
         Command::Bench(a) => cmd::bench::run(a),
         Command::Sync(a) => cmd::sync::run(a),
         Command::Proxy(a) => cmd::proxy::run(a),
+        Command::Proofs(a) => cmd::proofs::run(a),
+        Command::Show(a) => cmd::show::run(a),
+        Command::Completions(a) => cmd::completions::completions(a),
+        Command::Man(a) => cmd::completions::man(a),
+        Command::Recover(a) => cmd::recover::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };
     match result {

@@ -36,6 +36,8 @@ impl World {
     fn new(boundaries: serde_json::Value) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
+        // The program may run as another uid than the gate: let it write here.
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o777)).unwrap();
         let program = p.join("deploy");
         std::fs::write(&program, "#!/bin/sh\nenv > \"$1\"\nexit 3\n").unwrap();
         std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -421,7 +423,17 @@ fn online_an_unreachable_authority_denies() {
 #[test]
 fn offline_records_reach_the_ledger_with_writ_sync_and_survive_a_failed_sync() {
     let h = Home::new();
-    let id = h.request("e", &["/usr/bin/echo", "hello"]);
+    // Only a policy that says so issues a writ that may run offline.
+    common::add_policies(
+        h.p(),
+        "\n@id(\"test-printf-offline\")\n@max_duration(\"300\")\n@offline(\"true\")\npermit (principal in Writ::Group::\"dev\", action == Writ::Action::\"exec\", resource)\nwhen { resource.path == \"/usr/bin/printf\" };\n",
+    );
+    let id = h.request("e", &["/usr/bin/printf", "hello"]);
+    // A gate whose trust root lets it run without a fresh status (the home's
+    // own requires one).
+    let mut t: serde_json::Value = serde_json::from_slice(&std::fs::read(h.p().join("h/trust.json")).unwrap()).unwrap();
+    t["require_status"] = false.into();
+    std::fs::write(h.p().join("gate-trust.json"), t.to_string()).unwrap();
     let out = writ(
         h.p(),
         &[
@@ -429,12 +441,12 @@ fn offline_records_reach_the_ledger_with_writ_sync_and_survive_a_failed_sync() {
             "--writ",
             "e.writ",
             "--trust",
-            "h/trust.json",
+            "gate-trust.json",
             "--offline",
             "--spool",
             "spool",
             "--",
-            "/usr/bin/echo",
+            "/usr/bin/printf",
             "hello",
         ],
         &[],
@@ -478,4 +490,91 @@ fn online_a_ledger_that_does_not_take_exec_start_runs_nothing() {
     assert!(stderr.starts_with("writ: denied (record_failed): "), "{stderr}");
     assert!(out.stdout.is_empty(), "the program ran unrecorded");
     assert!(!kinds(&h.ledger(&id)).contains(&"exec_start"));
+}
+
+/// Regression (issue 9 item 10): a missing or oversized writ exited 1 with no
+/// denial record; it is a denial (77) with its code, spooled.
+#[test]
+fn a_missing_or_oversized_writ_is_a_recorded_denial_and_the_status_file_tells_it_from_a_77() {
+    let w = World::new(serde_json::json!({}));
+    let p = w.dir.path();
+    let run = |file: &str| {
+        writ(
+            p,
+            &["exec", "--writ", file, "--trust", "trust.json", "--offline", "--spool", "spool"]
+                .iter()
+                .chain(&["--status-file", "status.json", "--", "/usr/bin/true"])
+                .copied()
+                .collect::<Vec<_>>(),
+            &[],
+        )
+    };
+    let status =
+        || -> serde_json::Value { serde_json::from_slice(&std::fs::read(p.join("status.json")).unwrap()).unwrap() };
+    let out = run("missing.writ");
+    assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("writ: denied (malformed): "));
+    assert_eq!((status()["verdict"].as_str(), status()["code"].as_str()), (Some("deny"), Some("malformed")));
+    std::fs::write(p.join("big.writ"), vec![b' '; writ_core::limits::MAX_ENVELOPE_BYTES + 1]).unwrap();
+    let out = run("big.writ");
+    assert_eq!(out.status.code(), Some(77));
+    assert_eq!(status()["code"].as_str(), Some("too_large"));
+    let codes: Vec<String> = spooled(&w)
+        .into_iter()
+        .filter_map(|e| if let writ_core::entry::Entry::Denial(d) = e { Some(d.code) } else { None })
+        .collect();
+    assert_eq!(codes, ["malformed", "too_large"]);
+    // A program that itself exits 77 is told apart by the status file.
+    std::fs::write(p.join("exit77"), "#!/bin/sh\nexit 77\n").unwrap();
+    std::fs::set_permissions(p.join("exit77"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let prog = p.join("exit77");
+    let predicate = serde_json::json!({
+        "request": {"id": "01940000-0000-7000-8000-000000000002",
+                    "requester": "0000000000000000000000000000000000000000000000000000000000000000",
+                    "requester_name": "tester", "reason": "test",
+                    "digest": {"sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}},
+        "policy": {"id": "p", "digest": {"sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"},
+                   "decision": "allow", "determining_policies": ["a"]},
+        "scope": {"actions": [{"exec": {"program": prog.to_str().unwrap()}}], "offline": true}
+    });
+    std::fs::write(p.join("p77.json"), predicate.to_string()).unwrap();
+    ok(
+        p,
+        &[
+            "sign",
+            "--key",
+            "issuer.key",
+            "--predicate",
+            "p77.json",
+            "--subject",
+            prog.to_str().unwrap(),
+            "--ttl",
+            "600",
+            "--out",
+            "e77.writ",
+        ],
+    );
+    let out = writ(
+        p,
+        &[
+            "exec",
+            "--writ",
+            "e77.writ",
+            "--trust",
+            "trust.json",
+            "--offline",
+            "--spool",
+            "spool",
+            "--status-file",
+            "status.json",
+            "--",
+        ]
+        .iter()
+        .chain(&[prog.to_str().unwrap()])
+        .copied()
+        .collect::<Vec<_>>(),
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!((status()["verdict"].as_str(), status()["exit_code"].as_i64()), (Some("allow"), Some(77)));
 }

@@ -252,11 +252,14 @@ impl Home {
             cwd: None,
             hosts: None,
             evidence: None,
+            boundaries: None,
+            uses: None,
         };
         let view = a.submit(&me, input, now).unwrap();
         assert_eq!(view.status, "issued", "{view:?}");
-        let writ = view.writ.unwrap();
-        (view.writ_id.unwrap(), format!("Writ {}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(writ)))
+        let (writ, receipt) = (view.writ.unwrap(), view.receipt.unwrap());
+        let b64 = |b: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+        (view.writ_id.unwrap(), format!("Writ {}.{}", b64(&writ), b64(&receipt)))
     }
 
     /// The ledger entries of writ `id`: (kind, entry), in ledger order.

@@ -27,6 +27,7 @@ impl From<LaunchError> for Denial {
         let code = match &e {
             LaunchError::Program { .. } => DenialCode::ScopeProgram,
             LaunchError::Boundary { .. } => DenialCode::ScopeBoundary,
+            LaunchError::Environment { .. } => DenialCode::ScopeEnv,
             LaunchError::Expired => DenialCode::Expired,
             LaunchError::Invalid(_) | LaunchError::Spawn(_) => DenialCode::Internal,
         };
@@ -228,11 +229,14 @@ pub struct LaunchOptions {
     pub grace: Duration,
     /// Pass stdout/stderr through pipes and hash them.
     pub digest_output: bool,
+    /// The run's identity and isolation (H5, issue 9 item 1). Strong by
+    /// default; `allow_weaker` only from the trust root for this gate.
+    pub isolation: crate::launch::Isolation,
 }
 
 impl Default for LaunchOptions {
     fn default() -> Self {
-        Self { grace: DEFAULT_GRACE, digest_output: false }
+        Self { grace: DEFAULT_GRACE, digest_output: false, isolation: crate::launch::Isolation::default() }
     }
 }
 
@@ -245,17 +249,21 @@ pub fn exec_attempt(program: &Program, args: &[String], env: &BTreeMap<String, S
         args: args.to_vec(),
         env: env.clone(),
         cwd: cwd.to_string_lossy().into_owned(),
+        arg_files: BTreeMap::new(),
     })
 }
 
 /// The `exec_end` entry for a finished run: `outcome` is `exited`,
 /// `signaled`, `killed_wall_clock`, `killed_expired`, `killed_revoked` (an end
-/// request whose reason starts with `revoked`) or `ended` (another end request).
+/// request whose reason starts with `revoked`), `killed_status_unknown` (one
+/// whose reason starts with `status_unknown`: the watcher could not confirm
+/// the status in time) or `ended` (another end request).
 pub fn exec_end_entry(ids: (String, String), host: &str, outcome: &Outcome, now: Timestamp) -> Entry {
     let how = match (&outcome.ended_by, outcome.status) {
         (Some(EndReason::WallClock), _) => "killed_wall_clock",
         (Some(EndReason::Expired), _) => "killed_expired",
         (Some(EndReason::Ended(r)), _) if r.starts_with("revoked") => "killed_revoked",
+        (Some(EndReason::Ended(r)), _) if r.starts_with("status_unknown") => "killed_status_unknown",
         (Some(EndReason::Ended(_)), _) => "ended",
         (None, ExitStatus::Exited(_)) => "exited",
         (None, ExitStatus::Signaled(_)) => "signaled",
@@ -272,6 +280,18 @@ pub fn exec_end_entry(ids: (String, String), host: &str, outcome: &Outcome, now:
         outcome: how.to_owned(),
         exit_code,
     })
+}
+
+/// SHA-256 over `items`, each encoded as `len:u32be ‖ bytes`, so that no two
+/// lists share a digest: the `argv_digest` of an `exec_start` (over `argv`)
+/// and of a proxied request (over `[method, path]`).
+pub fn list_digest(items: &[&str]) -> writ_core::Sha256Digest {
+    let mut h = Sha256::new();
+    for item in items {
+        h.update(u32::try_from(item.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(item.as_bytes());
+    }
+    writ_core::Sha256Digest(h.finalize().into())
 }
 
 /// The current time as the core counts it (unix seconds).
@@ -321,18 +341,14 @@ impl Permit {
         let Attempt::Exec(a) = &self.attempt else {
             return Err(Denial::new(DenialCode::ScopeAction, "this permit is not for running a program"));
         };
-        let mut h = Sha256::new();
-        for arg in std::iter::once(&a.program).chain(&a.args) {
-            h.update(u32::try_from(arg.len()).unwrap_or(u32::MAX).to_be_bytes());
-            h.update(arg.as_bytes());
-        }
+        let argv: Vec<&str> = std::iter::once(a.program.as_str()).chain(a.args.iter().map(String::as_str)).collect();
         Ok(Entry::ExecStart(ExecStart {
             time: now,
             request_id: self.verified.predicate().request.id.clone(),
             writ_id: self.verified.id().to_owned(),
             host: host.to_owned(),
             program_digest: a.sha256,
-            argv_digest: writ_core::Sha256Digest(h.finalize().into()),
+            argv_digest: list_digest(&argv),
         }))
     }
 
@@ -376,6 +392,12 @@ impl Permit {
         l.not_after = Some(self.not_after());
         l.grace = opts.grace;
         l.digest_output = opts.digest_output;
+        l.isolation = opts.isolation.clone();
+        // Loader variables run only with a value the writ fixes (H5, issue 9 item 3).
+        l.fixed_env = (self.verified.predicate().scope.environment.env.0.iter())
+            .filter(|(_, v)| v.is_some())
+            .map(|(k, _)| OsString::from(k))
+            .collect();
         deny_on_panic("launching", || launch::spawn(l).map_err(Denial::from))
     }
 

@@ -49,25 +49,43 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! - [`exec`] is the whole governed run as one call: an [`ExecRequest`]
+//!   (writ, program, argv, environment, cwd, mode, [`Recorder`], options)
+//!   goes verify → consume a use → durable `exec_start` → launch → watch
+//!   ([`watch`], failing closed) → `exec_end`.
+//! - [`Recorder`] sends records to the authority (a `writ_api::GateApi`),
+//!   counting one as recorded only when the acknowledgement's tlog proof
+//!   verifies ([`check_ack`]), or appends them to the [`Spool`], which
+//!   [`Spool::drain`] hands to the authority later.
+//!
 //! This is the one crate of writ with `unsafe`, confined to its `sys` module.
 //! See `docs/gate.md`.
 
 mod confine;
 mod error;
+pub mod exec;
 mod gate;
 mod launch;
 mod program;
-mod spool;
+pub mod record;
+pub mod spool;
 mod sys;
+pub mod watch;
 
 pub use confine::{LANDLOCK_ABI_FOR_READ, LANDLOCK_ABI_FOR_WRITE};
 pub use error::LaunchError;
+pub use exec::{ExecMode, ExecOptions, ExecReport, ExecRequest, MAX_GRACE, exec};
 pub use gate::{
-    Evidence, Gate, LaunchOptions, Permit, detect_capabilities, exec_attempt, exec_end_entry, timestamp_now,
+    Evidence, Gate, LaunchOptions, Permit, detect_capabilities, exec_attempt, exec_end_entry, list_digest,
+    timestamp_now,
 };
-pub use launch::{Boundaries, DEFAULT_GRACE, EndHandle, EndReason, ExitStatus, Launch, Outcome, Running};
-pub use program::{MAX_PROGRAM_BYTES, Program};
-pub use spool::{Spool, SpoolContents, SpoolError, rewrite as rewrite_spool};
+pub use launch::{
+    Boundaries, DEFAULT_GRACE, DEFAULT_RUN_UIDS, DEFAULT_UID_LEASE_DIR, EndHandle, EndReason, ExitStatus, Isolation,
+    Launch, Outcome, RunAs, Running, end_runs_on_termination, termination_signal,
+};
+pub use program::{MAX_PROGRAM_BYTES, Program, SealedFile};
+pub use record::{RecordError, Recorded, Recorder, check_ack, denial_entry, record_denial};
+pub use spool::{DrainError, DrainReport, Durability, Spool, SpoolContents, SpoolError, rewrite as rewrite_spool};
 
 /// The core types a gate's caller needs.
 pub use writ_core::{Attempt, Capabilities, Denial, DenialCode, HostFacts, Mode, Status, ToolAttempt, TrustRoot};

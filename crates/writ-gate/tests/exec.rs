@@ -1,0 +1,473 @@
+//! The governed run as a library (`writ_gate::exec`), through real child
+//! processes: offline with the spool, online with a real authority (in
+//! process, on real SQLite files), and against a relay that answers in the
+//! authority's place.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use writ_api::{ApiError, ApiErrorCode, GateApi, RecordAck};
+use writ_authority::api::Local;
+use writ_authority::model::{RequestInput, TargetInput};
+use writ_authority::{Authority, Config, home};
+use writ_core::entry::Entry;
+use writ_core::fixtures;
+use writ_core::model::{Action, ArgRule, ExecAction};
+use writ_core::trust::{Role, key_entry};
+use writ_core::{DenialCode, HostFacts, Sha256Digest, SigningKey, Timestamp, TrustRoot};
+use writ_gate::{ExecMode, ExecOptions, ExecRequest, ExitStatus, Recorded, Recorder, Spool, exec};
+
+fn now() -> i64 {
+    i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()
+}
+
+// ---- offline ----
+
+/// A temp dir with `deploy MARKER` (writes its environment to MARKER, exits
+/// 3) and an offline writ for exactly that.
+struct World {
+    dir: tempfile::TempDir,
+    program: PathBuf,
+    marker: PathBuf,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // The program may run as another uid than the gate: let it write here.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let program = dir.path().join("deploy");
+        std::fs::write(&program, "#!/bin/sh\nenv > \"$1\"\nexit 3\n").unwrap();
+        std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let marker = dir.path().join("ran");
+        Self { dir, program, marker }
+    }
+
+    fn writ(&self) -> Vec<u8> {
+        let mut p = fixtures::predicate();
+        let t = now();
+        (p.issued_at, p.validity.not_before, p.validity.not_after) =
+            (Timestamp(t - 5), Timestamp(t - 5), Timestamp(t + 300));
+        p.scope.actions = vec![Action::Exec(ExecAction {
+            program: self.program.to_str().unwrap().into(),
+            sha256: Sha256Digest::of(&std::fs::read(&self.program).unwrap()),
+            args: vec![ArgRule::Exact(self.marker.to_str().unwrap().into())],
+            more_args: false,
+        })];
+        p.scope.environment = Default::default();
+        p.scope.environment.env.0.insert("PATH".into(), Some("/usr/bin:/bin".into()));
+        p.scope.environment.env.0.insert("LANG".into(), None);
+        p.scope.environment.cwd = Some(self.dir.path().to_str().unwrap().into());
+        p.scope.boundaries = Default::default();
+        p.scope.uses = None;
+        p.scope.offline = true;
+        fixtures::sign(p)
+    }
+
+    fn spool(&self) -> PathBuf {
+        self.dir.path().join("spool")
+    }
+
+    fn request(&self, writ: Vec<u8>, program: &str, args: &[&str]) -> ExecRequest {
+        let env = [("LANG", "C.UTF-8"), ("SECRET", "leak"), ("PATH", "/evil")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ExecRequest {
+            writ,
+            receipt: None,
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env,
+            cwd: PathBuf::from("/"),
+            trust: fixtures::trust_root(false),
+            host: HostFacts::default(),
+            mode: ExecMode::Offline,
+            recorder: Recorder::offline(Spool::open(&self.spool()).unwrap()),
+            options: ExecOptions { grace: Some(Duration::from_millis(200)), ..ExecOptions::default() },
+        }
+    }
+
+    fn m(&self) -> &str {
+        self.marker.to_str().unwrap()
+    }
+
+    fn spooled(&self) -> Vec<Entry> {
+        Spool::read(&self.spool()).unwrap().entries.iter().map(|b| Entry::decode(b).unwrap()).collect()
+    }
+}
+
+fn kinds(entries: &[Entry]) -> Vec<&'static str> {
+    entries.iter().map(|e| e.kind().as_str()).collect()
+}
+
+#[test]
+fn a_permitted_run_gets_only_the_allowed_environment_and_is_spooled_start_and_end() {
+    let w = World::new();
+    let r = exec(w.request(w.writ(), w.program.to_str().unwrap(), &[w.m()])).unwrap();
+    assert_eq!(r.outcome.status, ExitStatus::Exited(3));
+    assert_eq!(r.start, Recorded::Spooled);
+    let env = std::fs::read_to_string(&w.marker).unwrap();
+    assert!(env.contains("PATH=/usr/bin:/bin"), "the fixed value wins: {env}");
+    assert!(env.contains("LANG=C.UTF-8"), "a free variable passes from the invoker: {env}");
+    assert!(!env.contains("SECRET"), "anything else is dropped: {env}");
+    let s = w.spooled();
+    assert_eq!(kinds(&s), ["exec_start", "exec_end"]);
+    let Entry::ExecEnd(end) = &s[1] else { panic!() };
+    assert_eq!((end.outcome.as_str(), end.exit_code), ("exited", Some(3)));
+}
+
+#[test]
+fn a_bare_name_resolves_through_the_writ_and_a_relative_path_is_refused() {
+    let w = World::new();
+    assert_eq!(exec(w.request(w.writ(), "deploy", &[w.m()])).unwrap().outcome.status, ExitStatus::Exited(3));
+    std::fs::remove_file(&w.marker).unwrap();
+    let d = exec(w.request(w.writ(), "./deploy", &[w.m()])).unwrap_err();
+    assert_eq!(d.code, DenialCode::ScopeProgram);
+    let d = exec(w.request(w.writ(), "true", &[])).unwrap_err();
+    assert_eq!(d.code, DenialCode::ScopeProgram, "{}", d.detail);
+    assert!(!w.marker.exists());
+}
+
+#[test]
+fn every_refusal_is_a_recorded_denial_and_nothing_runs() {
+    let w = World::new();
+    let mut tampered = w.writ();
+    let i = tampered.len() / 2;
+    tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
+    let cases: Vec<(Vec<u8>, Vec<&str>, DenialCode)> = vec![
+        (w.writ(), vec![w.m(), "extra"], DenialCode::ScopeArgs),
+        (b"not a writ".to_vec(), vec![w.m()], DenialCode::Malformed),
+        (vec![b' '; writ_core::limits::MAX_ENVELOPE_BYTES + 1], vec![w.m()], DenialCode::TooLarge),
+    ];
+    for (writ, args, code) in cases {
+        let d = exec(w.request(writ, w.program.to_str().unwrap(), &args)).unwrap_err();
+        assert_eq!(d.code, code, "{}", d.detail);
+    }
+    let d = exec(w.request(tampered, w.program.to_str().unwrap(), &[w.m()])).unwrap_err();
+    assert!(matches!(d.code, DenialCode::BadSignature | DenialCode::Malformed), "{d:?}");
+    assert!(!w.marker.exists(), "the program ran although denied");
+    let s = w.spooled();
+    assert_eq!(kinds(&s), ["denial"; 4]);
+    let codes: Vec<String> =
+        s.iter().filter_map(|e| if let Entry::Denial(d) = e { Some(d.code.clone()) } else { None }).collect();
+    assert_eq!(&codes[..3], ["scope_args", "malformed", "too_large"]);
+    let Entry::Denial(first) = &s[0] else { panic!() };
+    assert_eq!(first.writ_id.as_deref(), Some(fixtures::predicate().id.as_str()), "labelled with the claimed id");
+}
+
+#[test]
+fn a_replaced_program_is_denied() {
+    let w = World::new();
+    let writ = w.writ();
+    std::fs::write(&w.program, "#!/bin/sh\ntouch \"$1\"\n").unwrap();
+    assert_eq!(
+        exec(w.request(writ, w.program.to_str().unwrap(), &[w.m()])).unwrap_err().code,
+        DenialCode::ScopeProgram
+    );
+    assert!(!w.marker.exists());
+}
+
+#[test]
+fn an_unwritable_spool_denies_record_failed_and_nothing_runs() {
+    let w = World::new();
+    // The spool path is a directory: the exec_start cannot be appended.
+    std::fs::create_dir(w.spool()).unwrap();
+    let d = exec(w.request(w.writ(), w.program.to_str().unwrap(), &[w.m()])).unwrap_err();
+    assert_eq!(d.code, DenialCode::RecordFailed, "{}", d.detail);
+    assert!(!w.marker.exists(), "the program ran unrecorded");
+}
+
+#[test]
+fn an_online_writ_does_not_run_offline() {
+    let w = World::new();
+    let mut p = writ_core::dsse::decode(&w.writ()).unwrap();
+    let mut v: serde_json::Value = serde_json::from_slice(&p.payload).unwrap();
+    v["predicate"]["scope"]["offline"] = false.into();
+    p.payload = serde_json::to_vec(&v).unwrap();
+    let predicate: writ_core::model::Statement = serde_json::from_slice(&p.payload).unwrap();
+    let writ = fixtures::sign(predicate.predicate);
+    let d = exec(w.request(writ, w.program.to_str().unwrap(), &[w.m()])).unwrap_err();
+    assert_eq!(d.code, DenialCode::OfflineNotAllowed, "{}", d.detail);
+    assert!(!w.marker.exists());
+}
+
+// ---- online, with a real authority ----
+
+const POLICIES: &str = r#"
+@id("sleep-and-echo")
+@max_duration("300")
+permit (principal in Writ::Group::"dev", action == Writ::Action::"exec", resource)
+when { resource.path == "/usr/bin/sleep" || resource.path == "/usr/bin/echo" };
+"#;
+
+struct Online {
+    _dir: tempfile::TempDir,
+    spool: PathBuf,
+    authority: Arc<Authority>,
+    trust: TrustRoot,
+}
+
+fn key(n: u8) -> SigningKey {
+    SigningKey::from_seed(&[n; 32])
+}
+
+impl Online {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let h = dir.path().join("h");
+        home::init(&h).unwrap();
+        std::fs::write(h.join("policies.cedar"), POLICIES).unwrap();
+        let tp = h.join("trust.json");
+        let mut trust = TrustRoot::from_json(&std::fs::read(&tp).unwrap()).unwrap();
+        trust.add(key_entry("dev", vec![Role::Requester], vec!["dev".into()], &key(1).public())).unwrap();
+        trust.add(key_entry("gate1", vec![Role::Gate], vec![], &key(6).public())).unwrap();
+        std::fs::write(&tp, trust.to_json_pretty()).unwrap();
+        let authority = Arc::new(Authority::open(&Config::new(&h)).unwrap());
+        let trust = TrustRoot::from_json(&std::fs::read(&tp).unwrap()).unwrap();
+        Self { spool: dir.path().join("spool"), _dir: dir, authority, trust }
+    }
+
+    fn gate(&self) -> Arc<dyn GateApi> {
+        Arc::new(Local::new(self.authority.clone(), key(6).key_id()))
+    }
+
+    /// Issues a writ for `program args` (auto-allowed by the policy).
+    fn issue(&self, program: &str, args: &[&str]) -> (String, Vec<u8>, Vec<u8>) {
+        let mut argv = vec![program.to_string()];
+        argv.extend(args.iter().map(|s| s.to_string()));
+        let input = RequestInput {
+            target: TargetInput::Exec {
+                program: program.into(),
+                sha256: Some(Sha256Digest::of(&std::fs::read(program).unwrap()).to_hex()),
+                argv,
+            },
+            reason: "test".into(),
+            duration_secs: 120,
+            env: BTreeMap::new(),
+            cwd: None,
+            hosts: None,
+            evidence: None,
+            boundaries: None,
+            uses: None,
+        };
+        let t = Timestamp(now());
+        let who = self.authority.identify(&key(1).key_id(), t).unwrap();
+        let v = self.authority.submit(&who, input, t).unwrap();
+        (v.writ_id.unwrap(), v.writ.unwrap().into_bytes(), v.receipt.unwrap().into_bytes())
+    }
+
+    fn request(&self, writ: (Vec<u8>, Vec<u8>), api: Arc<dyn GateApi>, program: &str, args: &[&str]) -> ExecRequest {
+        ExecRequest {
+            writ: writ.0,
+            receipt: Some(writ.1),
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: BTreeMap::new(),
+            cwd: PathBuf::from("/"),
+            trust: self.trust.clone(),
+            host: HostFacts::default(),
+            mode: ExecMode::Online(api.clone()),
+            recorder: Recorder::online(api, self.trust.clone()).with_fallback(self.spool.clone()),
+            options: ExecOptions {
+                grace: Some(Duration::from_millis(200)),
+                status_interval: Some(Duration::from_millis(100)),
+                ..ExecOptions::default()
+            },
+        }
+    }
+
+    fn ledger(&self, writ_id: &str) -> Vec<Entry> {
+        self.authority
+            .entries_for(None, Some(writ_id))
+            .unwrap()
+            .into_iter()
+            .map(|(_, _, b)| Entry::decode(&b).unwrap())
+            .collect()
+    }
+}
+
+#[test]
+fn online_a_run_is_in_the_ledger_with_verified_acknowledgements() {
+    let o = Online::new();
+    let (id, writ, receipt) = o.issue("/usr/bin/echo", &["hi"]);
+    let writ = (writ, receipt);
+    let r = exec(o.request(writ, o.gate(), "/usr/bin/echo", &["hi"])).unwrap();
+    assert_eq!(r.outcome.status, ExitStatus::Exited(0));
+    assert!(matches!(r.start, Recorded::Ledger { .. }), "{:?}", r.start);
+    assert!(matches!(r.end, Ok(Recorded::Ledger { .. })), "{:?}", r.end);
+    assert!(kinds(&o.ledger(&id)).ends_with(&["exec_start", "exec_end"]));
+}
+
+/// A relay between gate and authority: passes status through, and answers
+/// records itself (the "plaintext 201" of the review), or with the proof of
+/// another entry.
+struct Relay {
+    inner: Arc<dyn GateApi>,
+    forge: Forge,
+}
+
+type Forge = Box<dyn Fn(&dyn GateApi, &[u8]) -> Result<RecordAck, ApiError> + Send + Sync>;
+
+impl GateApi for Relay {
+    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, ApiError> {
+        self.inner.status(writ_id, consume, nonce)
+    }
+    fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
+        (self.forge)(self.inner.as_ref(), entry)
+    }
+}
+
+/// Regression (issue 9): a relay that answered `POST /v1/records` itself
+/// made the program run with no `exec_start` in the ledger.
+#[test]
+fn online_an_acknowledgement_that_does_not_prove_the_record_runs_nothing() {
+    let o = Online::new();
+    let origin = o.authority.ledger().origin().to_owned();
+    let forgeries: Vec<Forge> = vec![
+        // "201 Created", no proof.
+        Box::new(|_, _| Ok(RecordAck { index: 7, receipt: b"recorded".to_vec() })),
+        // A real proof, of another entry the relay had logged.
+        Box::new(|inner, _| {
+            let other = Entry::Denial(writ_core::entry::Denial {
+                time: Timestamp(now()),
+                request_id: None,
+                writ_id: None,
+                code: "malformed".into(),
+                detail: "relay".into(),
+                host: None,
+            });
+            inner.record(&other.encode().unwrap())
+        }),
+        // A proof of the right entry under a checkpoint with the ledger's
+        // name, signed by a key the trust root does not hold.
+        Box::new(move |_, entry| {
+            let signer =
+                writ_core::tlog::note::NoteSigner::new(&origin, ed25519_dalek::SigningKey::from_bytes(&[9; 32]))
+                    .unwrap();
+            let cp = writ_core::tlog::checkpoint::Checkpoint::new(&origin, 1, writ_core::tlog::hash::leaf_hash(entry));
+            let note = cp.sign(&signer).unwrap();
+            let proof = writ_core::tlog::tlog_proof::TlogProof {
+                extra: Some(entry.to_vec()),
+                index: 0,
+                hashes: vec![],
+                checkpoint: note.into_bytes(),
+            };
+            Ok(RecordAck { index: 0, receipt: proof.to_bytes() })
+        }),
+        // The authority's own answer, with the index changed.
+        Box::new(|inner, entry| inner.record(entry).map(|a| RecordAck { index: a.index + 1, ..a })),
+    ];
+    for (n, forge) in forgeries.into_iter().enumerate() {
+        let (id, writ, receipt) = o.issue("/usr/bin/sleep", &["0"]);
+        let writ = (writ, receipt);
+        let relay: Arc<dyn GateApi> = Arc::new(Relay { inner: o.gate(), forge });
+        let d = exec(o.request(writ, relay, "/usr/bin/sleep", &["0"])).unwrap_err();
+        assert_eq!(d.code, DenialCode::RecordFailed, "forgery {n}: {}", d.detail);
+        let k = kinds(&o.ledger(&id));
+        assert!(!k.contains(&"exec_end"), "forgery {n}: the program ran: {k:?}");
+    }
+}
+
+/// A relay that stops answering status after `cut` is set.
+struct Cuttable {
+    inner: Arc<dyn GateApi>,
+    cut: Arc<AtomicBool>,
+}
+
+impl GateApi for Cuttable {
+    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, ApiError> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Err(ApiError::new(ApiErrorCode::Transport, "connection refused"));
+        }
+        self.inner.status(writ_id, consume, nonce)
+    }
+    fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
+        self.inner.record(entry)
+    }
+}
+
+/// Regression (issue 9): online, the watcher ignored failed status checks
+/// unless `require_status` was set, so cutting the authority off let a run
+/// go on past any revocation.
+#[test]
+fn online_the_watcher_fails_closed_when_status_cannot_be_confirmed() {
+    let mut o = Online::new();
+    o.trust.settings_mut().status_max_age_secs(1);
+    let (id, writ, receipt) = o.issue("/usr/bin/sleep", &["30"]);
+    let writ = (writ, receipt);
+    let cut = Arc::new(AtomicBool::new(false));
+    let api: Arc<dyn GateApi> = Arc::new(Cuttable { inner: o.gate(), cut: cut.clone() });
+    let c = cut.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        c.store(true, Ordering::SeqCst);
+    });
+    let began = Instant::now();
+    let r = exec(o.request(writ, api, "/usr/bin/sleep", &["30"])).unwrap();
+    assert!(began.elapsed() < Duration::from_secs(10), "the run outlived its status window");
+    assert!(matches!(r.outcome.status, ExitStatus::Signaled(_)), "{:?}", r.outcome);
+    assert!(matches!(r.watch, Some(writ_gate::watch::WatchEnd::StatusUnknown(_))), "{:?}", r.watch);
+    let l = o.ledger(&id);
+    let Some(Entry::ExecEnd(end)) = l.last() else { panic!("{:?}", kinds(&l)) };
+    assert_eq!(end.outcome, "killed_status_unknown");
+}
+
+#[test]
+fn online_revoked_mid_run_ends_the_program_and_the_ledger_says_why() {
+    let o = Online::new();
+    let (id, writ, receipt) = o.issue("/usr/bin/sleep", &["30"]);
+    let writ = (writ, receipt);
+    let a = o.authority.clone();
+    let rid = id.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        let who = a.identify(&a.issuer_key_id(), Timestamp(now())).unwrap();
+        a.revoke(&who, &rid, "compromised", Timestamp(now())).unwrap();
+    });
+    let r = exec(o.request(writ, o.gate(), "/usr/bin/sleep", &["30"])).unwrap();
+    assert!(matches!(r.outcome.status, ExitStatus::Signaled(_)), "{:?}", r.outcome);
+    let l = o.ledger(&id);
+    let Some(Entry::ExecEnd(end)) = l.last() else { panic!("{:?}", kinds(&l)) };
+    assert_eq!(end.outcome, "killed_revoked");
+}
+
+#[test]
+fn online_revoked_before_start_runs_nothing_and_the_denial_is_in_the_ledger() {
+    let o = Online::new();
+    let (id, writ, receipt) = o.issue("/usr/bin/echo", &["x"]);
+    let writ = (writ, receipt);
+    let who = o.authority.identify(&o.authority.issuer_key_id(), Timestamp(now())).unwrap();
+    o.authority.revoke(&who, &id, "test", Timestamp(now())).unwrap();
+    let d = exec(o.request(writ, o.gate(), "/usr/bin/echo", &["x"])).unwrap_err();
+    assert_eq!(d.code, DenialCode::Revoked);
+    let k = kinds(&o.ledger(&id));
+    assert!(!k.contains(&"exec_start") && k.last() == Some(&"denial"), "{k:?}");
+}
+
+#[test]
+fn check_ack_refuses_a_receipt_for_other_bytes() {
+    let o = Online::new();
+    let e = Entry::Denial(writ_core::entry::Denial {
+        time: Timestamp(now()),
+        request_id: None,
+        writ_id: None,
+        code: "malformed".into(),
+        detail: "x".into(),
+        host: None,
+    })
+    .encode()
+    .unwrap();
+    let ack = o.gate().record(&e).unwrap();
+    assert_eq!(writ_gate::check_ack(&o.trust, &e, &ack), Ok(ack.index));
+    let mut other = e.clone();
+    other.push(b' ');
+    assert!(writ_gate::check_ack(&o.trust, &other, &ack).is_err());
+    assert!(writ_gate::check_ack(&fixtures::trust_root(false), &e, &ack).is_err(), "another trust root's ledger");
+}
