@@ -537,3 +537,29 @@ fn helper_gate_process() {
         assert!(matches!(o.ended_by, Some(EndReason::Ended(_))));
     }
 }
+
+/// Item 1: the weaker mode, allowed by the trust root for a gate and passed
+/// in `LaunchOptions.isolation`, runs without what the gate cannot do and
+/// says so; as root it changes nothing (the strong mode is achieved).
+#[test]
+fn the_weaker_mode_runs_only_when_allowed_and_says_what_it_left_out() {
+    let d = tmp();
+    let prog = d.path().join("weak");
+    let marker = d.path().join("ran");
+    write_script(&prog, "touch \"$1\"");
+    let args = vec![marker.to_str().unwrap().to_string()];
+    let w = writ(&prog, &args, &[], 60);
+    let p = Program::open(&prog).unwrap();
+    let permit = gate().check(&w, &exec_attempt(&p, &args, &BTreeMap::new(), Path::new("/"))).unwrap();
+    let mut opts = LaunchOptions::default();
+    opts.isolation.allow_weaker = true;
+    let o = permit.launch(p, &opts).unwrap().wait().unwrap();
+    assert_eq!(o.status, ExitStatus::Exited(0));
+    assert!(marker.exists());
+    if root() {
+        assert!(o.weakened.is_empty() && o.run_uid.is_some(), "{o:?}");
+    } else {
+        assert!(o.weakened.iter().any(|w| w == "run_as") && o.weakened.iter().any(|w| w == "cgroup"), "{o:?}");
+        assert_eq!(o.run_uid, None);
+    }
+}
