@@ -16,7 +16,7 @@ use crate::files;
 #[derive(Debug, clap::Args)]
 pub struct RequestArgs {
     #[command(flatten)]
-    pub conn: ConnArgs,
+    pub conn: Box<ConnArgs>,
     /// Why you need it (recorded in the ledger and the writ).
     #[arg(long, default_value = "")]
     pub reason: String,
@@ -45,6 +45,9 @@ pub struct RequestArgs {
     #[arg(long, value_name = "NAME")]
     pub tool: Option<String>,
     /// The program and its arguments (after `--`).
+    /// Boundaries and uses asked for (H2; see `docs/policy.md`).
+    #[command(flatten)]
+    pub bounds: Box<super::bounds::BoundaryArgs>,
     #[arg(last = true, value_name = "PROGRAM ARGS")]
     pub command: Vec<String>,
 }
@@ -157,8 +160,8 @@ fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
         cwd: args.cwd.clone(),
         hosts: (!args.hosts.is_empty()).then(|| args.hosts.clone()),
         evidence,
-        boundaries: None,
-        uses: None,
+        boundaries: args.bounds.boundaries()?,
+        uses: args.bounds.uses,
     };
     let conn = args.conn.open(true)?;
     let key = args.conn.idempotency()?;

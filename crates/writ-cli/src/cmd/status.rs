@@ -69,3 +69,29 @@ pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
         })(),
     )
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn view(state: &str, uses: Option<u32>, used: u32, not_after: &str) -> WritView {
+        serde_json::from_value(serde_json::json!({
+            "writ_id": "w", "request_id": "r", "state": state, "uses": uses, "used": used, "not_after": not_after,
+            "revoked_at": null, "reason": null, "writ": "", "receipt": ""
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn expired_and_spent_are_not_valid() {
+        // Regression: an expired, spent writ was reported `valid` with exit 0.
+        let now = writ_core::Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+        assert_eq!(state(&view("valid", None, 0, "2026-06-01T00:05:00Z"), now), "valid");
+        assert_eq!(state(&view("valid", None, 0, "2026-06-01T00:00:00Z"), now), "expired");
+        assert_eq!(state(&view("valid", Some(1), 1, "2026-06-01T00:05:00Z"), now), "spent");
+        assert_eq!(state(&view("valid", Some(1), 1, "2026-05-01T00:00:00Z"), now), "spent");
+        assert_eq!(state(&view("revoked", Some(1), 1, "2026-05-01T00:00:00Z"), now), "revoked");
+        assert_eq!(state(&view("valid", Some(3), 2, "not a time"), now), "expired");
+    }
+}
