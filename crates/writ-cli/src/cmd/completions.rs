@@ -41,7 +41,11 @@ pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
     let mut n = 1;
     for sub in cmd.get_subcommands() {
         let name = format!("writ-{}", sub.get_name());
-        write_page(&args.dir, &name, sub.clone().display_name(name.clone()).bin_name(format!("writ {}", sub.get_name())))?;
+        write_page(
+            &args.dir,
+            &name,
+            sub.clone().display_name(name.clone()).bin_name(format!("writ {}", sub.get_name())),
+        )?;
         n += 1;
     }
     write_page(&args.dir, "writ", cmd)?;
