@@ -336,7 +336,12 @@ pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
         Some(db) => drop(db),
         None => drop(crate::db::Db::open_sqlite(&home.join(STATE_DB))?),
     }
-    bind_store(home, store)?;
+    // A PostgreSQL home is bound now; a SQLite home by the first command
+    // that opens it (so `writ serve --database` may still adopt a home whose
+    // SQLite ledger is empty; see `resolve_store`).
+    if matches!(store, Store::Postgres { .. }) {
+        bind_store(home, store)?;
+    }
     Ok(InitReport { home: home.to_path_buf(), issuer_key_id: issuer.key_id().to_string(), origin, ledger_vkey: vkey })
 }
 
