@@ -209,6 +209,7 @@ async function ready(page) {
 }
 
 async function pin(page) {
+  await page.waitForSelector("#pin, #pinned-digest");
   const b = page.locator("#pin");
   if (await b.count()) await b.click();
 }
@@ -409,7 +410,7 @@ describe("Lineage Explorer", () => {
     await page.goto(`${base}/proofs?writ=${H.echoId}`);
     await pin(page);
     await page.waitForSelector("#report[data-verdict=allow]");
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, window.innerWidth) - 390);
     assert.ok(overflow <= 1, `page scrolls sideways by ${overflow}px`);
     await shot(page, "11-phone-proofs");
     await page.goto(`${base}/lineage?q=${encodeURIComponent(H.unameId)}`);

@@ -361,3 +361,19 @@ async fn unknown_things_are_404_pages() {
     let (st, v) = json(&s.app, "/v1/public/entries/999999").await;
     assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
 }
+
+#[tokio::test]
+async fn every_documented_public_route_answers_json() {
+    let s = seeded();
+    let paths = writ_server::web::openapi_paths();
+    let paths = paths.as_object().unwrap();
+    assert_eq!(paths.len(), 8);
+    for p in paths.keys() {
+        let uri = p.replace("{index}", &(s.base + 4).to_string()).replace("{id}", "W1");
+        let uri = if uri.ends_with("/consistency") { format!("{uri}?old=1&new=2") } else { uri };
+        let uri = if uri.ends_with("/impact") { format!("{uri}?writ=W1") } else { uri };
+        let (st, v) = json(&s.app, &uri).await;
+        assert_eq!(st, StatusCode::OK, "{uri}: {v}");
+        assert!(v.is_object(), "{uri}");
+    }
+}

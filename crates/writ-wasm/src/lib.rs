@@ -28,10 +28,27 @@ use writ_core::{Context, DenialCode, Role, Sha256Digest, Timestamp, TrustRoot, v
 #[wasm_bindgen(js_name = verify)]
 #[must_use]
 pub fn verify_json(envelope: &[u8], trust_json: &str, context_json: &str) -> String {
-    match Verifier::new(trust_json) {
-        Ok(v) => v.verify(envelope, context_json),
-        Err(e) => deny(DenialCode::Internal, &e, None),
-    }
+    // The trust root is parsed once per distinct text, not once per call:
+    // parsing it (and decompressing every key's curve point) cost about as
+    // much as verifying one signature. See `docs/performance.md`.
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.as_ref().is_none_or(|(text, _)| text != trust_json) {
+            match Verifier::new(trust_json) {
+                Ok(v) => *last = Some((trust_json.to_string(), v)),
+                Err(e) => return deny(DenialCode::Internal, &e, None),
+            }
+        }
+        match last.as_ref() {
+            Some((_, v)) => v.verify(envelope, context_json),
+            None => deny(DenialCode::Internal, "trust root cache is empty", None),
+        }
+    })
+}
+
+std::thread_local! {
+    /// The last trust root [`verify_json`] parsed, with its text.
+    static LAST: core::cell::RefCell<Option<(String, Verifier)>> = const { core::cell::RefCell::new(None) };
 }
 
 fn deny(code: DenialCode, detail: &str, writ_id: Option<&str>) -> String {

@@ -237,18 +237,32 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S>
         .with_state(web)
 }
 
-/// The routes of this module, for the OpenAPI document: (method, path, summary).
-pub const PUBLIC_ROUTES: [(&str, &str, &str); 8] = [
-    ("get", "/v1/public/entries/{index}", "One ledger entry, decoded"),
-    ("get", "/v1/public/search", "Search the ledger (q, kind, from, to, page)"),
-    ("get", "/v1/public/lineage/{index}", "Lineage neighbourhood of an entry (hops), laid out"),
-    (
-        "get",
-        "/v1/public/bundle/{index}",
-        "Proof bundle of an entry: entry, inclusion proof, checkpoint (and writ + receipt for an issuance)",
-    ),
-    ("get", "/v1/public/writs/{id}/bundle", "Proof bundle of a writ's issuance"),
-    ("get", "/v1/public/consistency", "Consistency proof between two tree sizes (old, new)"),
-    ("get", "/v1/public/impact", "Impact of a key or a writ (key or writ)"),
-    ("get", "/v1/public/gaps", "Gap report over the whole ledger"),
-];
+/// OpenAPI 3.1 path items of the public read API (`/v1/public/...`), for
+/// `openapi::document()` to merge into its `paths` (their errors use the
+/// document's `#/components/schemas/Error`). Pages and assets are not API.
+#[must_use]
+pub fn openapi_paths() -> Value {
+    let err = json!({"description": "error: see `error.code`", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let obj = json!({"application/json": {"schema": {"type": "object"}}});
+    let q = |name: &str, ty: &str, desc: &str| json!({"name": name, "in": "query", "required": false, "description": desc, "schema": {"type": ty, "minimum": 0}});
+    let qs = |name: &str, desc: &str| json!({"name": name, "in": "query", "required": false, "description": desc, "schema": {"type": "string"}});
+    let index = json!({"name": "index", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}});
+    let op = |id: &str, summary: &str, params: Vec<Value>| {
+        json!({"get": {"operationId": id, "summary": summary, "parameters": params,
+            "responses": {"200": {"description": "OK", "content": obj.clone()}, "400": err.clone(), "404": err.clone(), "default": err.clone()}}})
+    };
+    let page = q("page", "integer", "page number, from 0 (50 rows a page)");
+    json!({
+        "/v1/public/entries/{index}": op("publicEntry", "One ledger entry, decoded", vec![index.clone()]),
+        "/v1/public/search": op("publicSearch", "Search the ledger: writ id, request id, requester, approver, program digest or key id; kind; time range", vec![
+            qs("q", "exact id, name or digest"), qs("kind", "entry kind"), qs("from", "YYYY-MM-DD or RFC 3339"), qs("to", "YYYY-MM-DD or RFC 3339"), page.clone()]),
+        "/v1/public/lineage/{index}": op("publicLineage", "Lineage neighbourhood of an entry, laid out in layers", vec![index.clone(), q("hops", "integer", "hops from the entry (at most 6)")]),
+        "/v1/public/bundle/{index}": op("publicBundle", "Proof bundle of an entry: entry, inclusion proof (tlog-proof) against the latest checkpoint; for an issuance also the writ and its receipt", vec![index]),
+        "/v1/public/writs/{id}/bundle": op("publicWritBundle", "Proof bundle of a writ's issuance", vec![json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}})]),
+        "/v1/public/consistency": op("publicConsistency", "RFC 9162 consistency proof between two tree sizes", vec![
+            json!({"name": "old", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}}),
+            json!({"name": "new", "in": "query", "required": true, "schema": {"type": "integer", "minimum": 0}})]),
+        "/v1/public/impact": op("publicImpact", "Impact of a key (every writ it issued or approved and every run under them) or of a writ (its runs and children)", vec![qs("key", "key id"), qs("writ", "writ id"), page.clone()]),
+        "/v1/public/gaps": op("publicGaps", "Gap report over the whole ledger", vec![page]),
+    })
+}
