@@ -400,6 +400,8 @@ describe("Lineage Explorer", () => {
       assert.ok(await row.count() >= 1, `${kind} at #${idx} missing: ${text}`);
     }
     assert.ok(!text.includes(`#${H.startIdx}\n`), "the complete run is not a gap");
+    const early = page.locator("#gaps tr", { hasText: "run_after_revocation" }).filter({ hasText: `#${H.rogueIdx}` });
+    assert.equal(await early.count(), 0, "the run recorded before the revocation is not after it");
     await shot(page, "10-gap-report");
     await page.close();
   });

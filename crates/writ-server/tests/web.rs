@@ -342,6 +342,7 @@ async fn gap_report_finds_every_seeded_fault() {
     ] {
         assert!(found.contains(&(want.0.to_string(), want.1)), "{want:?} not in {found:?}");
     }
+    assert!(!found.contains(&("run_after_revocation".to_string(), b + 8)), "recorded before the revocation");
     for clean in [b + 4, b + 5, b + 7] {
         assert!(!found.iter().any(|(_, i)| *i == clean), "false finding at {clean}: {found:?}");
     }

@@ -390,8 +390,11 @@ impl Index {
                             detail: format!("run under writ `{}`, which the ledger never issued", s.writ_id),
                         }),
                     }
-                    for (_, r) in self.group(&self.by_writ, &s.writ_id) {
+                    // A revocation counts when the ledger recorded it before
+                    // this start (same-second records are ordered by index).
+                    for (j, r) in self.group(&self.by_writ, &s.writ_id) {
                         if let Entry::Revocation(r) = r
+                            && j < i
                             && r.time <= t
                         {
                             out.push(Gap {
