@@ -2,6 +2,9 @@
 //! flow (init, policy, approvals, receipts, gated execution, replay, tamper
 //! and revocation denials, audit) and fails as soon as any step misbehaves.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+
+use std::path::Path;
 use std::process::Command;
 
 #[test]
@@ -22,4 +25,87 @@ fn the_demo_runs_end_to_end() {
     );
     assert!(stdout.contains("the state agrees with the ledger"), "{stdout}");
     assert!(dir.path().join("demo/home/ledger.sqlite").exists());
+}
+
+mod common;
+
+/// Boundaries from policy reach the run: `writ request` → the authority signs
+/// policy's `@wall_clock` and `@file_size` into the writ → `writ exec` runs
+/// a program that exceeds each one, and the gate stops it. A request asking
+/// for more than policy allows is refused with its code.
+#[test]
+fn policy_boundaries_are_enforced_on_the_governed_run() {
+    use common::{add_policies, home_with_dev_and_gate, writ_ok};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    home_with_dev_and_gate(d);
+    // the CLI resolves the program (symlinks included), and policy names what runs
+    let sh = std::fs::canonicalize(if Path::new("/bin/sh").exists() { "/bin/sh" } else { "/usr/bin/sh" }).unwrap();
+    let sh = sh.to_str().unwrap();
+    add_policies(
+        d,
+        &format!(
+            "\n@id(\"sh-bounded\")\n@wall_clock(\"1\")\n@file_size(\"4K\")\npermit (principal in Writ::Group::\"dev\", action == Writ::Action::\"exec\", resource)\nwhen {{ resource.path == \"{sh}\" }};\n"
+        ),
+    );
+    // the run may execute as another uid (a root gate leases one): it must
+    // be able to enter and write its working directory
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_dir = d.join("run");
+    std::fs::create_dir(&run_dir).unwrap();
+    std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let cwd = run_dir.to_str().unwrap();
+    let request = |out: &str, script: &str, extra: &[&str]| {
+        let mut args = vec!["request", "--home", "h", "--key", "dev.key", "--cwd", cwd, "--out", out];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", sh, "-c", script]);
+        Command::new(env!("CARGO_BIN_EXE_writ")).args(&args).current_dir(d).output().unwrap()
+    };
+    let home = d.join("h");
+    let gate_key = d.join("gate.key");
+    let exec = |w: &str, script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_writ"))
+            .args(["exec", "--writ"])
+            .arg(d.join(w))
+            .arg("--home")
+            .arg(&home)
+            .arg("--key")
+            .arg(&gate_key)
+            .args(["--", sh, "-c", script])
+            .current_dir(&run_dir)
+            .output()
+            .unwrap()
+    };
+    // more than policy allows: refused, nothing issued
+    let out = request("x.writ", "sleep 5", &["--wall-clock", "30"]);
+    assert_eq!(out.status.code(), Some(77), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exceeds_policy"));
+    assert!(!d.join("x.writ").exists());
+    // the signed writ carries policy's boundaries
+    let out = request("sleep.writ", "sleep 5", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let shown = writ_ok(d, &["inspect", "sleep.writ"]);
+    assert!(shown.contains("wall_clock_secs") && shown.contains("file_size_bytes"), "{shown}");
+    let started = std::time::Instant::now();
+    let run = exec("sleep.writ", "sleep 5");
+    assert!(
+        matches!(run.status.code(), Some(143 | 137)),
+        "the wall clock must end the run with a signal status, got {:?}: {}",
+        run.status.code(),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "stopped by the 1 s wall clock");
+    let script = "head -c 100000 /dev/zero > big";
+    let out = request("write.writ", script, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = exec("write.writ", script);
+    assert_eq!(
+        run.status.code(),
+        Some(128 + 25),
+        "SIGXFSZ ends a write past 4 KiB: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let len = std::fs::metadata(run_dir.join("big")).unwrap().len();
+    assert_eq!(len, 4096, "the file stops at the limit");
 }
