@@ -305,6 +305,10 @@ describe("Proof Viewer", () => {
       assert.ok(code, "the page shows a code");
       assert.equal(code, nativeCode, `${which}: page ${code}, writ verify ${nativeCode}`);
       assert.equal(await page.locator("#denial-code").innerText(), code);
+      for (const st of await page.locator("#report .step").all()) {
+        const box = await st.boundingBox();
+        assert.ok(box && box.x > 0 && box.width > 100, `a report step is off-screen: ${await st.innerText()}`);
+      }
       await shot(page, `05-tampered-${which}`);
       await page.click("#untamper");
       await page.waitForSelector("#report[data-verdict=allow]");

@@ -62,7 +62,7 @@ pub fn page(title: &str, nav: Nav, main: &str, scripts: &[&str]) -> String {
     }
     let _ = write!(
         s,
-        "</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n\
+        "</head>\n<body>\n<a class=\"skip-link\" href=\"#main\">Skip to content</a>\n\
          <header class=\"top\"><a class=\"brand\" href=\"/proofs\">writ</a>\n\
          <nav aria-label=\"Main\"><a href=\"/proofs\"{}>Proof Viewer</a> \
          <a href=\"/lineage\"{}>Lineage Explorer</a> <a href=\"/lineage/gaps\">Gap report</a></nav></header>\n\
