@@ -191,3 +191,31 @@ fn a_home_opens_only_the_store_it_is_bound_to() {
     assert_eq!(n, 0, "the refused store was not touched");
     drop_schema(&schema);
 }
+
+/// The state check and recovery on PostgreSQL: one SQL `UPDATE` that
+/// un-revokes a writ is named, and recovery revokes it again.
+#[test]
+fn an_unrevoking_update_on_postgresql_is_caught_and_recovered() {
+    postgres::Client::connect(&url(), postgres::NoTls)
+        .unwrap_or_else(|e| panic!("PostgreSQL at DATABASE_URL={} is unreachable: {e}", url()));
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, schema) = setup(dir.path());
+    let a = Authority::open(&cfg).unwrap();
+    let alice = a.identify(&key(1).key_id(), NOW).unwrap();
+    let wid = a.submit(&alice, input("/usr/bin/echo"), NOW).unwrap().writ_id.unwrap();
+    a.revoke(&a.operator(NOW).unwrap(), &wid, "compromised", NOW).unwrap();
+    assert!(a.check_state().unwrap().is_empty());
+    let mut c = postgres::Client::connect(&url(), postgres::NoTls).unwrap();
+    let n = c
+        .execute(&format!("UPDATE {schema}.auth_writs SET revoked_at = NULL, reason = NULL WHERE id = $1"), &[&wid])
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(a.writ(&wid).unwrap().state, "valid");
+    let found = a.check_state().unwrap();
+    assert!(found.iter().any(|d| d.code == "revocation_lost" && d.subject == wid), "{found:?}");
+    let r = a.recover(NOW).unwrap();
+    assert!(r.remaining.is_empty(), "{r:?}");
+    assert_eq!(a.writ(&wid).unwrap().state, "revoked");
+    drop(a);
+    drop_schema(&schema);
+}
