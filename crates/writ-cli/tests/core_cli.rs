@@ -23,6 +23,23 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// The example predicate as `writ sign` takes it for these tests: its
+/// issuer and validity left for `--key` and `--ttl` to fill in, its action
+/// `echo hello world` with `TZ=UTC` only.
+fn echo_predicate(dir: &Path) -> PathBuf {
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(examples().join("predicate.json")).unwrap()).unwrap();
+    for k in ["issuer", "issued_at", "validity"] {
+        v.as_object_mut().unwrap().remove(k);
+    }
+    v["scope"]["environment"] = serde_json::json!({"env": {"TZ": "UTC"}});
+    v["scope"]["actions"] =
+        serde_json::json!([{"exec": {"program": "/usr/bin/echo", "args": [{"exact": "hello"}, {"exact": "world"}]}}]);
+    let path = dir.join("echo-predicate.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    path
+}
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/examples")
 }
@@ -37,7 +54,7 @@ impl Setup {
         let p = dir.path();
         ok(p, &["keygen", "--out", "issuer.key", "--name", "authority"]);
         ok(p, &["trust", "add", "--trust", "trust.json", "--role", "issuer", "--key", "issuer.key.pub"]);
-        let predicate = examples().join("predicate.json");
+        let predicate = echo_predicate(p);
         ok(
             p,
             &[
@@ -127,7 +144,7 @@ fn each_kind_of_wrong_writ_has_its_own_code() {
 
     // wrong key: signed by a key the trust root does not list
     ok(p, &["keygen", "--out", "rogue.key", "--name", "rogue"]);
-    let predicate = examples().join("predicate.json");
+    let predicate = echo_predicate(p);
     ok(
         p,
         &[
