@@ -33,6 +33,7 @@ pub mod issue;
 pub mod json;
 pub mod keys;
 pub mod limits;
+pub mod loader;
 pub mod model;
 pub mod receipt;
 pub mod scope;
@@ -40,6 +41,8 @@ pub mod spec;
 pub mod status;
 pub mod time;
 pub mod trust;
+pub mod trust_chain;
+pub mod unverified;
 pub mod verify;
 
 /// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
@@ -51,4 +54,5 @@ pub use keys::{KeyId, PublicKey, SigningKey};
 pub use scope::{Attempt, Capabilities, ExecAttempt, HostFacts, HttpAttempt, ToolAttempt};
 pub use time::Timestamp;
 pub use trust::{Role, TrustRoot};
+pub use unverified::Unverified;
 pub use verify::{Context, Mode, Status, Verified, verify};
