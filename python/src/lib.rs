@@ -1,0 +1,561 @@
+//! `writ._writ`: the Python extension over `writ-core`.
+//!
+//! - [`verify`] is `writ_core::verify`, with the context given as the JSON
+//!   context spec of the test vectors (`docs/format.md`, "Context files"), so
+//!   that Python reaches the same verdict and code as native and WebAssembly.
+//! - [`Gate`] checks an agent's tool call ([`writ_core::ToolAttempt`]) in
+//!   `offline` (or `check`) mode and appends `exec_start`, `exec_end` and
+//!   `denial` ledger entries to the gate's durable spool, framed exactly as
+//!   `writ_gate::spool` frames them, so that `writ sync` uploads them.
+//!
+//! The Python package (`writ/__init__.py`) wraps these in the public API.
+#![forbid(unsafe_code)]
+
+mod spool;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+use sha2::{Digest as _, Sha256};
+use writ_core::entry::{self, Entry, ExecEnd, ExecStart};
+use writ_core::spec::ContextSpec;
+use writ_core::{Attempt, Capabilities, Context, Denial, DenialCode, HostFacts, Mode, Timestamp, ToolAttempt};
+
+create_exception!(
+    _writ,
+    Denied,
+    PyException,
+    "A writ was refused: `.code` is the stable denial code, `.detail` says why."
+);
+
+fn denied(py: Python<'_>, d: &Denial) -> PyErr {
+    let err = Denied::new_err(format!("denied ({}): {}", d.code.as_str(), d.detail));
+    let value = err.value(py);
+    if value.setattr("code", d.code.as_str()).is_err() || value.setattr("detail", d.detail.as_str()).is_err() {
+        return PyValueError::new_err("could not build the denial");
+    }
+    err
+}
+
+/// Bytes from `bytes` or `str` (UTF-8).
+fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    Err(PyValueError::new_err(format!("{what} must be bytes or str")))
+}
+
+/// A parsed trust root (`trust.json`).
+#[pyclass(module = "writ._writ", frozen)]
+#[derive(Debug)]
+struct TrustRoot {
+    inner: writ_core::TrustRoot,
+}
+
+#[pymethods]
+impl TrustRoot {
+    #[new]
+    fn new(json: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let bytes = bytes_of(json, "the trust root")?;
+        let inner = writ_core::TrustRoot::from_json(&bytes)
+            .map_err(|e| PyValueError::new_err(format!("trust root: {e}; pass the contents of a `trust.json`")))?;
+        Ok(Self { inner })
+    }
+}
+
+/// A parsed verification context (the JSON context spec).
+#[pyclass(module = "writ._writ", frozen)]
+#[derive(Debug)]
+struct VerifyContext {
+    inner: Context,
+}
+
+#[pymethods]
+impl VerifyContext {
+    /// `json`: the context spec as JSON text.
+    #[new]
+    fn new(json: &str) -> PyResult<Self> {
+        let spec: ContextSpec = serde_json::from_str(json)
+            .map_err(|e| PyValueError::new_err(format!("context: {e}; see docs/format.md, \"Context files\"")))?;
+        let inner = spec.to_context().map_err(|e| PyValueError::new_err(format!("context: {e}")))?;
+        Ok(Self { inner })
+    }
+}
+
+/// A writ whose every check passed.
+#[pyclass(module = "writ._writ", frozen)]
+#[derive(Debug)]
+struct Verified {
+    inner: writ_core::Verified,
+}
+
+#[pymethods]
+impl Verified {
+    /// The writ id.
+    #[getter]
+    fn id(&self) -> &str {
+        self.inner.id()
+    }
+    /// The request id it answers.
+    #[getter]
+    fn request_id(&self) -> &str {
+        &self.inner.predicate().request.id
+    }
+    /// The issuer key id that signed it.
+    #[getter]
+    fn issuer(&self) -> String {
+        self.inner.signer().to_string()
+    }
+    /// Key ids of the approvers whose approvals counted.
+    #[getter]
+    fn approvers(&self) -> Vec<String> {
+        self.inner.approvers().iter().map(ToString::to_string).collect()
+    }
+    /// sha256 (hex) of the envelope bytes as presented.
+    #[getter]
+    fn envelope_sha256(&self) -> String {
+        self.inner.envelope_digest().to_hex()
+    }
+    /// sha256 (hex) of the signed payload.
+    #[getter]
+    fn payload_sha256(&self) -> String {
+        self.inner.payload_digest().to_hex()
+    }
+    /// `not_before`, unix seconds.
+    #[getter]
+    fn not_before(&self) -> i64 {
+        self.inner.predicate().validity.not_before.unix()
+    }
+    /// `not_after`, unix seconds.
+    #[getter]
+    fn not_after(&self) -> i64 {
+        self.inner.predicate().validity.not_after.unix()
+    }
+    /// Index of the scope action that matched the attempt, if one was given.
+    #[getter]
+    fn matched_action(&self) -> Option<usize> {
+        let m = self.inner.matched_action()?;
+        self.inner.scope().actions.iter().position(|a| a == m)
+    }
+    /// The verified predicate as JSON text.
+    fn predicate_json(&self) -> PyResult<String> {
+        serde_json::to_string(self.inner.predicate()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+    fn __repr__(&self) -> String {
+        format!("Verified(id={:?}, issuer={:?})", self.inner.id(), self.inner.signer().to_string())
+    }
+}
+
+/// `writ_core::verify` over a prepared trust root and context.
+#[pyfunction]
+fn verify_prepared(py: Python<'_>, envelope: &[u8], trust: &TrustRoot, context: &VerifyContext) -> PyResult<Verified> {
+    match writ_core::verify(envelope, &trust.inner, &context.inner) {
+        Ok(inner) => Ok(Verified { inner }),
+        Err(d) => Err(denied(py, &d)),
+    }
+}
+
+fn now() -> Timestamp {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+/// SHA-256 over `len:u32be ‖ bytes` of each item (as `writ_gate::list_digest`).
+fn list_digest<'a>(items: impl IntoIterator<Item = &'a str>) -> writ_core::Sha256Digest {
+    let mut h = Sha256::new();
+    for item in items {
+        h.update(u32::try_from(item.len()).unwrap_or(u32::MAX).to_be_bytes());
+        h.update(item.as_bytes());
+    }
+    writ_core::Sha256Digest(h.finalize().into())
+}
+
+/// A successful check of one tool call: the only value `Gate.record` and the
+/// `@gated` decorator accept.
+#[pyclass(module = "writ._writ", frozen)]
+#[derive(Debug)]
+struct Permit {
+    verified: writ_core::Verified,
+    tool: String,
+    args: BTreeMap<String, String>,
+    checked_at: Timestamp,
+}
+
+#[pymethods]
+impl Permit {
+    /// The tool name checked.
+    #[getter]
+    fn tool(&self) -> &str {
+        &self.tool
+    }
+    /// The checked arguments (strings, as matched).
+    #[getter]
+    fn args(&self) -> BTreeMap<String, String> {
+        self.args.clone()
+    }
+    /// The writ id.
+    #[getter]
+    fn writ_id(&self) -> &str {
+        self.verified.id()
+    }
+    /// The request id.
+    #[getter]
+    fn request_id(&self) -> &str {
+        &self.verified.predicate().request.id
+    }
+    /// When it was checked (unix seconds).
+    #[getter]
+    fn checked_at(&self) -> i64 {
+        self.checked_at.unix()
+    }
+    /// The writ's `not_after` (unix seconds).
+    #[getter]
+    fn not_after(&self) -> i64 {
+        self.verified.predicate().validity.not_after.unix()
+    }
+    /// sha256 (hex) of the tool name: the `program_digest` of its records.
+    #[getter]
+    fn program_sha256(&self) -> String {
+        writ_core::Sha256Digest::of(self.tool.as_bytes()).to_hex()
+    }
+    /// The `argv_digest` of its records: [`list_digest`] over the tool name
+    /// followed by each argument's name and value, in name order.
+    #[getter]
+    fn argv_sha256(&self) -> String {
+        self.argv_digest().to_hex()
+    }
+    fn __repr__(&self) -> String {
+        format!("Permit(tool={:?}, writ_id={:?})", self.tool, self.verified.id())
+    }
+}
+
+impl Permit {
+    fn argv_digest(&self) -> writ_core::Sha256Digest {
+        let items =
+            std::iter::once(self.tool.as_str()).chain(self.args.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]));
+        list_digest(items)
+    }
+}
+
+/// A tool-call gate: a trust root, this host's facts, a mode (`offline` or
+/// `check`) and the spool its records go to.
+#[pyclass(module = "writ._writ", frozen)]
+#[derive(Debug)]
+struct Gate {
+    trust: writ_core::TrustRoot,
+    host: HostFacts,
+    mode: Mode,
+    capabilities: Capabilities,
+    spool: Option<spool::Spool>,
+}
+
+#[pymethods]
+impl Gate {
+    #[new]
+    #[pyo3(signature = (trust_root, hostname, labels=Vec::new(), spool=None, mode="offline", enforces=Vec::new()))]
+    fn new(
+        trust_root: &Bound<'_, PyAny>,
+        hostname: String,
+        labels: Vec<String>,
+        spool: Option<PathBuf>,
+        mode: &str,
+        enforces: Vec<String>,
+    ) -> PyResult<Self> {
+        let mut capabilities = Capabilities::NONE;
+        for name in &enforces {
+            match name.as_str() {
+                "wall_clock" => capabilities.wall_clock = true,
+                "cpu" => capabilities.cpu = true,
+                "memory" => capabilities.memory = true,
+                "processes" => capabilities.processes = true,
+                "open_files" => capabilities.open_files = true,
+                "file_size" => capabilities.file_size = true,
+                "network" => capabilities.network = true,
+                "fs" => capabilities.fs = true,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown boundary `{other}`; use wall_clock, cpu, memory, processes, open_files, file_size, network or fs"
+                    )));
+                }
+            }
+        }
+        let trust = match trust_root.cast::<TrustRoot>() {
+            Ok(t) => t.get().inner.clone(),
+            Err(_) => TrustRoot::new(trust_root)?.inner,
+        };
+        let mode = match mode {
+            "offline" => Mode::Offline,
+            "check" => Mode::Check,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "mode `{other}` is not supported here; use `offline` (or `check` to check without running)"
+                )));
+            }
+        };
+        if mode == Mode::Offline && spool.is_none() {
+            return Err(PyValueError::new_err(
+                "an offline gate records every call; pass `spool=` (a file path), or use mode=\"check\"",
+            ));
+        }
+        let spool = spool.map(|p| spool::Spool::open(&p)).transpose().map_err(PyOSError::new_err)?;
+        let labels: BTreeSet<String> = labels.into_iter().collect();
+        Ok(Self { trust, host: HostFacts { hostname, labels }, mode, capabilities, spool })
+    }
+
+    /// The spool path, if any.
+    #[getter]
+    fn spool(&self) -> Option<PathBuf> {
+        self.spool.as_ref().map(|s| s.path().to_path_buf())
+    }
+
+    /// The host name records carry.
+    #[getter]
+    fn hostname(&self) -> &str {
+        &self.host.hostname
+    }
+
+    /// Checks the writ for calling `tool` with `args` (string values) now.
+    /// A denial is appended to the spool (when there is one) and raised.
+    /// `ancestors`: the envelopes of a delegated writ's ancestors, parent first.
+    #[pyo3(signature = (writ, tool, args, ancestors=Vec::new()))]
+    fn check(
+        &self,
+        py: Python<'_>,
+        writ: &[u8],
+        tool: String,
+        args: BTreeMap<String, String>,
+        ancestors: Vec<Vec<u8>>,
+    ) -> PyResult<Permit> {
+        let checked_at = now();
+        let ctx = Context {
+            now: checked_at,
+            attempt: Some(Attempt::Tool(ToolAttempt { name: tool.clone(), args: args.clone() })),
+            host: Some(self.host.clone()),
+            // Only the boundaries the caller said its tool runner enforces;
+            // a writ that sets any other is refused (`scope_boundary`).
+            capabilities: self.capabilities,
+            mode: self.mode,
+            status: writ_core::Status::Unknown,
+            use_count: None,
+            ancestors,
+            receipt: None,
+        };
+        match py.detach(|| writ_core::verify(writ, &self.trust, &ctx)) {
+            Ok(verified) => Ok(Permit { verified, tool, args, checked_at }),
+            Err(d) => {
+                if let Some(s) = &self.spool {
+                    let claimed = writ_core::Unverified::decode(writ).ok();
+                    let e = Entry::Denial(entry::Denial {
+                        time: checked_at,
+                        request_id: claimed.as_ref().and_then(|u| u.request_id().map(str::to_owned)),
+                        writ_id: claimed.as_ref().and_then(|u| u.id().map(str::to_owned)),
+                        code: d.code.as_str().to_owned(),
+                        detail: d.detail.clone(),
+                        host: Some(self.host.hostname.clone()),
+                    });
+                    // The denial is raised whether or not it could be spooled;
+                    // a spool error is reported in the detail.
+                    if let Err(err) = s.append(&e, spool::Durability::Lazy) {
+                        let d = Denial::new(d.code, format!("{}; also, the denial was not spooled: {err}", d.detail));
+                        return Err(denied(py, &d));
+                    }
+                }
+                Err(denied(py, &d))
+            }
+        }
+    }
+
+    /// Appends a record of `permit` to the spool: `event` is `exec_start`
+    /// (written and fsynced before the tool runs; the call must not run if
+    /// this fails) or `exec_end` (with `outcome`, e.g. `returned`/`raised`,
+    /// and an optional `exit_code`). Returns the encoded entry.
+    #[pyo3(signature = (permit, event, outcome=None, exit_code=None))]
+    fn record<'py>(
+        &self,
+        py: Python<'py>,
+        permit: &Permit,
+        event: &str,
+        outcome: Option<String>,
+        exit_code: Option<i64>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let Some(s) = &self.spool else {
+            return Err(PyValueError::new_err("this gate has no spool; open it with `spool=` to record calls"));
+        };
+        if self.mode == Mode::Check {
+            return Err(PyValueError::new_err(
+                "a `check` gate does not run tools, so it records none; open it with mode=\"offline\"",
+            ));
+        }
+        let request_id = permit.verified.predicate().request.id.clone();
+        let writ_id = permit.verified.id().to_owned();
+        let host = self.host.hostname.clone();
+        let (e, durability) = match event {
+            "exec_start" => {
+                if outcome.is_some() || exit_code.is_some() {
+                    return Err(PyValueError::new_err("`exec_start` takes no outcome or exit code"));
+                }
+                let now = now();
+                if now > permit.verified.predicate().validity.not_after {
+                    return Err(denied(
+                        py,
+                        &Denial::new(DenialCode::Expired, "the writ expired after the check; check again"),
+                    ));
+                }
+                (
+                    Entry::ExecStart(ExecStart {
+                        time: now,
+                        request_id,
+                        writ_id,
+                        host,
+                        program_digest: writ_core::Sha256Digest::of(permit.tool.as_bytes()),
+                        argv_digest: permit.argv_digest(),
+                    }),
+                    spool::Durability::Sync,
+                )
+            }
+            "exec_end" => {
+                let Some(outcome) = outcome else {
+                    return Err(PyValueError::new_err("`exec_end` needs an outcome (e.g. `returned` or `raised`)"));
+                };
+                (
+                    Entry::ExecEnd(ExecEnd { time: now(), request_id, writ_id, host, outcome, exit_code }),
+                    spool::Durability::Lazy,
+                )
+            }
+            other => {
+                return Err(PyValueError::new_err(format!("unknown event `{other}`; use `exec_start` or `exec_end`")));
+            }
+        };
+        let bytes = e.encode().map_err(|err| PyValueError::new_err(format!("record: {err}")))?;
+        py.detach(|| s.append_bytes(&bytes, durability)).map_err(|err| {
+            let what = if durability == spool::Durability::Sync { "the call must not run" } else { "the call ran" };
+            denied(
+                py,
+                &Denial::new(DenialCode::RecordFailed, format!("the `{event}` record was not written ({what}): {err}")),
+            )
+        })?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+}
+
+/// Decodes one ledger entry to `(kind, JSON text of its fields)` (for tests
+/// and inspection).
+#[pyfunction]
+fn decode_entry(bytes: &[u8]) -> PyResult<(String, String)> {
+    let e = Entry::decode(bytes).map_err(|err| PyValueError::new_err(err.to_string()))?;
+    let hex = |d: &writ_core::Sha256Digest| d.to_hex();
+    let v = match &e {
+        Entry::ExecStart(s) => serde_json::json!({
+            "time": s.time.unix(), "request_id": s.request_id, "writ_id": s.writ_id, "host": s.host,
+            "program_digest": hex(&s.program_digest), "argv_digest": hex(&s.argv_digest),
+        }),
+        Entry::ExecEnd(s) => serde_json::json!({
+            "time": s.time.unix(), "request_id": s.request_id, "writ_id": s.writ_id, "host": s.host,
+            "outcome": s.outcome, "exit_code": s.exit_code,
+        }),
+        Entry::Denial(s) => serde_json::json!({
+            "time": s.time.unix(), "request_id": s.request_id, "writ_id": s.writ_id, "host": s.host,
+            "code": s.code, "detail": s.detail,
+        }),
+        other => {
+            serde_json::json!({ "time": other.time().unix(), "writ_id": other.writ_id(), "request_id": other.request_id() })
+        }
+    };
+    Ok((e.kind().as_str().to_owned(), v.to_string()))
+}
+
+/// Reads every intact entry of a spool file: `(entries, torn_bytes)`.
+#[pyfunction]
+fn read_spool(py: Python<'_>, path: PathBuf) -> PyResult<(Vec<Bound<'_, PyBytes>>, usize)> {
+    let c = spool::read(&path).map_err(PyOSError::new_err)?;
+    Ok((c.entries.iter().map(|e| PyBytes::new(py, e)).collect(), c.torn_bytes))
+}
+
+/// Every stable denial code name, in the order of `docs/format.md` §8.
+#[pyfunction]
+fn denial_codes() -> Vec<&'static str> {
+    DenialCode::ALL.iter().map(|c| c.as_str()).collect()
+}
+
+/// Test-only helpers over `writ_core::fixtures` (public seeds: never for
+/// real use). Built only with the `testing` feature.
+#[cfg(feature = "testing")]
+mod testing {
+    use pyo3::exceptions::PyValueError;
+    use pyo3::prelude::*;
+    use pyo3::types::PyBytes;
+    use writ_core::fixtures;
+
+    /// The base fixture predicate (that of the `allow_exec` vector), as JSON.
+    #[pyfunction]
+    pub fn predicate_json() -> PyResult<String> {
+        serde_json::to_string(&fixtures::predicate()).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    /// The vectors' trust root (`testdata/writs/trust.json`), as JSON.
+    #[pyfunction]
+    pub fn trust_root_json() -> String {
+        fixtures::trust_root(false).to_json_pretty()
+    }
+
+    /// Native cost: runs `writ_core::verify` `n` times in Rust (no Python in
+    /// the loop) and returns the total nanoseconds (for `python/bench.py`).
+    #[pyfunction]
+    pub fn native_verify_ns(
+        py: Python<'_>,
+        envelope: &[u8],
+        trust: &super::TrustRoot,
+        context: &super::VerifyContext,
+        n: u32,
+    ) -> PyResult<u128> {
+        py.detach(|| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                let v = writ_core::verify(std::hint::black_box(envelope), &trust.inner, &context.inner);
+                if let Err(d) = std::hint::black_box(v) {
+                    return Err(PyValueError::new_err(format!("the benchmark writ was denied: {d}")));
+                }
+            }
+            Ok(start.elapsed().as_nanos())
+        })
+    }
+
+    /// Signs a predicate (JSON) with the fixture issuer key.
+    #[pyfunction]
+    pub fn sign<'py>(py: Python<'py>, predicate_json: &str) -> PyResult<Bound<'py, PyBytes>> {
+        let p = serde_json::from_str(predicate_json).map_err(|e| PyValueError::new_err(format!("predicate: {e}")))?;
+        Ok(PyBytes::new(py, &fixtures::sign(p)))
+    }
+}
+
+#[pymodule]
+fn _writ(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    #[cfg(feature = "testing")]
+    {
+        let t = PyModule::new(m.py(), "_testing")?;
+        t.add_function(wrap_pyfunction!(testing::predicate_json, &t)?)?;
+        t.add_function(wrap_pyfunction!(testing::trust_root_json, &t)?)?;
+        t.add_function(wrap_pyfunction!(testing::sign, &t)?)?;
+        t.add_function(wrap_pyfunction!(testing::native_verify_ns, &t)?)?;
+        m.add_submodule(&t)?;
+    }
+    m.add("Denied", m.py().get_type::<Denied>())?;
+    m.add_class::<TrustRoot>()?;
+    m.add_class::<VerifyContext>()?;
+    m.add_class::<Verified>()?;
+    m.add_class::<Permit>()?;
+    m.add_class::<Gate>()?;
+    m.add_function(wrap_pyfunction!(verify_prepared, m)?)?;
+    m.add_function(wrap_pyfunction!(decode_entry, m)?)?;
+    m.add_function(wrap_pyfunction!(read_spool, m)?)?;
+    m.add_function(wrap_pyfunction!(denial_codes, m)?)?;
+    Ok(())
+}

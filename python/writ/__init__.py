@@ -1,0 +1,305 @@
+"""writ for Python: verify writs and gate an agent's tool calls.
+
+A *writ* is a signed, scoped, expiring runtime authorization (a DSSE
+envelope). This package is a thin layer over the Rust core (``writ-core``),
+so Python reaches the same verdict and the same stable denial code as the
+native gate and the browser (WebAssembly) for the same bytes.
+
+- :func:`verify` checks a writ against a trust root and a context.
+- :class:`Gate` checks one tool call and records it (``exec_start`` before,
+  ``exec_end`` after) in a durable spool that ``writ sync`` uploads.
+- :func:`gated` wraps any function (an agent framework's tool) in a gate.
+- :mod:`writ.mcp` attaches a writ to an MCP ``tools/call`` request.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools as _functools
+import inspect as _inspect
+import json as _json
+import os
+from typing import Any, Callable, Mapping
+
+from . import _writ
+from ._writ import Denied, Permit, TrustRoot, Verified, decode_entry, read_spool
+
+__all__ = [
+    "Context",
+    "Denied",
+    "Gate",
+    "Permit",
+    "TrustRoot",
+    "Verified",
+    "DENIAL_CODES",
+    "decode_entry",
+    "gated",
+    "read_spool",
+    "set_default_gate",
+    "tool_args",
+    "verify",
+]
+
+#: Every stable denial code name (``docs/format.md`` §8).
+DENIAL_CODES: tuple[str, ...] = tuple(_writ.denial_codes())
+
+
+def _rfc3339(t: Any) -> str:
+    if isinstance(t, bool):
+        raise TypeError("`now` must be an RFC 3339 string, unix seconds or a datetime")
+    if isinstance(t, int):
+        return _dt.datetime.fromtimestamp(t, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(t, _dt.datetime):
+        if t.tzinfo is None:
+            raise ValueError("`now` is a naive datetime; give it a timezone (e.g. datetime.now(timezone.utc))")
+        return t.astimezone(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(t, str):
+        return t
+    raise TypeError("`now` must be an RFC 3339 string, unix seconds or a datetime")
+
+
+class Context:
+    """A prepared verification context (parse once, verify many times).
+
+    ``spec`` is the context of ``docs/format.md``, "Context files" (the
+    ``context`` of every ``testdata/writs/*.expected.json``): ``now``,
+    ``mode`` (``check``/``offline``/``online``), ``attempt``, ``host``,
+    ``capabilities``, ``status``, ``use_count``, ``ancestors``, ``receipt``.
+    ``now`` may also be unix seconds or an aware ``datetime``; when absent it
+    is the current time.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, spec: Mapping[str, Any] | None = None) -> None:
+        spec = dict(spec or {})
+        now = spec.get("now")
+        spec["now"] = _rfc3339(now if now is not None else int(_dt.datetime.now(_dt.timezone.utc).timestamp()))
+        self._inner = _writ.VerifyContext(_json.dumps(spec))
+
+
+@_functools.lru_cache(maxsize=8)
+def _trust_root(data: bytes | str) -> TrustRoot:
+    # Parsing a trust root decodes every key (curve points): cache the few
+    # recently used ones, keyed by their exact bytes (a TrustRoot is immutable).
+    return TrustRoot(data)
+
+
+def verify(
+    envelope: bytes,
+    trust_root: bytes | str | TrustRoot,
+    context: Mapping[str, Any] | Context | None = None,
+) -> Verified:
+    """Verifies ``envelope`` (the writ's bytes) against ``trust_root`` (the
+    bytes or text of a ``trust.json``, or a :class:`TrustRoot`) in
+    ``context`` (a dict as described in :class:`Context`, or a prepared
+    :class:`Context`; absent = check authenticity and validity now).
+
+    Returns a :class:`Verified`; raises :class:`Denied` (``.code`` is the
+    stable denial code, ``.detail`` says why) otherwise, and ``ValueError``
+    for a trust root or context that does not parse.
+    """
+    if isinstance(envelope, str):
+        envelope = envelope.encode()
+    if not isinstance(envelope, (bytes, bytearray, memoryview)):
+        raise TypeError("the envelope must be bytes (the writ file's contents)")
+    if isinstance(trust_root, TrustRoot):
+        trust = trust_root
+    elif isinstance(trust_root, (bytes, str)):
+        trust = _trust_root(trust_root)
+    else:
+        trust = TrustRoot(trust_root)
+    ctx = context if isinstance(context, Context) else Context(context)
+    return _writ.verify_prepared(bytes(envelope), trust, ctx._inner)
+
+
+def _arg_text(value: Any) -> str:
+    """The string a tool argument is matched as: strings as they are, booleans
+    as ``true``/``false``, numbers as Python prints them, ``None`` as
+    ``null``, anything else as canonical JSON (sorted keys, no spaces)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return _json.dumps(value)
+    return _json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def tool_args(args: Mapping[str, Any]) -> dict[str, str]:
+    """The tool call's arguments as the gate matches them (see ``_arg_text``)."""
+    out = {}
+    for k, v in args.items():
+        if not isinstance(k, str):
+            raise TypeError(f"tool argument names must be strings, not `{k!r}`")
+        out[k] = _arg_text(v)
+    return out
+
+
+class Gate:
+    """A tool-call gate.
+
+    ``Gate(trust_root, hostname=..., spool=path)`` checks writs offline
+    against ``trust_root`` and appends its records to the spool at ``path``
+    (the format of the native gate's spool, uploaded by ``writ sync``).
+    ``mode="check"`` checks without recording (``spool`` optional).
+
+    A tool called in-process enforces no process boundaries (CPU, memory,
+    network...): a writ that sets any is refused with ``scope_boundary``
+    unless ``enforces`` names it (when your tool runner really enforces it,
+    e.g. it runs tools in a sandbox): ``wall_clock``, ``cpu``, ``memory``,
+    ``processes``, ``open_files``, ``file_size``, ``network``, ``fs``.
+    """
+
+    def __init__(
+        self,
+        trust_root: bytes | str | TrustRoot,
+        *,
+        hostname: str,
+        labels: list[str] | tuple[str, ...] = (),
+        spool: str | os.PathLike[str] | None = None,
+        mode: str = "offline",
+        enforces: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        self._inner = _writ.Gate(
+            trust_root, hostname, list(labels), None if spool is None else os.fspath(spool), mode, list(enforces)
+        )
+
+    @property
+    def spool(self):
+        return self._inner.spool
+
+    def check(
+        self, writ: bytes, tool: str, args: Mapping[str, Any] | None = None, *, ancestors: list[bytes] = ()
+    ) -> Permit:
+        """Checks ``writ`` for calling ``tool`` with ``args`` now (for a
+        delegated writ, ``ancestors`` are its ancestors' envelopes, parent
+        first). Returns a :class:`Permit`; raises :class:`Denied` (after
+        spooling a ``denial`` record, when the gate has a spool)."""
+        if isinstance(writ, str):
+            writ = writ.encode()
+        return self._inner.check(bytes(writ), tool, tool_args(args or {}), [bytes(a) for a in ancestors])
+
+    def record(self, permit: Permit, event: str, *, outcome: str | None = None, exit_code: int | None = None) -> bytes:
+        """Appends ``exec_start`` (fsynced; raises :class:`Denied` with code
+        ``record_failed`` if it cannot be written, and the tool must then not
+        run) or ``exec_end`` (``outcome``, e.g. ``returned``/``raised``) for
+        ``permit``. Returns the entry's bytes."""
+        return self._inner.record(permit, event, outcome, exit_code)
+
+    def call(self, writ: bytes, tool: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None) -> Any:
+        """Checks, records ``exec_start``, runs ``fn(**args)``, records
+        ``exec_end`` (``returned``, exit code 0, or ``raised``, exit code 1)
+        and returns ``fn``'s result (or re-raises its exception)."""
+        args = dict(args or {})
+        return self._run(writ, tool, args, lambda: fn(**args))
+
+    def _run(self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
+        permit = self.check(writ, tool, args)
+        self.record(permit, "exec_start")
+        try:
+            result = thunk()
+        except BaseException:
+            self.record(permit, "exec_end", outcome="raised", exit_code=1)
+            raise
+        self.record(permit, "exec_end", outcome="returned", exit_code=0)
+        return result
+
+    async def call_async(self, writ: bytes, tool: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None) -> Any:
+        """:meth:`call` for a coroutine function."""
+        args = dict(args or {})
+        return await self._run_async(writ, tool, args, lambda: fn(**args))
+
+    async def _run_async(self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
+        permit = self.check(writ, tool, args)
+        self.record(permit, "exec_start")
+        try:
+            result = await thunk()
+        except BaseException:
+            self.record(permit, "exec_end", outcome="raised", exit_code=1)
+            raise
+        self.record(permit, "exec_end", outcome="returned", exit_code=0)
+        return result
+
+
+WritSource = bytes | str | Callable[[], bytes]
+
+_default_gate: Gate | None = None
+
+
+def set_default_gate(gate: Gate | None) -> None:
+    """The gate :func:`gated` uses when it is given none."""
+    global _default_gate
+    _default_gate = gate
+
+
+def _resolve(writ: WritSource) -> bytes:
+    w = writ() if callable(writ) else writ
+    if isinstance(w, str):
+        w = w.encode()
+    if not isinstance(w, (bytes, bytearray)):
+        raise TypeError("the writ must be bytes (or a function returning them)")
+    return bytes(w)
+
+
+def gated(
+    *, tool: str | None = None, writ: WritSource, gate: Gate | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: every call of the function is checked by ``gate`` (default:
+    the one given to :func:`set_default_gate`; none set = every call fails)
+    against ``writ`` (bytes, or a zero-argument function returning the
+    current writ) as tool ``tool`` (default: the function's name) with the
+    call's arguments bound by name (defaults applied, ``**kwargs`` merged),
+    and recorded before (``exec_start``) and after (``exec_end``). A refused
+    call raises :class:`Denied` and the function does not run.
+
+    Works with plain and ``async`` functions, so it fits any agent framework
+    that takes a Python callable as a tool; apply it under the framework's own
+    decorator (``@framework.tool`` on top, ``@gated`` below it).
+    """
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        name = tool or fn.__name__
+        sig = _inspect.signature(fn)
+        for p in sig.parameters.values():
+            if p.kind is _inspect.Parameter.VAR_POSITIONAL:
+                raise TypeError(f"`@gated` tool `{name}` cannot take *{p.name}: every argument needs a name")
+
+        def bound(args: tuple, kwargs: dict) -> dict[str, Any]:
+            b = sig.bind(*args, **kwargs)
+            b.apply_defaults()
+            out: dict[str, Any] = {}
+            for k, v in b.arguments.items():
+                if sig.parameters[k].kind is _inspect.Parameter.VAR_KEYWORD:
+                    out.update(v)
+                else:
+                    out[k] = v
+            return out
+
+        def the_gate() -> Gate:
+            g = gate or _default_gate
+            if g is None:
+                raise RuntimeError(
+                    f"`@gated` tool `{name}` has no gate; pass `gate=` or call `writ.set_default_gate(...)` first"
+                )
+            return g
+
+        if _inspect.iscoroutinefunction(fn):
+
+            @_functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                call = bound(args, kwargs)
+                return await the_gate()._run_async(_resolve(writ), name, call, lambda: fn(*args, **kwargs))
+
+            return run_async
+
+        @_functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            call = bound(args, kwargs)
+            return the_gate()._run(_resolve(writ), name, call, lambda: fn(*args, **kwargs))
+
+        return run
+
+    return wrap
