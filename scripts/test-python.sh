@@ -3,7 +3,7 @@
 # venv and runs its tests (pytest python/tests).
 #
 # Needs: python3 (>= 3.11) with venv, cargo. Downloads only from PyPI
-# (maturin, pytest) and the crates of python/Cargo.lock through cargo.
+# (maturin, pytest, mcp) and the crates of python/Cargo.lock through cargo.
 #
 # The venv lives at $WRIT_PYVENV (default $HOME/.cache/writ/pyvenv); cargo
 # builds into $CARGO_TARGET_DIR (default $HOME/.cache/writ/target).
@@ -23,7 +23,9 @@ py="$venv/bin/python"
 export PATH="$venv/bin:$PATH"
 "$py" -c 'import sys; assert sys.version_info >= (3, 11), f"python {sys.version} is too old; writ needs 3.11 or newer"'
 
-"$py" -m pip install --quiet --disable-pip-version-check 'maturin>=1.5,<2' pytest
+# mcp: the official MCP SDK, for the test of python/examples/mcp_*.py (the
+# package itself never imports it).
+"$py" -m pip install --quiet --disable-pip-version-check 'maturin>=1.5,<2' pytest 'mcp>=2.3,<3'
 # maturin is the PEP 517 backend (python/pyproject.toml); already installed,
 # so no isolated build env is needed. The tests sign writs with writ-core's
 # public fixture keys: build with the `testing` feature (never for use).

@@ -74,3 +74,26 @@ def test_importing_the_package_needs_no_mcp_dependency():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_the_official_mcp_sdk_carries_the_writ_to_a_gated_server(tmp_path, trust_json, sign_tool):
+    pytest.importorskip("mcp", reason="the official `mcp` SDK is not installed (scripts/test-python.sh installs it)")
+    import pathlib
+
+    from test_gate import entries
+
+    w = sign_tool([{"tool": {"name": "refund", "args": {"amount": {"glob": "?"}}}}])
+    (tmp_path / "writ.json").write_bytes(w)
+    (tmp_path / "trust.json").write_bytes(trust_json)
+    client = pathlib.Path(__file__).resolve().parents[1] / "examples" / "mcp_client.py"
+    out = subprocess.run(
+        [sys.executable, str(client), str(tmp_path / "trust.json"), str(tmp_path / "s"), str(tmp_path / "writ.json"), "5", "50"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    ok, wide, none = [json.loads(line) for line in out.stdout.splitlines()]
+    assert ok == {"amount": "5", "is_error": False, "text": ["refunded 5 EUR"]}
+    assert wide["is_error"] and "denied (scope_args)" in wide["text"][0]
+    assert none["is_error"] and "needs a writ" in none["text"][0]
+    # One run recorded (start, end) and one denial; the refused calls never ran.
+    assert [k for k, _ in entries(tmp_path / "s")] == ["exec_start", "exec_end", "denial"]
