@@ -4,7 +4,9 @@
 //! `docs/api.md`: requests, approvals, revocation, signed status and use
 //! consumption for gates, runtime-evidence nonces, execution records, the
 //! public ledger read path (checkpoint, C2SP tiles, proofs, entries by request
-//! or writ), `/healthz`, `/readyz`, `/metrics` and `/v1/openapi.json`.
+//! or writ), the signed, versioned trust root (`/v1/trust`: served, its
+//! versions, publication of a signed successor), `/healthz`, `/readyz` (with
+//! the trust root's state), `/metrics` and `/v1/openapi.json`.
 //!
 //! Every `/v1` call that changes or reads private state is authenticated with
 //! an RFC 9421 HTTP Message Signature by the caller's Ed25519 key
@@ -41,7 +43,7 @@ use writ_api::{ApiErrorCode, IDEMPOTENCY_HEADER, IdempotencyKey};
 use writ_authority::{Authority, AuthorityError, CallOptions, Identity};
 use writ_core::Timestamp;
 
-pub use metrics::Metrics;
+pub use metrics::{Metrics, TrustGauges};
 
 /// Largest request body: a request may carry a host-evidence envelope of
 /// the format's largest size ([`writ_core::limits::MAX_ENVELOPE_BYTES`]),
@@ -498,26 +500,173 @@ async fn entries(
     Ok(json(StatusCode::OK, &serde_json::json!({ "entries": list })))
 }
 
-async fn trust(State(st): S) -> Response {
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], st.authority.trust().to_json_pretty())
+// ---- the trust root ----
+
+/// Media type of a signed trust-root version (a DSSE envelope).
+const TRUST_ROOT_TYPE: &str = writ_core::trust_chain::TRUST_ROOT_PAYLOAD_TYPE;
+
+fn trust_root_bytes(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(TRUST_ROOT_TYPE)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        bytes,
+    )
         .into_response()
+}
+
+fn trust_document(trust: &writ_core::TrustRoot) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        trust.to_json_pretty(),
+    )
+        .into_response()
+}
+
+/// `GET /v1/trust`: the signed version in force, byte for byte (gates check
+/// it with `trust_chain::verify_pinned` / `verify_successor`); a legacy home
+/// (no signed root) serves its `trust.json` document as before.
+async fn trust(State(st): S) -> ApiResult<Response> {
+    let a = st.authority.clone();
+    match blocking(move || Ok(a.signed_trust())).await? {
+        Some(bytes) => Ok(trust_root_bytes(bytes)),
+        None => Ok(trust_document(&st.authority.trust())),
+    }
+}
+
+/// `GET /v1/trust/document`: the trust document in force (unsigned JSON,
+/// the same on every home), for readers that pin a document rather than a
+/// version.
+async fn trust_document_route(State(st): S) -> ApiResult<Response> {
+    let a = st.authority.clone();
+    // `trust()` reads the home again when its files changed: off the runtime.
+    let trust = blocking(move || Ok(a.trust())).await?;
+    Ok(trust_document(&trust))
+}
+
+/// A trust-root version number from the path.
+struct Version(u64);
+
+impl<St: Send + Sync> FromRequestParts<St> for Version {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &St) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, st)
+            .await
+            .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("path: {}", e.body_text())))?;
+        if raw.is_empty() || raw.len() > 20 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::new(ApiErrorCode::Malformed, "a trust-root version is a decimal number"));
+        }
+        raw.parse::<u64>()
+            .map(Self)
+            .map_err(|_| ApiError::new(ApiErrorCode::Malformed, "a trust-root version is a decimal number below 2^64"))
+    }
+}
+
+/// `GET /v1/trust/versions/{n}`: version `n` if it is in force or older.
+async fn trust_version(State(st): S, Version(n): Version) -> ApiResult<Response> {
+    let a = st.authority.clone();
+    let now = now()?;
+    let (bytes, status) = blocking(move || {
+        let b = a.trust_version(n)?;
+        Ok((b, a.trust_status(now)))
+    })
+    .await?;
+    match (bytes, status.version) {
+        (Some(b), _) => Ok(trust_root_bytes(b)),
+        (None, Some(cur)) => Err(ApiError::new(
+            ApiErrorCode::NotFound,
+            format!("no trust-root version {n}: versions 1 to {cur} exist (version {cur} is in force)"),
+        )),
+        (None, None) => Err(ApiError::new(
+            ApiErrorCode::NotFound,
+            "this authority's trust root is not signed (a legacy home): it has no versions; see `GET /v1/trust`",
+        )),
+    }
+}
+
+/// What `POST /v1/trust` answers.
+#[derive(Debug, serde::Serialize)]
+struct PublishedView {
+    version: u64,
+    digest: String,
+    ledger_index: u64,
+    /// `key_change` entries appended (0: the version was in force already).
+    entries: usize,
+}
+
+/// `POST /v1/trust`: publish the signed successor of the version in force.
+/// Any trusted key may send it: what authorizes the change is the quorum of
+/// root signatures inside the envelope, checked by the authority, which
+/// logs it as `key_change` before putting it in force.
+async fn publish_trust(State(st): S, Signed { who, body, .. }: Signed) -> ApiResult<Response> {
+    let a = st.authority.clone();
+    let now = now()?;
+    let p = blocking(move || {
+        if a.signed_trust().is_none() {
+            return Err(AuthorityError::InvalidRequest(
+                "this authority's trust root is not signed (a legacy home); sign it first with \
+                 `writ trust sign-home --home HOME`"
+                    .to_owned(),
+            ));
+        }
+        a.publish_trust(&body, now)
+    })
+    .await?;
+    if p.entries > 0 {
+        eprintln!(
+            "writ-server: trust root version {} ({}) published by `{}` (ledger entry {})",
+            p.version, p.digest, who.name, p.ledger_index
+        );
+    }
+    Ok(json(
+        StatusCode::OK,
+        &PublishedView {
+            version: p.version,
+            digest: p.digest.to_hex(),
+            ledger_index: p.ledger_index,
+            entries: p.entries,
+        },
+    ))
 }
 
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(st): S) -> ApiResult<&'static str> {
+/// `GET /readyz`: 200 when the keys, policy, database and ledger are
+/// usable, with the trust root's state. A refused, expired or unsigned trust
+/// root does not make the authority unready (it keeps serving the last good
+/// version) but shows here as `trust.healthy: false` with the reason.
+async fn readyz(State(st): S) -> ApiResult<Response> {
     let a = st.authority.clone();
-    blocking(move || a.ready()).await?;
-    Ok("ready\n")
+    let now = now()?;
+    let trust = blocking(move || {
+        a.ready()?;
+        Ok(a.trust_status(now))
+    })
+    .await?;
+    let mut detail = serde_json::to_value(&trust)
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, format!("trust status: {e}")))?;
+    if let Some(o) = detail.as_object_mut() {
+        o.insert("healthy".into(), trust.healthy().into());
+        o.insert("summary".into(), trust.summary().into());
+    }
+    Ok(json(StatusCode::OK, &serde_json::json!({"status": "ready", "trust": detail})))
 }
 
-async fn metrics_route(State(st): S) -> Response {
+async fn metrics_route(State(st): S) -> ApiResult<Response> {
     let cp = st.authority.ledger().latest_checkpoint();
     let size = cp.checkpoint.size;
-    let body = st.metrics.render(size);
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response()
+    let a = st.authority.clone();
+    let now = now()?;
+    let trust = blocking(move || Ok(a.trust_status(now))).await?;
+    let body = st.metrics.render(size, &metrics::TrustGauges::new(&trust, now));
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response())
 }
 
 async fn openapi_route() -> Response {
@@ -597,7 +746,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/log/proof/{index}", get(proof))
         .route("/v1/log/entries/{index}", get(entry))
         .route("/v1/log/entries", get(entries))
-        .route("/v1/trust", get(trust))
+        .route(
+            "/v1/trust",
+            get(trust).post(publish_trust).layer(DefaultBodyLimit::max(writ_core::trust_chain::MAX_SIGNED_ROOT_BYTES)),
+        )
+        .route("/v1/trust/document", get(trust_document_route))
+        .route("/v1/trust/versions/{n}", get(trust_version))
         .route("/v1/openapi.json", get(openapi_route))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))

@@ -9,6 +9,34 @@ use std::time::Duration;
 /// Issuance latency histogram bounds, seconds.
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0];
 
+/// The trust root's gauges at one instant (from
+/// `Authority::trust_status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrustGauges {
+    /// Version in force (0: an unsigned, legacy trust root).
+    pub version: u64,
+    /// What is on disk was refused (the last good version is in force).
+    pub refused: bool,
+    /// The trust root is a signed, versioned one.
+    pub signed: bool,
+    /// Seconds until the version in force expires (negative once expired;
+    /// `None` for an unsigned root, which has no expiry).
+    pub expires_in: Option<i64>,
+}
+
+impl TrustGauges {
+    /// The gauges of `status` at `now`.
+    #[must_use]
+    pub fn new(status: &writ_authority::trust_store::TrustStatus, now: writ_core::Timestamp) -> Self {
+        Self {
+            version: status.version.unwrap_or(0),
+            refused: status.refused.is_some(),
+            signed: status.signed,
+            expires_in: status.expires.map(|e| e.0.saturating_sub(now.0)),
+        }
+    }
+}
+
 /// Counters kept by the server.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -50,7 +78,7 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     #[must_use]
-    pub fn render(&self, ledger_size: u64) -> String {
+    pub fn render(&self, ledger_size: u64, trust: &TrustGauges) -> String {
         let mut o = String::new();
         let _ = writeln!(
             o,
@@ -106,6 +134,27 @@ impl Metrics {
             o,
             "# HELP writ_checkpoint_age_seconds Seconds since this server saw the checkpoint grow.\n# TYPE writ_checkpoint_age_seconds gauge\nwrit_checkpoint_age_seconds {age}"
         );
+        let _ = writeln!(
+            o,
+            "# HELP writ_trust_version Trust-root version in force (0: unsigned legacy trust root).\n# TYPE writ_trust_version gauge\nwrit_trust_version {}",
+            trust.version
+        );
+        let _ = writeln!(
+            o,
+            "# HELP writ_trust_refused 1 when the trust root on disk was refused and the last good version is kept.\n# TYPE writ_trust_refused gauge\nwrit_trust_refused {}",
+            u8::from(trust.refused)
+        );
+        let _ = writeln!(
+            o,
+            "# HELP writ_trust_signed 1 when the trust root is signed and versioned.\n# TYPE writ_trust_signed gauge\nwrit_trust_signed {}",
+            u8::from(trust.signed)
+        );
+        if let Some(left) = trust.expires_in {
+            let _ = writeln!(
+                o,
+                "# HELP writ_trust_expires_seconds Seconds until the trust-root version in force expires (negative: expired).\n# TYPE writ_trust_expires_seconds gauge\nwrit_trust_expires_seconds {left}"
+            );
+        }
         o
     }
 }

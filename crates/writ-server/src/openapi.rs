@@ -293,13 +293,64 @@ fn paths() -> Value {
         "/v1/trust",
         "get",
         Op {
-            summary: "the trust root",
+            summary: "the signed trust-root version in force (a legacy, unsigned home: its trust.json document)",
             id: "trust",
             auth: false,
             params: vec![],
             body: None,
-            ok: ok_json("200", json!({"type": "object"})),
-            errors: &[],
+            ok: (
+                "200",
+                json!({"description": "the signed version in force, byte for byte (check it with `trust_chain::verify_pinned` \
+                                       or `verify_successor`); `application/json` only from a legacy home",
+                       "content": {TRUST_ROOT_TYPE: {"schema": r("TrustRootVersion")},
+                                   "application/json": {"schema": r("TrustDocument")}}}),
+            ),
+            errors: &["503"],
+        },
+    );
+    add(
+        "/v1/trust",
+        "post",
+        Op {
+            summary: "publish the signed successor of the trust-root version in force (any trusted key; \
+                      the envelope's quorum of root signatures authorizes it)",
+            id: "publishTrust",
+            auth: true,
+            params: vec![],
+            body: Some(r("TrustRootVersion")),
+            ok: ok_json("200", r("PublishedTrust")),
+            errors: &["400", "403", "413"],
+        },
+    );
+    add(
+        "/v1/trust/document",
+        "get",
+        Op {
+            summary: "the trust document in force (unsigned JSON, for readers that pin a document)",
+            id: "trustDocument",
+            auth: false,
+            params: vec![],
+            body: None,
+            ok: ok_json("200", r("TrustDocument")),
+            errors: &["503"],
+        },
+    );
+    add(
+        "/v1/trust/versions/{n}",
+        "get",
+        Op {
+            summary: "trust-root version n, if it is in force or older (gates walk the chain from their pin)",
+            id: "trustVersion",
+            auth: false,
+            params: vec![json!({"name": "n", "in": "path", "required": true, "description": "version number",
+                                "schema": {"type": "integer", "minimum": 1, "maximum": 9_223_372_036_854_775_807_i64}})],
+            body: None,
+            ok: (
+                "200",
+                json!({"description": "the signed version, byte for byte as published",
+                       "content": {TRUST_ROOT_TYPE: {"schema": r("TrustRootVersion")}}}),
+            ),
+            errors: &["400", "404"],
         },
     );
     add(
@@ -332,12 +383,12 @@ fn paths() -> Value {
         "/readyz",
         "get",
         Op {
-            summary: "readiness: keys, policy, database and ledger usable",
+            summary: "readiness: keys, policy, database and ledger usable; the trust root's state",
             id: "readyz",
             auth: false,
             params: vec![],
             body: None,
-            ok: ok_text("`ready`"),
+            ok: ok_json("200", r("Readiness")),
             errors: &["503"],
         },
     );
@@ -354,8 +405,17 @@ fn paths() -> Value {
             errors: &[],
         },
     );
+    // A trust-root version is sent as its own media type or as JSON.
+    if let Some(c) =
+        p.get_mut("/v1/trust").and_then(|i| i.pointer_mut("/post/requestBody/content")).and_then(Value::as_object_mut)
+    {
+        c.insert(TRUST_ROOT_TYPE.into(), json!({"schema": r("TrustRootVersion")}));
+    }
     Value::Object(p)
 }
+
+/// Media type of a signed trust-root version.
+const TRUST_ROOT_TYPE: &str = writ_core::trust_chain::TRUST_ROOT_PAYLOAD_TYPE;
 
 fn schemas() -> Value {
     let s = |t: &str| json!({"type": t});
@@ -459,6 +519,47 @@ fn schemas() -> Value {
         "EntryList": {"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": {
             "type": "object", "required": ["index", "kind", "entry"],
             "properties": {"index": {"type": "integer", "minimum": 0}, "kind": s("string"), "entry": s("string")}}}}},
+        "TrustRootVersion": {
+            "type": "object", "required": ["payloadType", "payload", "signatures"], "additionalProperties": false,
+            "description": "a signed trust-root version (docs/format.md §16): a DSSE envelope whose payload is \
+                            {_type, version, previous, expires, root_threshold, trust}",
+            "properties": {
+                "payloadType": {"const": TRUST_ROOT_TYPE},
+                "payload": {"type": "string", "description": "base64 of the version's payload; its SHA-256 is the version's digest"},
+                "signatures": {"type": "array", "maxItems": writ_core::trust_chain::MAX_ROOT_SIGNATURES, "items": {
+                    "type": "object", "required": ["keyid", "sig"], "additionalProperties": false,
+                    "properties": {"keyid": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "sig": s("string")}}}
+            }
+        },
+        "TrustDocument": {"type": "object", "required": ["version", "keys"], "description": "a trust root document (docs/format.md §6, trust.json)",
+                          "properties": {"keys": {"type": "array", "items": {"type": "object"}}}},
+        "PublishedTrust": {
+            "type": "object", "required": ["version", "digest", "ledger_index", "entries"], "additionalProperties": false,
+            "properties": {
+                "version": {"type": "integer", "minimum": 1},
+                "digest": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "ledger_index": {"type": "integer", "minimum": 0, "description": "index of the version's `key_change` entry"},
+                "entries": {"type": "integer", "minimum": 0, "description": "`key_change` entries appended; 0 when the version was in force already"}
+            }
+        },
+        "TrustStatus": {
+            "type": "object", "required": ["signed", "version", "digest", "expires", "expired", "refused", "healthy", "summary"],
+            "additionalProperties": false,
+            "properties": {
+                "signed": {"type": "boolean", "description": "a signed, versioned trust root (false: a legacy home)"},
+                "version": {"type": ["integer", "null"], "minimum": 1},
+                "digest": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$"},
+                "expires": opt_s,
+                "expired": {"type": "boolean"},
+                "refused": {"type": ["string", "null"], "description": "why the trust root on disk is not in force (the last good version is)"},
+                "healthy": {"type": "boolean", "description": "signed, not expired, nothing refused"},
+                "summary": s("string")
+            }
+        },
+        "Readiness": {
+            "type": "object", "required": ["status", "trust"], "additionalProperties": false,
+            "properties": {"status": {"const": "ready"}, "trust": r("TrustStatus")}
+        },
         "Envelope": {"type": "object", "required": ["payloadType", "payload", "signatures"], "description": "a DSSE envelope",
                      "properties": {"payloadType": s("string"), "payload": s("string"), "signatures": {"type": "array", "items": {
                          "type": "object", "required": ["sig"], "properties": {"keyid": s("string"), "sig": s("string")}}}}}
