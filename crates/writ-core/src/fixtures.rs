@@ -9,6 +9,7 @@
     reason = "fixtures are test support built from constants"
 )]
 
+use alloc::format;
 use alloc::collections::BTreeMap;
 use alloc::string::{String, ToString};
 use alloc::vec;
@@ -757,6 +758,31 @@ fn statement_value(p: Predicate) -> serde_json::Value {
     serde_json::to_value(issue::statement(p)).expect("serializable")
 }
 
+/// `v` as compact JSON with every object's keys in byte order, whatever
+/// features serde_json is built with (the workspace unifies `preserve_order`
+/// in, which would otherwise make these vectors depend on the build).
+fn sorted_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            let members: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        m.get(k).map_or_else(String::new, sorted_json)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", members.join(","))
+        }
+        serde_json::Value::Array(a) => format!("[{}]", a.iter().map(sorted_json).collect::<Vec<_>>().join(",")),
+        other => other.to_string(),
+    }
+}
+
 /// Signs a statement given as JSON text with the issuer key.
 fn sign_text(text: &str) -> Vec<u8> {
     dsse::sign(dsse::IN_TOTO_PAYLOAD_TYPE, text.as_bytes(), &issuer())
@@ -868,7 +894,7 @@ fn decided_vectors(out: &mut Vec<Vector>) {
             .and_then(|o| o.as_object_mut())
             .expect("object")
             .insert(key.into(), serde_json::Value::Null);
-        out.push(v(name, description, sign_text(&st.to_string()), ctx(), Some(DenialCode::Malformed)));
+        out.push(v(name, description, sign_text(&sorted_json(&st)), ctx(), Some(DenialCode::Malformed)));
     }
     // §3: integers are plain JSON integers: `-0` is not one.
     {
