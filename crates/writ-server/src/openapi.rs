@@ -569,11 +569,16 @@ fn schemas() -> Value {
 /// The document.
 #[must_use]
 pub fn document() -> Value {
+    let mut paths = paths();
+    // The public read API behind the web pages (Proof Viewer, Lineage Explorer).
+    if let (Some(all), Value::Object(public)) = (paths.as_object_mut(), crate::web::openapi_paths()) {
+        all.extend(public);
+    }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "writ authority", "version": "1",
                  "description": "See docs/api.md. Authenticated routes need an RFC 9421 Ed25519 HTTP message signature; every failure is `{\"error\": {\"code\", \"message\"}}`."},
-        "paths": paths(),
+        "paths": paths,
         "components": {
             "securitySchemes": {"httpSignature": {"type": "apiKey", "in": "header", "name": "Signature", "description": "RFC 9421, label sig1, components (\"@method\" \"@path\" \"@query\" \"content-digest\"), params created;keyid;alg=\"ed25519\";nonce; with `Signature-Input` and `Content-Digest`"}},
             "schemas": schemas()
