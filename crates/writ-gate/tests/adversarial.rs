@@ -1,6 +1,12 @@
 //! Adversarial tests of the library gate (issue 5, item 9): each tries to get a
 //! program to run without a writ that permits exactly that run, and asserts
 //! both the denial code and that a marker the program would create is absent.
+//!
+//! As root the runs have the strong isolation; unprivileged (CI runs this
+//! binary again as `nobody`) they opt into the weaker mode explicitly and
+//! assert that the outcome says what it left out, and a writ without network
+//! (which needs root to isolate) is replaced by one with network, except in
+//! the test that asserts its refusal: these invariants must hold either way.
 
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code: a failed unwrap is a failed test")]
 
@@ -13,6 +19,9 @@ use writ_core::fixtures;
 use writ_core::model::{Action, ArgRule, ExecAction, Predicate};
 use writ_core::{Capabilities, DenialCode, Mode, Sha256Digest, Status, Timestamp};
 use writ_gate::{Evidence, ExitStatus, Gate, HostFacts, LaunchOptions, Program, exec_attempt};
+
+mod support;
+use support::{assert_isolation, launch_options, root};
 
 fn now() -> i64 {
     i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()
@@ -60,6 +69,13 @@ impl World {
         })];
         p.scope.environment.cwd = Some(self.cwd().to_str().unwrap().into());
         p.scope.boundaries.wall_clock_secs = Some(60);
+        if !root() {
+            // A fresh network namespace needs CAP_SYS_ADMIN: unprivileged, the
+            // gate refuses this boundary (asserted in
+            // `unprivileged_the_strong_mode_and_no_network_are_refused`), and
+            // these tests are about other things.
+            p.scope.boundaries.network = Some(true);
+        }
         p
     }
     fn writ(&self) -> Vec<u8> {
@@ -80,8 +96,10 @@ impl World {
         let program = Program::open(&self.program).map_err(|e| writ_core::Denial::from(e).code)?;
         let attempt = exec_attempt(&program, args, env, cwd);
         let permit = gate.check(writ, &attempt).map_err(|d| d.code)?;
-        let running = permit.launch(program, &LaunchOptions::default()).map_err(|d| d.code)?;
-        Ok(running.wait().unwrap().status)
+        let running = permit.launch(program, &launch_options()).map_err(|d| d.code)?;
+        let o = running.wait().unwrap();
+        assert_isolation(&o);
+        Ok(o.status)
     }
     fn run(&self, writ: &[u8]) -> Result<ExitStatus, DenialCode> {
         self.attempt(&self.gate(), writ, &self.args(), &self.env(), &self.cwd())
@@ -172,7 +190,8 @@ fn program_renamed_over_between_check_and_exec_runs_the_checked_bytes() {
     let evil = w.dir.path().join("evil");
     write_script(&evil, &format!("touch {}", evil_marker.display()));
     std::fs::rename(&evil, &w.program).unwrap();
-    let o = permit.launch(program, &LaunchOptions::default()).unwrap().wait().unwrap();
+    let o = permit.launch(program, &launch_options()).unwrap().wait().unwrap();
+    assert_isolation(&o);
     assert_eq!(o.status, ExitStatus::Exited(0));
     assert!(w.ran(), "the checked program ran");
     assert!(!evil_marker.exists(), "the swapped-in program ran");
@@ -192,7 +211,8 @@ fn program_symlink_swapped_between_check_and_exec_runs_the_checked_bytes() {
     write_script(&evil, &format!("touch {}", evil_marker.display()));
     std::fs::remove_file(&w.program).unwrap();
     std::os::unix::fs::symlink(&evil, &w.program).unwrap();
-    let o = permit.launch(program, &LaunchOptions::default()).unwrap().wait().unwrap();
+    let o = permit.launch(program, &launch_options()).unwrap().wait().unwrap();
+    assert_isolation(&o);
     assert_eq!(o.status, ExitStatus::Exited(0));
     assert!(!evil_marker.exists(), "the symlinked-in program ran");
 }
@@ -214,7 +234,7 @@ fn a_permit_for_one_file_does_not_launch_another() {
     let permit = w.gate().check(&w.writ(), &exec_attempt(&program, &w.args(), &w.env(), &w.cwd())).unwrap();
     let other = w.dir.path().join("other");
     write_script(&other, "touch \"$1\"; echo other");
-    let err = permit.launch(Program::open(&other).unwrap(), &LaunchOptions::default()).unwrap_err();
+    let err = permit.launch(Program::open(&other).unwrap(), &launch_options()).unwrap_err();
     assert_eq!(err.code, DenialCode::ScopeProgram);
     assert!(!w.ran());
 }
@@ -300,11 +320,11 @@ fn revoked_mid_run_ends_the_program() {
     let program = Program::open(&w.program).unwrap();
     let writ = w.writ();
     let permit = w.gate().check(&writ, &exec_attempt(&program, &w.args(), &w.env(), &w.cwd())).unwrap();
-    let running = permit
-        .launch(program, &LaunchOptions { grace: Duration::from_millis(200), ..LaunchOptions::default() })
-        .unwrap();
+    let running =
+        permit.launch(program, &LaunchOptions { grace: Duration::from_millis(200), ..launch_options() }).unwrap();
     running.end_handle().end("revoked");
     let o = running.wait().unwrap();
+    assert_isolation(&o);
     assert_eq!(o.ended_by, Some(writ_gate::EndReason::Ended("revoked".into())));
     assert!(matches!(o.status, ExitStatus::Signaled(_)));
     assert!(!w.ran());
@@ -366,9 +386,39 @@ fn a_memoizing_gate_gives_the_same_verdicts() {
     }
     // The permit from a memoized verdict launches like any other.
     let permit = gate.check(&writ, &good).unwrap();
-    assert_eq!(
-        permit.launch(program, &LaunchOptions::default()).unwrap().wait().unwrap().status,
-        ExitStatus::Exited(0)
-    );
+    let o = permit.launch(program, &launch_options()).unwrap().wait().unwrap();
+    assert_isolation(&o);
+    assert_eq!(o.status, ExitStatus::Exited(0));
     assert!(w.ran());
+}
+
+/// The boundaries only root can enforce: unprivileged, a writ without network
+/// is refused at the check, and the strong mode (the default, without the
+/// weaker mode allowed) is refused at the launch, with `scope_boundary`, and
+/// nothing runs. As root the writ without network runs, with nothing weakened.
+#[test]
+fn unprivileged_the_strong_mode_and_no_network_are_refused() {
+    let w = World::new();
+    let mut p = w.predicate();
+    p.scope.boundaries.network = Some(false);
+    let no_network = fixtures::sign(p);
+    let strong = |writ: &[u8]| -> Result<writ_gate::Outcome, DenialCode> {
+        let program = Program::open(&w.program).unwrap();
+        let permit =
+            w.gate().check(writ, &exec_attempt(&program, &w.args(), &w.env(), &w.cwd())).map_err(|d| d.code)?;
+        let running = permit.launch(program, &LaunchOptions::default()).map_err(|d| d.code)?;
+        Ok(running.wait().unwrap())
+    };
+    if root() {
+        let o = strong(&no_network).unwrap();
+        assert_eq!(o.status, ExitStatus::Exited(0));
+        assert!(o.weakened.is_empty() && o.run_uid.is_some(), "{o:?}");
+        assert!(w.ran());
+    } else {
+        denied(&w, strong(&no_network).map(|o| o.status), DenialCode::ScopeBoundary);
+        denied(&w, strong(&w.writ()).map(|o| o.status), DenialCode::ScopeBoundary);
+        // Control: the same writ runs once the weaker mode is allowed.
+        assert_eq!(w.run(&w.writ()), Ok(ExitStatus::Exited(0)));
+        assert!(w.ran());
+    }
 }

@@ -2,6 +2,12 @@
 //! processes: offline with the spool, online with a real authority (in
 //! process, on real SQLite files), and against a relay that answers in the
 //! authority's place.
+//!
+//! `exec` takes no weaker isolation from its invoker (`ExecOptions`): it runs
+//! the strong mode, which needs root. CI runs this binary again as `nobody`;
+//! there every test whose program would start asserts instead that the run
+//! was refused with `scope_boundary` after the durable `exec_start`, that the
+//! refusal is recorded, and that nothing ran ([`exec_or_refused`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
@@ -21,7 +27,10 @@ use writ_core::fixtures;
 use writ_core::model::{Action, ArgRule, ExecAction};
 use writ_core::trust::{Role, key_entry};
 use writ_core::{DenialCode, HostFacts, Sha256Digest, SigningKey, Timestamp, TrustRoot};
-use writ_gate::{ExecMode, ExecOptions, ExecRequest, ExitStatus, Recorded, Recorder, Spool, exec};
+use writ_gate::{ExecMode, ExecOptions, ExecReport, ExecRequest, ExitStatus, Recorded, Recorder, Spool, exec};
+
+mod support;
+use support::{assert_isolation, root};
 
 fn now() -> i64 {
     i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()).unwrap()
@@ -107,10 +116,45 @@ fn kinds(entries: &[Entry]) -> Vec<&'static str> {
     entries.iter().map(|e| e.kind().as_str()).collect()
 }
 
+/// Runs `req` through `exec`. As root the program runs with the strong
+/// isolation (checked) and this returns its report. Unprivileged the strong
+/// mode cannot be had: this asserts the `scope_boundary` refusal and returns
+/// `None`; the caller asserts that nothing ran and what was recorded
+/// ([`refused_after_start`]).
+fn exec_or_refused(req: ExecRequest) -> Option<ExecReport> {
+    let got = exec(req);
+    if root() {
+        let r = got.unwrap();
+        assert_isolation(&r.outcome);
+        Some(r)
+    } else {
+        let d = got.unwrap_err();
+        assert_eq!(d.code, DenialCode::ScopeBoundary, "an unprivileged gate must refuse: {}", d.detail);
+        assert!(d.detail.contains("run_as"), "the refusal names what is missing: {}", d.detail);
+        None
+    }
+}
+
+/// The records of a run refused at the launch: the `exec_start` (durable
+/// before any launch), then the `scope_boundary` denial, and no `exec_end`.
+/// (A revocation a test makes meanwhile may follow them.)
+fn refused_after_start(entries: &[Entry]) {
+    let runs: Vec<&Entry> =
+        entries.iter().filter(|e| matches!(e, Entry::ExecStart(_) | Entry::ExecEnd(_) | Entry::Denial(_))).collect();
+    let k: Vec<&str> = runs.iter().map(|e| e.kind().as_str()).collect();
+    assert_eq!(k, ["exec_start", "denial"], "all records: {:?}", kinds(entries));
+    let Some(Entry::Denial(d)) = runs.last() else { panic!("{k:?}") };
+    assert_eq!(d.code, "scope_boundary", "{}", d.detail);
+}
+
 #[test]
 fn a_permitted_run_gets_only_the_allowed_environment_and_is_spooled_start_and_end() {
     let w = World::new();
-    let r = exec(w.request(w.writ(), w.program.to_str().unwrap(), &[w.m()])).unwrap();
+    let Some(r) = exec_or_refused(w.request(w.writ(), w.program.to_str().unwrap(), &[w.m()])) else {
+        assert!(!w.marker.exists(), "the program ran although the gate refused");
+        refused_after_start(&w.spooled());
+        return;
+    };
     assert_eq!(r.outcome.status, ExitStatus::Exited(3));
     assert_eq!(r.start, Recorded::Spooled);
     let env = std::fs::read_to_string(&w.marker).unwrap();
@@ -126,8 +170,15 @@ fn a_permitted_run_gets_only_the_allowed_environment_and_is_spooled_start_and_en
 #[test]
 fn a_bare_name_resolves_through_the_writ_and_a_relative_path_is_refused() {
     let w = World::new();
-    assert_eq!(exec(w.request(w.writ(), "deploy", &[w.m()])).unwrap().outcome.status, ExitStatus::Exited(3));
-    std::fs::remove_file(&w.marker).unwrap();
+    // Unprivileged, the refusal at the launch (not `scope_program`) shows that
+    // the name resolved.
+    match exec_or_refused(w.request(w.writ(), "deploy", &[w.m()])) {
+        Some(r) => {
+            assert_eq!(r.outcome.status, ExitStatus::Exited(3));
+            std::fs::remove_file(&w.marker).unwrap();
+        }
+        None => refused_after_start(&w.spooled()),
+    }
     let d = exec(w.request(w.writ(), "./deploy", &[w.m()])).unwrap_err();
     assert_eq!(d.code, DenialCode::ScopeProgram);
     let d = exec(w.request(w.writ(), "true", &[])).unwrap_err();
@@ -298,7 +349,10 @@ fn online_a_run_is_in_the_ledger_with_verified_acknowledgements() {
     let o = Online::new();
     let (id, writ, receipt) = o.issue("/usr/bin/echo", &["hi"]);
     let writ = (writ, receipt);
-    let r = exec(o.request(writ, o.gate(), "/usr/bin/echo", &["hi"])).unwrap();
+    let Some(r) = exec_or_refused(o.request(writ, o.gate(), "/usr/bin/echo", &["hi"])) else {
+        refused_after_start(&o.ledger(&id));
+        return;
+    };
     assert_eq!(r.outcome.status, ExitStatus::Exited(0));
     assert!(matches!(r.start, Recorded::Ledger { .. }), "{:?}", r.start);
     assert!(matches!(r.end, Ok(Recorded::Ledger { .. })), "{:?}", r.end);
@@ -410,7 +464,10 @@ fn online_the_watcher_fails_closed_when_status_cannot_be_confirmed() {
         c.store(true, Ordering::SeqCst);
     });
     let began = Instant::now();
-    let r = exec(o.request(writ, api, "/usr/bin/sleep", &["30"])).unwrap();
+    let Some(r) = exec_or_refused(o.request(writ, api, "/usr/bin/sleep", &["30"])) else {
+        refused_after_start(&o.ledger(&id));
+        return;
+    };
     assert!(began.elapsed() < Duration::from_secs(10), "the run outlived its status window");
     assert!(matches!(r.outcome.status, ExitStatus::Signaled(_)), "{:?}", r.outcome);
     assert!(matches!(r.watch, Some(writ_gate::watch::WatchEnd::StatusUnknown(_))), "{:?}", r.watch);
@@ -431,7 +488,10 @@ fn online_revoked_mid_run_ends_the_program_and_the_ledger_says_why() {
         let who = a.identify(&a.issuer_key_id(), Timestamp(now())).unwrap();
         a.revoke(&who, &rid, "compromised", Timestamp(now())).unwrap();
     });
-    let r = exec(o.request(writ, o.gate(), "/usr/bin/sleep", &["30"])).unwrap();
+    let Some(r) = exec_or_refused(o.request(writ, o.gate(), "/usr/bin/sleep", &["30"])) else {
+        refused_after_start(&o.ledger(&id));
+        return;
+    };
     assert!(matches!(r.outcome.status, ExitStatus::Signaled(_)), "{:?}", r.outcome);
     let l = o.ledger(&id);
     let Some(Entry::ExecEnd(end)) = l.last() else { panic!("{:?}", kinds(&l)) };
