@@ -109,3 +109,49 @@ fn policy_boundaries_are_enforced_on_the_governed_run() {
     let len = std::fs::metadata(run_dir.join("big")).unwrap().len();
     assert_eq!(len, 4096, "the file stops at the limit");
 }
+
+/// `writ demo --serve ADDR` ends with the demo's authority served, so the
+/// Proof Viewer and the Lineage Explorer show the demo's own ledger.
+#[test]
+fn the_demo_serves_its_ledger_to_the_proof_viewer_and_lineage_explorer() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_writ"))
+        .args(["demo", "--serve", &addr, "--dir"])
+        .arg(dir.path().join("demo"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Keep draining the demo's stdout (the server it starts writes there too).
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(u) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = tx.send(u.to_owned());
+            }
+        }
+    });
+    let urls: Vec<String> = (0..2).filter_map(|_| rx.recv_timeout(std::time::Duration::from_secs(300)).ok()).collect();
+    assert_eq!(urls.len(), 2, "the demo prints the viewer's and the explorer's URLs");
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let get = |u: &str| {
+        for _ in 0..100 {
+            if let Ok(mut r) = agent.get(u).call() {
+                return (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("`{u}` never answered");
+    };
+    let (status, viewer) = get(&urls[0]);
+    let (status2, lineage) = get(&urls[1]);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{viewer}");
+    assert!(viewer.contains("Proof Viewer"), "{viewer}");
+    assert_eq!(status2, 200, "{lineage}");
+    assert!(lineage.contains("Lineage"), "{lineage}");
+}

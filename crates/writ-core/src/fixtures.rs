@@ -9,8 +9,8 @@
     reason = "fixtures are test support built from constants"
 )]
 
-use alloc::format;
 use alloc::collections::BTreeMap;
+use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;

@@ -19,6 +19,11 @@ pub struct DemoArgs {
     /// Directory to work in (default: a new directory under the system temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// After the walk-through, serve the demo's authority at ADDR (e.g.
+    /// `127.0.0.1:7300`) so its ledger can be browsed and verified in the
+    /// Proof Viewer (`/proofs`) and the Lineage Explorer (`/lineage`); Ctrl-C ends it.
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<String>,
 }
 
 struct Demo {
@@ -254,5 +259,25 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         0,
     )?;
     println!("\nevery step behaved as expected; the files are in {}", dir.display());
-    Ok(ExitCode::SUCCESS)
+    let Some(addr) = args.serve else {
+        println!(
+            "see it in a browser: `writ demo --serve 127.0.0.1:7300`, or `writ serve --home {}/home`",
+            dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    println!(
+        "\n▶ the demo's ledger in a browser (Ctrl-C to stop)\n  $ writ serve --home home --listen {addr}\n  \
+         Proof Viewer:      http://{addr}/proofs?writ={writ_id}\n  \
+         Lineage Explorer:  http://{addr}/lineage?q={writ_id}"
+    );
+    // This process becomes the server (no child left behind when it is killed).
+    crate::cmd::serve::run(crate::cmd::serve::ServeArgs {
+        home: Some(dir.join("home")),
+        listen: addr,
+        database: None,
+        pg_schema: "writ".into(),
+        tls_cert: None,
+        tls_key: None,
+    })
 }
