@@ -190,3 +190,70 @@ impl OperatorApi for Local {
         Ok(self.authority.new_nonce(&who, now)?)
     }
 }
+
+/// The authority of a home directory as a gate sees it, in this process
+/// (`writ exec --home DIR`).
+///
+/// The home's ledger has one sequencer at a time, so when another process
+/// appended meanwhile (a `writ revoke`, another gate) the open ledger refuses
+/// to append; the authority is then opened again and the call retried once.
+pub struct HomeGate {
+    home: std::path::PathBuf,
+    key_id: KeyId,
+    cached: std::sync::Mutex<Option<Arc<Authority>>>,
+}
+
+impl std::fmt::Debug for HomeGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HomeGate").field("home", &self.home).field("key_id", &self.key_id).finish_non_exhaustive()
+    }
+}
+
+impl HomeGate {
+    /// The authority of `home`, acting as the gate with key `key_id`.
+    ///
+    /// # Errors
+    /// The home cannot be opened, or does not know the key.
+    pub fn open(home: &std::path::Path, key_id: KeyId) -> Result<Self, ApiError> {
+        let gate = Self { home: home.to_path_buf(), key_id, cached: std::sync::Mutex::new(None) };
+        // Fail early (and clearly) on a missing home or an unknown gate key.
+        gate.with(|l| l.authority().identify(&key_id, now()?).map(|_| ()).map_err(ApiError::from))?;
+        Ok(gate)
+    }
+
+    /// The home's trust-root file.
+    #[must_use]
+    pub fn trust_path(&self) -> std::path::PathBuf {
+        self.home.join(crate::home::TRUST)
+    }
+
+    fn with<T>(&self, f: impl Fn(&Local) -> Result<T, ApiError>) -> Result<T, ApiError> {
+        let mut cached = self.cached.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut retried = false;
+        loop {
+            let authority = match cached.take() {
+                Some(a) => a,
+                None => Arc::new(Authority::open(&crate::Config::new(&self.home)).map_err(ApiError::from)?),
+            };
+            let result = f(&Local::new(authority.clone(), self.key_id));
+            match result {
+                Err(e) if !retried && matches!(e.code, ApiErrorCode::Unavailable | ApiErrorCode::Busy) => {
+                    retried = true;
+                }
+                r => {
+                    *cached = Some(authority);
+                    return r;
+                }
+            }
+        }
+    }
+}
+
+impl GateApi for HomeGate {
+    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, ApiError> {
+        self.with(|l| GateApi::status(l, writ_id, consume, nonce))
+    }
+    fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
+        self.with(|l| GateApi::record(l, entry))
+    }
+}

@@ -12,9 +12,9 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod config;
+mod embedded;
 mod exit;
 mod files;
-mod gatekit;
 
 #[derive(Debug, Parser)]
 #[command(name = "writ", version, about = "Execution as an authenticated act: signed, scoped, expiring writs")]

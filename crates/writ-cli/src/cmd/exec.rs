@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::gatekit::{HomeArg, embedded};
+use crate::embedded::{HomeArg, embedded};
 
 /// Run PROGRAM under a writ, confined by its boundaries (exit: the
 /// program's status, or 77 when denied).

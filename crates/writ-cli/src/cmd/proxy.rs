@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::gatekit::{HomeArg, embedded};
+use crate::embedded::{HomeArg, embedded};
 
 /// Put the gate in front of an HTTP service (403 + reason without a matching writ).
 #[derive(Debug, clap::Args)]

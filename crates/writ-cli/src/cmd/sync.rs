@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::gatekit::embedded;
+use crate::embedded::embedded;
 
 /// Upload spooled gate records (exec_start, exec_end, denial) to the authority.
 #[derive(Debug, clap::Args)]
