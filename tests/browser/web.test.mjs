@@ -463,6 +463,11 @@ describe("offline and adversarial", () => {
     assert.equal(await page.locator("#report").getAttribute("data-log"), "fork", await page.locator("#report").innerText());
     const text = await page.locator("#report").innerText();
     assert.match(text, /FORK/);
+    // Valid signatures in a forked log are not "Verified": the headline says why.
+    const headline = await page.locator("#report-h").innerText();
+    assert.doesNotMatch(headline, /^Verified/, headline);
+    assert.match(headline, /Not trustworthy: FORK/, headline);
+    assert.match(await page.locator("#report").getAttribute("class"), /\bbad\b/);
     await shot(page, "15-fork-detected");
     await page.close();
     await stopServer(server);

@@ -135,8 +135,12 @@ function step(state, title, detail) {
 // `log` what the consistency check found ({state, title, detail}).
 export function renderReport(r, log, opts) {
   const allow = r.verdict === "allow";
-  const box = mk("section", { class: `card report ${allow ? "ok" : "bad"}`, id: "report", "aria-labelledby": "report-h", "data-verdict": r.verdict, "data-code": r.code || "" });
-  box.append(mk("h2", { id: "report-h" }, allow ? "Verified" : "Denied", allow ? "" : mk("span", {}, ": ", mk("code", { class: "code", id: "denial-code", text: r.code }))));
+  // A writ whose signatures verify is still not "verified" when the log it
+  // is in shows a rollback or a fork: the headline says so, never green.
+  const logBad = Boolean(log && log.state === "bad");
+  const good = allow && !logBad;
+  const box = mk("section", { class: `card report ${good ? "ok" : "bad"}`, id: "report", "aria-labelledby": "report-h", "data-verdict": r.verdict, "data-code": r.code || "" });
+  box.append(mk("h2", { id: "report-h" }, good ? "Verified" : allow ? `Not trustworthy: ${log.title}` : "Denied", allow ? "" : mk("span", {}, ": ", mk("code", { class: "code", id: "denial-code", text: r.code }))));
   if (opts && opts.tampered) {
     box.append(mk("p", { class: "notice warn", id: "tamper-note", text: `Tampered copy: byte ${opts.tampered.pos} of the ${opts.tampered.which} changed from “${opts.tampered.from}” to “${opts.tampered.to}”. \`writ verify\` gives the same code for these bytes.` }));
   }
