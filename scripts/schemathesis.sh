@@ -4,9 +4,14 @@
 # negative inputs, unsupported methods, missing authentication. Fails on any
 # check failure (server errors, undocumented status codes or content types,
 # responses that do not match their schema, unauthenticated calls accepted).
+# Authenticated operations are called with RFC 9421 Ed25519 request
+# signatures made by scripts/schemathesis_hooks.py with keys of the roles
+# their routes need, and the run fails unless each of them answered a signed
+# request with something other than 401.
 #
-# Needs `schemathesis` (pip install schemathesis) and a built `writ`
-# (WRIT=path, default target/debug/writ under CARGO_TARGET_DIR).
+# Needs `schemathesis` 4 and `cryptography` (pip install 'schemathesis==4.*'
+# cryptography) and a built `writ` (WRIT=path, default target/debug/writ
+# under CARGO_TARGET_DIR).
 # Bounded: MAX_EXAMPLES per operation (default 25), well under two minutes.
 set -euo pipefail
 
@@ -33,6 +38,18 @@ trap cleanup EXIT
 
 cd "$work"
 "$writ" init --home h >/dev/null
+# Keys the hooks sign with (scripts/schemathesis_hooks.py), in the home's
+# trust root before the server starts: a requester (group dev), an approver
+# (group sre, the default policy's approver group) and a gate.
+for who in requester approver gate; do
+    "$writ" keygen --out "$who.key" --name "st-$who" >/dev/null 2>&1
+done
+"$writ" trust add --trust h/trust.json --role requester --group dev --key requester.key.pub >/dev/null
+"$writ" trust add --trust h/trust.json --role approver --group sre --key approver.key.pub >/dev/null
+"$writ" trust add --trust h/trust.json --role gate --key gate.key.pub >/dev/null
+export WRIT_SIGN_REQUESTER=$work/requester.key WRIT_SIGN_APPROVER=$work/approver.key WRIT_SIGN_GATE=$work/gate.key
+export SCHEMATHESIS_HOOKS=schemathesis_hooks WRIT_ST_LOG=$work/signed.log
+export PYTHONPATH=$root/scripts${PYTHONPATH:+:$PYTHONPATH}
 "$writ" serve --home h --listen 127.0.0.1:0 >serve.out 2>serve.err &
 pid=$!
 for _ in $(seq 1 100); do
@@ -46,10 +63,34 @@ if [[ -z "$url" ]]; then
     exit 1
 fi
 
-# `positive_data_acceptance` is left out: without a request signature (which
-# schemathesis cannot make) a schema-valid body is rightly refused with 401.
-# Everything else runs, `ignored_auth` included.
-timeout 110 "$st" run "$url/v1/openapi.json" \
+# Every authenticated operation is signed (RFC 9421, Ed25519) by the hooks,
+# with the key of the role its route needs; `ignored_auth` resends without
+# the signature and expects the refusal. All checks run, with two exceptions:
+#
+# `positive_data_acceptance` is left out: the document cannot state every rule
+# the server rightly enforces (exactly one of `request_id`/`writ_id`, absolute
+# `cwd`, a 64-byte base64 signature that verifies, a non-empty ledger entry,
+# no control characters in text shown to people, a trust-root version signed
+# by a quorum of root keys), so "schema-valid" data is refused with 400 by
+# design; what matters, that such refusals are documented 4xx and never 5xx,
+# the other checks still assert.
+#
+# `negative_data_rejection` is off for `POST /v1/nonces` (operation id
+# `newNonce`) only, because of a known server bug reported to the lead, not
+# a tolerated behaviour: the document declares a required body `{}` (an object
+# with no properties) but the handler (crates/writ-server/src/lib.rs `nonce`)
+# never reads the body, so a signed request with no body, `{"x":1}`, `[1,2]`
+# or `not json` is answered 201 with a fresh nonce. Remove this block once
+# the handler refuses such bodies (400 `malformed`) or the document makes the
+# body optional and says it is ignored.
+cat >schemathesis.toml <<'TOML'
+[[operations]]
+include-operation-id = "newNonce"
+checks.negative_data_rejection.enabled = false
+TOML
+python3 -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1], timeout=10).read())' \
+    "$url/v1/openapi.json" >openapi.json
+timeout 110 "$st" --config-file schemathesis.toml run "$url/v1/openapi.json" \
     --url "$url" \
     --max-examples "$max" \
     --exclude-checks positive_data_acceptance \
@@ -57,4 +98,28 @@ timeout 110 "$st" run "$url/v1/openapi.json" \
     --no-color \
     --seed 1 \
     --suppress-health-check all
+# The signing must really work: every authenticated operation has to have
+# been answered something other than 401 to a signed request at least once
+# (else the run above proved nothing past authentication).
+mapfile -t authed < <(python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+for path, ops in doc["paths"].items():
+    for method, op in ops.items():
+        if isinstance(op, dict) and op.get("security"):
+            print(method.upper(), path)
+' openapi.json)
+if [[ ${#authed[@]} -eq 0 ]]; then
+    echo "schemathesis.sh: the document declares no authenticated operation" >&2
+    exit 1
+fi
+echo "schemathesis.sh: answers to signed requests, by authenticated operation:"
+for op in "${authed[@]}"; do
+    seen=$(awk -v op="$op" '$1" "$2 == op { n[$3]++ } END { for (s in n) printf "%s x%d, ", s, n[s] }' signed.log)
+    echo "  $op: ${seen%, }"
+    if ! awk -v op="$op" '$1" "$2 == op && $3 != 401 { found = 1 } END { exit !found }' signed.log; then
+        echo "schemathesis.sh: \`$op\` answered only 401 (or nothing) to signed requests; check scripts/schemathesis_hooks.py against docs/api.md" >&2
+        exit 1
+    fi
+done
 echo "schemathesis.sh: passed against $url"
