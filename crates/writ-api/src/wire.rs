@@ -151,6 +151,10 @@ pub struct VoteView {
     pub verdict: String,
     /// When.
     pub time: String,
+    /// The approver's reason (`writ approve|deny --reason`), if given; not
+    /// signed, attributed by the authority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A request, as approvers and requesters see it.

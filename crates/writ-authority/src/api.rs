@@ -167,7 +167,7 @@ impl OperatorApi for Local {
     fn vote(&self, id: &str, vote: &VoteInput, key: &IdempotencyKey) -> Result<RequestView, ApiError> {
         let (verdict, sig) = approval::decode(vote)?;
         let (who, now) = self.who()?;
-        Ok(self.authority.vote_with(&who, id, verdict, &sig, &opts(key), now)?)
+        Ok(self.authority.vote_with(&who, id, verdict, &sig, vote.reason.as_deref(), &opts(key), now)?)
     }
 
     fn revoke(&self, writ_id: &str, reason: &str, key: &IdempotencyKey) -> Result<WritView, ApiError> {

@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS auth_requests (
 CREATE INDEX IF NOT EXISTS auth_requests_status ON auth_requests(status);
 CREATE TABLE IF NOT EXISTS auth_votes (
   request_id TEXT NOT NULL, approver TEXT NOT NULL, approver_name TEXT NOT NULL, verdict TEXT NOT NULL,
-  time INTEGER NOT NULL, sig TEXT NOT NULL, PRIMARY KEY (request_id, approver));
+  time INTEGER NOT NULL, sig TEXT NOT NULL, reason TEXT, PRIMARY KEY (request_id, approver));
 CREATE TABLE IF NOT EXISTS auth_writs (
   id TEXT PRIMARY KEY, request_id TEXT NOT NULL, requester TEXT NOT NULL, envelope BLOB NOT NULL,
   envelope_sha256 TEXT NOT NULL, receipt BLOB NOT NULL, uses INTEGER, used INTEGER NOT NULL DEFAULT 0,
@@ -172,6 +172,14 @@ impl Db {
         // synchronous=FULL too; `writ recover` rebuilds the rest from it.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SQLITE_SCHEMA)?;
+        // Migration: databases made before votes kept their reason.
+        let has_reason: i64 =
+            conn.query_row("SELECT COUNT(*) FROM pragma_table_info('auth_votes') WHERE name = 'reason'", [], |r| {
+                r.get(0)
+            })?;
+        if has_reason == 0 {
+            conn.execute_batch("ALTER TABLE auth_votes ADD COLUMN reason TEXT")?;
+        }
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self::Sqlite(Mutex::new(conn)))
     }
@@ -191,7 +199,8 @@ impl Db {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(7297484920)", &[])?;
         tx.batch_execute(&format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}; {pg_schema}"
+            "CREATE SCHEMA IF NOT EXISTS {schema}; SET LOCAL search_path TO {schema}; {pg_schema}
+             ALTER TABLE auth_votes ADD COLUMN IF NOT EXISTS reason TEXT;"
         ))?;
         tx.commit()?;
         // INVARIANT: a commit is acknowledged only once it is durable on the
@@ -409,5 +418,31 @@ impl Tx for PgTx<'_, '_> {
             out.push(row);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_sqlite_state_gains_the_vote_reason_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE auth_votes (
+               request_id TEXT NOT NULL, approver TEXT NOT NULL, approver_name TEXT NOT NULL, verdict TEXT NOT NULL,
+               time INTEGER NOT NULL, sig TEXT NOT NULL, PRIMARY KEY (request_id, approver));
+             INSERT INTO auth_votes VALUES ('r1', 'k', 'bob', 'deny', 1, 's');",
+        )
+        .unwrap();
+        drop(old);
+        for _ in 0..2 {
+            let db = Db::open_sqlite(&path).unwrap();
+            let rows = db.tx(|t| t.query("SELECT request_id, reason FROM auth_votes", &[])).unwrap();
+            assert_eq!(rows, vec![vec![Val::Text("r1".into()), Val::Null]]);
+        }
     }
 }

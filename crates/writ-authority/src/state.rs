@@ -225,6 +225,8 @@ pub struct VoteRow {
     pub time: i64,
     /// Base64 signature.
     pub sig: String,
+    /// The approver's reason, if they gave one (not signed).
+    pub reason: Option<String>,
 }
 
 /// The votes on a request, in time order.
@@ -233,7 +235,7 @@ pub struct VoteRow {
 /// Database errors.
 pub fn votes(t: &mut dyn Tx, request_id: &str) -> Result<Vec<VoteRow>> {
     let rows = t.query(
-        "SELECT approver, approver_name, verdict, time, sig FROM auth_votes WHERE request_id = ?1 ORDER BY time, approver",
+        "SELECT approver, approver_name, verdict, time, sig, reason FROM auth_votes WHERE request_id = ?1 ORDER BY time, approver",
         &[request_id.into()],
     )?;
     Ok(rows
@@ -244,6 +246,7 @@ pub fn votes(t: &mut dyn Tx, request_id: &str) -> Result<Vec<VoteRow>> {
             verdict: col_text(v, 2),
             time: col_int(v, 3),
             sig: col_text(v, 4),
+            reason: col_opt_text(v, 5),
         })
         .collect())
 }
@@ -266,7 +269,7 @@ pub fn has_voted(t: &mut dyn Tx, request_id: &str, approver: &str, name: &str) -
 /// Database errors.
 pub fn insert_vote(t: &mut dyn Tx, request_id: &str, v: &VoteRow) -> Result<()> {
     t.exec(
-        "INSERT INTO auth_votes (request_id, approver, approver_name, verdict, time, sig) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO auth_votes (request_id, approver, approver_name, verdict, time, sig, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         &[
             request_id.into(),
             v.approver.clone().into(),
@@ -274,6 +277,7 @@ pub fn insert_vote(t: &mut dyn Tx, request_id: &str, v: &VoteRow) -> Result<()> 
             v.verdict.clone().into(),
             v.time.into(),
             v.sig.clone().into(),
+            v.reason.clone().into(),
         ],
     )?;
     Ok(())

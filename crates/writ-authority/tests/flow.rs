@@ -262,6 +262,52 @@ fn a_deny_quorum_ends_the_request_and_expiry_stops_approvals() {
 }
 
 #[test]
+fn a_vote_reason_is_checked_stored_shown_and_in_the_denial_entry() {
+    let e = setup();
+    let v = e.submit(1, "/usr/bin/uname", &[]);
+    let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
+    let deny = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Deny));
+    let opts = writ_authority::CallOptions::with_key("deny-1");
+    // a reason that is empty, too long or multi-line stores nothing
+    let before = e.snapshot();
+    for (bad, code) in [
+        ("  ", "invalid_request"),
+        (&*"x".repeat(writ_authority::model::MAX_REASON + 1), "invalid_request"),
+        ("fine\nreason: forged", "unsafe_text"),
+    ] {
+        let err = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some(bad), &opts, NOW).unwrap_err();
+        assert_eq!(err.code(), code, "{bad:?}");
+    }
+    assert_eq!(before, e.snapshot());
+    let size = e.a.ledger().size();
+    let out =
+        e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some("not during the freeze"), &opts, NOW)
+            .unwrap();
+    let vote = out.approvals.iter().find(|a| a.name == "bob").unwrap();
+    assert_eq!(vote.reason.as_deref(), Some("not during the freeze"));
+    // stored: a fresh read (as the requester) shows it
+    let view = e.a.request(&e.who(1), &v.request_id).unwrap();
+    assert_eq!(view.approvals[0].reason.as_deref(), Some("not during the freeze"));
+    // the same key with another reason is another call
+    let err = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some("other"), &opts, NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+    // the ledger's denial entry carries it in its detail
+    let entries = e.a.ledger().entries(size, e.a.ledger().size()).unwrap();
+    let details: Vec<String> = entries
+        .iter()
+        .filter_map(|b| match Entry::decode(b).unwrap() {
+            Entry::Denial(d) => Some(d.detail),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(details.len(), 1, "{details:?}");
+    assert!(details[0].ends_with("denied the request: not during the freeze"), "{}", details[0]);
+    // a vote without a reason has none
+    let v2 = e.vote(3, &v, Verdict::Deny).unwrap();
+    assert!(v2.approvals.iter().find(|a| a.name == "carol").unwrap().reason.is_none());
+}
+
+#[test]
 fn single_use_is_consumed_once_and_revocation_is_reported() {
     let e = setup();
     let v = e.submit(1, "/usr/bin/uname", &[]);

@@ -535,6 +535,23 @@ fn approvers_see_what_will_run() {
     let (c, text) = code(dir, &["status", h[0], h[1], "--writ", "h/trust.json"]);
     assert_eq!(c, 1, "{text}");
     assert!(text.contains("is not a writ"), "{text}");
+
+    // A deny reason is stored and `writ show` shows it with the vote.
+    let (c, text) = code(
+        dir,
+        &["request", h[0], h[1], "--key", "alice.key", "--env", "LD_PRELOAD=/tmp/evil.so", "--", "/usr/bin/env"],
+    );
+    assert_eq!(c, 0, "{text}");
+    let rid = text.lines().next().unwrap().trim().to_string();
+    let (c, text) = code(dir, &["deny", h[0], h[1], "--key", "bob.key", "--yes", "--reason", "not \"today\"", &rid]);
+    assert_eq!(c, 0, "{text}");
+    let (c, shown) = code(dir, &["show", h[0], h[1], "--key", "alice.key", &rid]);
+    assert_eq!(c, 0, "{shown}");
+    assert!(shown.contains("  vote         deny by bob ("), "{shown}");
+    assert!(shown.contains("               because \"not \\\"today\\\"\"\n"), "{shown}");
+    let (c, j) = code(dir, &["show", h[0], h[1], "--key", "alice.key", "--json", &rid]);
+    assert_eq!(c, 0, "{j}");
+    assert!(j.contains("\"reason\":\"not \\\"today\\\"\""), "{j}");
 }
 
 /// The CLI a new user meets: errors that name the cause, config-file and

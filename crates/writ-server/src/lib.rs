@@ -376,7 +376,8 @@ async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Si
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
-    let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, &opts, now)).await?;
+    let reason = body.reason.clone();
+    let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, reason.as_deref(), &opts, now)).await?;
     st.metrics.approval(body.verdict.as_str());
     Ok(json(StatusCode::OK, &v))
 }

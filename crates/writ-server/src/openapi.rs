@@ -477,7 +477,8 @@ fn schemas() -> Value {
         },
         "VoteView": {
             "type": "object", "required": ["approver", "name", "verdict", "time"],
-            "properties": {"approver": s("string"), "name": s("string"), "verdict": {"type": "string", "enum": ["approve", "deny"]}, "time": s("string")}
+            "properties": {"approver": s("string"), "name": s("string"), "verdict": {"type": "string", "enum": ["approve", "deny"]}, "time": s("string"),
+                           "reason": {"type": "string", "maxLength": writ_api::wire::MAX_REASON}}
         },
         "RequestView": {
             "type": "object",

@@ -70,7 +70,13 @@ impl Authority {
             plan: &plan,
             approvals: votes
                 .into_iter()
-                .map(|v| VoteView { approver: v.approver, name: v.approver_name, verdict: v.verdict, time: ts(v.time) })
+                .map(|v| VoteView {
+                    approver: v.approver,
+                    name: v.approver_name,
+                    verdict: v.verdict,
+                    time: ts(v.time),
+                    reason: v.reason,
+                })
                 .collect(),
             writ_id: row.writ_id,
             writ,

@@ -7,16 +7,17 @@ use writ_core::trust::Role;
 use writ_core::{Sha256Digest, Timestamp};
 
 use super::once::{CallOptions, Op, Slot};
-use super::{Authority, Identity, truncate};
+use super::{Authority, Identity, bad, truncate};
 use crate::error::{AuthorityError, Result};
-use crate::model::RequestView;
+use crate::model::{MAX_REASON, RequestView};
 use crate::state::{self, RequestStatus, verdict_str};
+use crate::text::check_display;
 
 impl Authority {
     /// An approver's vote: `signature` is their Ed25519 signature over
     /// [`approval::signing_input`] of the request digest and the verdict.
     /// Issues the writ when the approvals reach quorum; denies the request
-    /// when the denials do.
+    /// when the denials do. No reason is stored (see [`Self::vote_with`]).
     ///
     /// # Errors
     /// `forbidden`, `self_approval`, `not_in_group`, `unknown_request`,
@@ -30,34 +31,52 @@ impl Authority {
         signature: &[u8],
         now: Timestamp,
     ) -> Result<RequestView> {
-        self.vote_with(caller, id, verdict, signature, &CallOptions::default(), now)
+        self.vote_with(caller, id, verdict, signature, None, &CallOptions::default(), now)
     }
 
-    /// [`Self::vote`] with an idempotency key and a deadline (see
-    /// [`CallOptions`]).
+    /// [`Self::vote`] with the approver's reason, an idempotency key and a
+    /// deadline (see [`CallOptions`]). The reason is stored with the vote
+    /// (shown in the request's view, so `writ show`), and a denial's reason
+    /// is also in the detail of its ledger `denial` entry. The reason is not
+    /// signed: it is what the approver said, attributed by the authority.
     ///
     /// # Errors
     /// As [`Self::vote`]; `timeout`; `invalid_request` for a key used for
-    /// another call.
+    /// another call or a reason that is empty or longer than
+    /// [`MAX_REASON`] bytes; `unsafe_text` for control characters in it.
+    #[expect(clippy::too_many_arguments, reason = "the arguments of one vote")]
     pub fn vote_with(
         &self,
         caller: &Identity,
         id: &str,
         verdict: Verdict,
         signature: &[u8],
+        reason: Option<&str>,
         opts: &CallOptions,
         now: Timestamp,
     ) -> Result<RequestView> {
         caller.require(Role::Approver, "approve or deny requests")?;
+        if let Some(r) = reason {
+            if r.trim().is_empty() || r.len() > MAX_REASON {
+                return Err(bad(format!("a vote's reason is 1 to {MAX_REASON} bytes; shorten it or leave it out")));
+            }
+            check_display("reason", r)?;
+        }
         let mut body = format!("{id}\0{}\0", verdict_str(verdict)).into_bytes();
         body.extend_from_slice(signature);
+        // The reason is part of the call: a retry with another reason under
+        // the same idempotency key is another call.
+        if let Some(r) = reason {
+            body.push(0);
+            body.extend_from_slice(r.as_bytes());
+        }
         self.once(
             caller,
             opts,
             Op::Vote,
             &body,
             now,
-            |slot| self.vote_inner(caller, id, verdict, signature, opts, slot, now),
+            |slot| self.vote_inner(caller, id, verdict, signature, reason, opts, slot, now),
             |id| self.request_view_internal(id, false),
         )
     }
@@ -69,6 +88,7 @@ impl Authority {
         id: &str,
         verdict: Verdict,
         signature: &[u8],
+        reason: Option<&str>,
         opts: &CallOptions,
         slot: Option<&Slot>,
         now: Timestamp,
@@ -131,7 +151,10 @@ impl Authority {
                         request_id: Some(id.into()),
                         writ_id: None,
                         code: "approver_denied".into(),
-                        detail: truncate(&format!("approver `{}` ({}) denied the request", caller.name, caller.key_id)),
+                        detail: truncate(&match reason {
+                            Some(r) => format!("approver `{}` ({}) denied the request: {r}", caller.name, caller.key_id),
+                            None => format!("approver `{}` ({}) denied the request", caller.name, caller.key_id),
+                        }),
                         host: None,
                     }),
                 )?,
@@ -145,6 +168,7 @@ impl Authority {
                     verdict: verdict_str(verdict).into(),
                     time: now.unix(),
                     sig: sig_b64,
+                    reason: reason.map(str::to_string),
                 },
             )?;
             let required = i64::from(row.approvals_required).max(1);

@@ -130,6 +130,9 @@ pub fn render(view: &RequestView, doc: &RequestDocument) -> String {
             visible(&v.approver),
             visible(&v.time)
         );
+        if let Some(r) = &v.reason {
+            let _ = writeln!(o, "               because {}", q(r));
+        }
     }
     if let Some(w) = &view.writ_id {
         let _ = writeln!(o, "  writ         {}", visible(w));
