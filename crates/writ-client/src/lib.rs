@@ -341,6 +341,51 @@ impl OperatorApi for Client {
     }
 }
 
+/// Fetches the authority's signed trust root, unsigned (the route is public):
+/// `GET /v1/trust` with `version` `None`, `GET /v1/trust/versions/{n}` with
+/// `Some(n)`. The bytes are returned as received: the caller verifies them
+/// (`writ_core::trust_chain::verify_pinned` / `verify_updates`); nothing
+/// here trusts them.
+///
+/// # Errors
+/// `invalid_request` for a bad URL or CA bundle; `transport`; the
+/// authority's error (e.g. `not_found` for a version it does not have).
+pub fn fetch_trust_root(base_url: &str, version: Option<u64>, options: &Options) -> Result<Vec<u8>, ApiError> {
+    let base = check_url(base_url)?;
+    let root_certs = match &options.ca_pem {
+        Some(pem) => roots(pem, "the CA file")?,
+        None => system_roots()
+            .and_then(|pem| roots(&pem, "the system CA bundle").ok())
+            .unwrap_or(ureq::tls::RootCerts::WebPki),
+    };
+    let tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls).root_certs(root_certs).build();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(options.timeout.unwrap_or(DEFAULT_TIMEOUT)))
+        .tls_config(tls)
+        .build()
+        .into();
+    let url = match version {
+        None => format!("{base}/v1/trust"),
+        Some(n) => format!("{base}/v1/trust/versions/{n}"),
+    };
+    let transport =
+        |e: ureq::Error| ApiError::new(ApiErrorCode::Transport, format!("cannot reach the authority at `{base}`: {e}"));
+    let mut resp = agent.get(&url).header("accept", "application/json").call().map_err(transport)?;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(writ_core::trust_chain::MAX_SIGNED_ROOT_BYTES as u64 + 1)
+        .read_to_vec()
+        .map_err(transport)?;
+    if (200..300).contains(&status) {
+        return Ok(bytes);
+    }
+    Err(error_of(status, &bytes))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -7,7 +7,8 @@
 //! labels    = ["prod", "eu"]          # the labels this host carries
 //! authority = "https://authority:7300" # online by default when set
 //! key       = "/etc/writ/gate.key"    # the gate's private key (role `gate`)
-//! trust     = "/etc/writ/trust.json"  # the trust root
+//! trust     = "/etc/writ/trust.json"  # the trust root (plain, or signed: `writ-gate trust pin`)
+//! trust_pin = "<64 hex>"              # optional: the signed root must verify from this digest
 //! spool     = "/var/lib/writ/gate.spool"
 //! ```
 //!
@@ -50,6 +51,8 @@ pub struct GateConfig {
     pub trust: Option<PathBuf>,
     /// The spool.
     pub spool: Option<PathBuf>,
+    /// The digest the held signed trust root must verify from.
+    pub trust_pin: Option<writ_core::Sha256Digest>,
 }
 
 impl GateConfig {
@@ -127,6 +130,12 @@ fn parse(text: &str) -> anyhow::Result<GateConfig> {
             "key" => c.key = Some(PathBuf::from(unquote(value).map_err(at)?)),
             "trust" => c.trust = Some(PathBuf::from(unquote(value).map_err(at)?)),
             "spool" => c.spool = Some(PathBuf::from(unquote(value).map_err(at)?)),
+            "trust_pin" => {
+                let hex = unquote(value).map_err(at)?;
+                c.trust_pin = Some(writ_core::Sha256Digest::from_hex(&hex).map_err(|e| {
+                    anyhow::anyhow!("line {}: `trust_pin` `{hex}` is not a sha256 digest (64 hex digits): {e}", n + 1)
+                })?);
+            }
             "labels" => {
                 let inner = value
                     .strip_prefix('[')
@@ -137,7 +146,10 @@ fn parse(text: &str) -> anyhow::Result<GateConfig> {
                 }
             }
             other => {
-                bail!("line {}: unknown key `{other}` (known: hostname, labels, authority, key, trust, spool)", n + 1)
+                bail!(
+                    "line {}: unknown key `{other}` (known: hostname, labels, authority, key, trust, trust_pin, spool)",
+                    n + 1
+                )
             }
         }
     }

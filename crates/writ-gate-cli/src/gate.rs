@@ -118,7 +118,7 @@ impl GateArgs {
         let trust_path = pick("trust", config.trust.as_ref(), self.trust.as_ref(), show)?
             .or_else(|| embedded.as_ref().map(|e| e.trust.clone()))
             .ok_or_else(|| UsageError("pass --trust FILE (the trust root to verify against)".into()))?;
-        let trust = files::read_trust(&trust_path)?;
+        let trust = crate::trust::load_for_gate(&trust_path, config.trust_pin.as_ref(), files::now()?)?;
         let spool = pick("spool", config.spool.as_ref(), self.spool.as_ref(), show)?
             .unwrap_or_else(|| PathBuf::from(DEFAULT_SPOOL));
         let key = pick("key", config.key.as_ref(), self.key.as_ref(), show)?;

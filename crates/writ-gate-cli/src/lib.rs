@@ -22,6 +22,7 @@ pub mod gate;
 pub mod inspect;
 pub mod proxy;
 pub mod sync;
+pub mod trust;
 pub mod verify;
 
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Upload records this gate spooled to the authority.
     Sync(sync::SyncArgs),
+    /// Pin the authority's signed trust root by digest, and take signed successors.
+    Trust(trust::TrustArgs),
 }
 
 /// `writ-gate`'s command line.
@@ -65,5 +68,6 @@ pub fn dispatch(command: Command, prog: &str) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => verify::run(a),
         Command::Inspect(a) => inspect::run(a, prog),
         Command::Sync(a) => sync::run(a, None),
+        Command::Trust(a) => trust::run(a, prog),
     }
 }

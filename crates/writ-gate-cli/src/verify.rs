@@ -74,14 +74,15 @@ fn kernel_hostname() -> String {
 /// # Errors
 /// The trust root, writ, receipt or parents cannot be read; a bad `--env`.
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let trust = files::read_trust(&args.trust)?;
+    let at = match args.now {
+        Some(t) => t,
+        None => files::now()?,
+    };
+    let trust = crate::trust::load_for_gate(&args.trust, None, at)?;
     // Read one byte past the limit so that an oversized writ is denied
     // `too_large` by the core rather than refused here.
     let bytes = read_input(&args.writ, writ_core::limits::MAX_ENVELOPE_BYTES + 1)?;
-    let mut ctx = Context::check_at(match args.now {
-        Some(t) => t,
-        None => files::now()?,
-    });
+    let mut ctx = Context::check_at(at);
     if args.offline {
         ctx.mode = writ_core::Mode::Offline;
     }
