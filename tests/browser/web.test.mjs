@@ -431,7 +431,7 @@ describe("offline and adversarial", () => {
     const res = writCode(["proofs", "export", out, "--writ", H.echoId, "--server", base, "--trust", "h/trust.json"]);
     assert.equal(res.code, 0, res.out);
     const printed = res.out.match(/trust root sha256 ([0-9a-f]{64})/)[1];
-    const served = createHash("sha256").update(Buffer.from(await (await fetch(`${base}/v1/trust`)).arrayBuffer())).digest("hex");
+    const served = createHash("sha256").update(Buffer.from(await (await fetch(`${base}/v1/trust/document`)).arrayBuffer())).digest("hex");
     assert.equal(printed, served, "the export pins the trust root the Proof Viewer pins");
     await stopServer(server);
     const page = await ctx.newPage();

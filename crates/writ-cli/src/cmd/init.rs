@@ -5,10 +5,16 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use writ_authority::home::{self, Store};
+use writ_authority::trust_store;
+use writ_authority::{Authority, Config};
+
+use crate::files;
 
 /// Create an authority home: issuer and ledger keys, trust root (receipts
 /// and status required, writ lifetimes capped), a deny-by-default Cedar
 /// policy set and the ledger, bound to one store (refuses to overwrite).
+/// The trust root is signed as version 1 by a new root key
+/// (`HOME/root.key`) and logged as `key_change` before anything uses it.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
     /// The home directory (default `$WRIT_HOME` or `./.writ`).
@@ -38,6 +44,15 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         None => Store::Sqlite,
     };
     let r = home::init_in(&home, &store).context("writ init")?;
+    // Version 1 of the trust root, signed by a new root key and recorded in
+    // the ledger of the store the home is now bound to (the authority opens
+    // it through `store.json`), so a hand edit of trust.json is refused.
+    let signed = open_and_sign(&home).with_context(|| {
+        format!(
+            "writ init: `{h}` was created but its trust root is not signed (a legacy home): sign it with `writ trust sign-home --home {h}`",
+            h = home.display()
+        )
+    })?;
     if args.json {
         println!(
             "{}",
@@ -45,6 +60,11 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
                 "home": r.home.display().to_string(), "issuer_key_id": r.issuer_key_id,
                 "ledger_origin": r.origin, "ledger_vkey": r.ledger_vkey,
                 "trust": r.home.join("trust.json").display().to_string(),
+                "trust_version": 1, "trust_pin": signed.pin.to_string(),
+                "trust_pin_file": r.home.join(trust_store::TRUST_DIR).join(trust_store::PIN_FILE).display().to_string(),
+                "root_key_id": signed.root_key_id,
+                "root_key": r.home.join(trust_store::ROOT_KEY).display().to_string(),
+                "trust_expires": signed.expires.to_rfc3339(), "trust_ledger_index": signed.ledger_index,
                 "store": store.describe(),
             })
         );
@@ -60,14 +80,38 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
             home::DEFAULT_MAX_OFFLINE_LIFETIME_SECS
         );
         println!(
+            "  trust version   1, signed and logged as key_change (ledger index {}), expires {}",
+            signed.ledger_index,
+            signed.expires.to_rfc3339()
+        );
+        println!(
+            "  trust pin       {} ({}: give it to gates)",
+            signed.pin,
+            r.home.join(trust_store::TRUST_DIR).join(trust_store::PIN_FILE).display()
+        );
+        println!(
+            "  root key        {} ({}: signs trust root versions; move it offline)",
+            signed.root_key_id,
+            r.home.join(trust_store::ROOT_KEY).display()
+        );
+        println!(
             "  policies        {} (deny by default; edits apply on the next request)",
             r.home.join("policies.cedar").display()
         );
-        println!("next: add requester and approver keys with");
+        println!(
+            "next: add requester and approver keys (each a signed, logged version; trust.json edited by hand is refused) with"
+        );
         println!(
             "  writ trust add --trust {} --role requester --group dev --key alice.key.pub",
             r.home.join("trust.json").display()
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the new home's authority and signs its trust root as version 1.
+fn open_and_sign(home: &std::path::Path) -> anyhow::Result<trust_store::SignedHome> {
+    let authority = Authority::open(&Config::new(home))
+        .with_context(|| format!("cannot open the authority in `{}`", home.display()))?;
+    authority.sign_trust_home(files::now()?).map_err(|e| anyhow::anyhow!("{e}"))
 }

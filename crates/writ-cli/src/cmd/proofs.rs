@@ -81,7 +81,7 @@ fn export_cmd(a: ExportArgs) -> anyhow::Result<ExitCode> {
     let trust_path = a.trust.clone().unwrap_or_else(|| crate::cmd::init::home_dir(a.home.clone()).join("trust.json"));
     let trust = std::fs::read_to_string(&trust_path)
         .with_context(|| format!("cannot read the trust root `{}`; give one with --trust", trust_path.display()))?;
-    // The canonical form `writ serve` publishes at /v1/trust, so the digest
+    // The canonical form `writ serve` publishes at /v1/trust/document, so the digest
     // printed here is the one the Proof Viewer pins.
     let trust = writ_core::TrustRoot::from_json(trust.as_bytes())
         .map_err(|e| anyhow::anyhow!("{e}"))

@@ -40,7 +40,7 @@ export async function pinnedVerifier(c) {
   const status = document.getElementById("trust-status");
   const controls = document.getElementById("trust-controls");
   let served = null;
-  try { served = await fetchText("/v1/trust"); } catch { /* shown below */ }
+  try { served = await fetchText("/v1/trust/document"); } catch { /* shown below */ }
   const servedDigest = served ? c.sha256Hex(new TextEncoder().encode(served)) : null;
   const pinned = JSON.parse(localStorage.getItem(TRUST_KEY) || "null");
   if (pinned && c.sha256Hex(new TextEncoder().encode(pinned.text)) === pinned.digest) {
