@@ -4,21 +4,24 @@
 //! An approver fetches the request, recomputes its digest from the exact
 //! document bytes the authority sent (refusing to sign when they disagree),
 //! shows that document, and signs `writ_core::approval::signing_input(digest,
-//! verdict)` with their own key. The authority checks the signature against
-//! the digest it stored, never one the client sends.
+//! verdict, time)` with their own key, `time` being when they sign. The
+//! authority checks the signature against the digest it stored, never one
+//! the client sends, and the time against its clock.
 //!
 //! ```
 //! use writ_api::approval;
-//! use writ_core::{SigningKey, approval::Verdict, Sha256Digest};
+//! use writ_core::{SigningKey, approval::Verdict, Sha256Digest, Timestamp};
 //! let key = SigningKey::from_seed(&[3; 32]);
 //! let digest = Sha256Digest::of(b"{\"request\":1}");
-//! let sig = approval::signature(&key, &digest, Verdict::Approve);
-//! assert!(approval::verify(&key.public(), &digest, Verdict::Approve, &sig));
-//! assert!(!approval::verify(&key.public(), &digest, Verdict::Deny, &sig));
+//! let t = Timestamp(1_767_225_600);
+//! let sig = approval::signature(&key, &digest, Verdict::Approve, t);
+//! assert!(approval::verify(&key.public(), &digest, Verdict::Approve, t, &sig));
+//! assert!(!approval::verify(&key.public(), &digest, Verdict::Deny, t, &sig));
+//! assert!(!approval::verify(&key.public(), &digest, Verdict::Approve, t.plus(1), &sig));
 //! ```
 
 use writ_core::approval::{Verdict, signing_input};
-use writ_core::{PublicKey, Sha256Digest, SigningKey};
+use writ_core::{PublicKey, Sha256Digest, SigningKey, Timestamp};
 
 use crate::wire::{MAX_REASON, RequestDocument, RequestView, VoteInput};
 use crate::{ApiError, ApiErrorCode};
@@ -51,20 +54,21 @@ pub fn document(view: &RequestView) -> Result<(RequestDocument, Sha256Digest), A
     Ok((doc, digest))
 }
 
-/// The raw signature an approver makes.
+/// The raw signature an approver makes at `time`.
 #[must_use]
-pub fn signature(key: &SigningKey, request_digest: &Sha256Digest, verdict: Verdict) -> Vec<u8> {
-    key.sign(&signing_input(request_digest, verdict))
+pub fn signature(key: &SigningKey, request_digest: &Sha256Digest, verdict: Verdict, time: Timestamp) -> Vec<u8> {
+    key.sign(&signing_input(request_digest, verdict, time))
 }
 
-/// Whether `sig` is `key`'s signature of `verdict` on `request_digest`.
+/// Whether `sig` is `key`'s signature of `verdict` on `request_digest` at `time`.
 #[must_use]
-pub fn verify(key: &PublicKey, request_digest: &Sha256Digest, verdict: Verdict, sig: &[u8]) -> bool {
-    key.verify_strict(&signing_input(request_digest, verdict), sig)
+pub fn verify(key: &PublicKey, request_digest: &Sha256Digest, verdict: Verdict, time: Timestamp, sig: &[u8]) -> bool {
+    key.verify_strict(&signing_input(request_digest, verdict, time), sig)
 }
 
-/// A vote on the request `view` shows, signed with `key` after checking the
-/// document against its digest (see [`document`]).
+/// A vote on the request `view` shows, signed with `key` at `time` (now, by
+/// the approver's clock) after checking the document against its digest
+/// (see [`document`]).
 ///
 /// # Errors
 /// As [`document`]; `invalid_request` for a reason that is too long or holds
@@ -74,6 +78,7 @@ pub fn sign(
     view: &RequestView,
     verdict: Verdict,
     reason: Option<&str>,
+    time: Timestamp,
 ) -> Result<VoteInput, ApiError> {
     let (_, digest) = document(view)?;
     if let Some(r) = reason {
@@ -81,17 +86,18 @@ pub fn sign(
     }
     Ok(VoteInput {
         verdict: verdict.into(),
-        signature: writ_core::b64::encode(&signature(key, &digest, verdict)),
+        signature: writ_core::b64::encode(&signature(key, &digest, verdict, time)),
+        time: time.to_rfc3339(),
         reason: reason.map(str::to_string),
     })
 }
 
-/// The verdict and signature bytes of a vote as received.
+/// The verdict, signature bytes and signing time of a vote as received.
 ///
 /// # Errors
-/// `malformed` when the signature is not 64 bytes of base64;
-/// `invalid_request` for a bad reason.
-pub fn decode(vote: &VoteInput) -> Result<(Verdict, Vec<u8>), ApiError> {
+/// `malformed` when the signature is not 64 bytes of base64 or the time is
+/// not an RFC 3339 UTC time; `invalid_request` for a bad reason.
+pub fn decode(vote: &VoteInput) -> Result<(Verdict, Vec<u8>, Timestamp), ApiError> {
     let sig = writ_core::b64::decode(&vote.signature, 64)
         .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("`signature`: {e}")))?;
     if sig.len() != 64 {
@@ -100,10 +106,16 @@ pub fn decode(vote: &VoteInput) -> Result<(Verdict, Vec<u8>), ApiError> {
             "`signature` must be a 64-byte Ed25519 signature in base64",
         ));
     }
+    let time = Timestamp::parse(&vote.time).map_err(|e| {
+        ApiError::new(
+            ApiErrorCode::Malformed,
+            format!("`time` `{}`: {e}; send when you signed as RFC 3339 UTC, e.g. 2026-01-01T00:00:00Z", vote.time),
+        )
+    })?;
     if let Some(r) = &vote.reason {
         check_reason(r)?;
     }
-    Ok((vote.verdict.into(), sig))
+    Ok((vote.verdict.into(), sig, time))
 }
 
 /// A reason shown to people: 1 to [`MAX_REASON`] bytes, no control characters.
@@ -146,23 +158,30 @@ mod tests {
     fn sign_checks_the_document_and_round_trips() {
         let key = SigningKey::from_seed(&[9; 32]);
         let v = view(DOC);
-        let vote = sign(&key, &v, Verdict::Deny, Some("not today")).unwrap();
-        let (verdict, sig) = decode(&vote).unwrap();
-        assert_eq!(verdict, Verdict::Deny);
-        assert!(verify(&key.public(), &Sha256Digest::of(DOC), Verdict::Deny, &sig));
+        let t = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let vote = sign(&key, &v, Verdict::Deny, Some("not today"), t).unwrap();
+        assert_eq!(vote.time, "2026-01-01T00:00:00Z");
+        let (verdict, sig, time) = decode(&vote).unwrap();
+        assert_eq!((verdict, time), (Verdict::Deny, t));
+        assert!(verify(&key.public(), &Sha256Digest::of(DOC), Verdict::Deny, t, &sig));
         // The pinned input (writ_core::approval's vector) is what was signed.
-        let input =
-            format!("DSSEv1 32 application/vnd.writ.approval.v1 76 deny sha256:{}", Sha256Digest::of(DOC).to_hex());
+        let input = format!(
+            "DSSEv1 32 application/vnd.writ.approval.v2 97 deny sha256:{} 2026-01-01T00:00:00Z",
+            Sha256Digest::of(DOC).to_hex()
+        );
         assert!(key.public().verify_strict(input.as_bytes(), &sig));
+        let mut bad_time = vote.clone();
+        bad_time.time = "2026-01-01 00:00:00".into();
+        assert_eq!(decode(&bad_time).unwrap_err().code, ApiErrorCode::Malformed);
 
         let mut lying = v.clone();
         lying.request_digest = Sha256Digest::of(b"other").to_hex();
-        assert_eq!(sign(&key, &lying, Verdict::Approve, None).unwrap_err().code, ApiErrorCode::BadResponse);
+        assert_eq!(sign(&key, &lying, Verdict::Approve, None, t).unwrap_err().code, ApiErrorCode::BadResponse);
         let mut other_id = v;
         other_id.request_id = "r2".into();
-        assert_eq!(sign(&key, &other_id, Verdict::Approve, None).unwrap_err().code, ApiErrorCode::BadResponse);
+        assert_eq!(sign(&key, &other_id, Verdict::Approve, None, t).unwrap_err().code, ApiErrorCode::BadResponse);
         assert_eq!(
-            sign(&key, &view(DOC), Verdict::Deny, Some("a\nreason: forged")).unwrap_err().code,
+            sign(&key, &view(DOC), Verdict::Deny, Some("a\nreason: forged"), t).unwrap_err().code,
             ApiErrorCode::InvalidRequest
         );
     }
@@ -172,6 +191,7 @@ mod tests {
         let vote = VoteInput {
             verdict: crate::wire::VerdictName::Approve,
             signature: writ_core::b64::encode(&[0; 63]),
+            time: "2026-01-01T00:00:00Z".into(),
             reason: None,
         };
         assert_eq!(decode(&vote).unwrap_err().code, ApiErrorCode::Malformed);

@@ -266,8 +266,9 @@ fn strict_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String
 }
 
 /// An approver's vote, as sent: their own Ed25519 signature over
-/// `writ_core::approval::signing_input` of the request digest and verdict
-/// (make one with [`crate::approval::sign`]).
+/// `writ_core::approval::signing_input` of the request digest, the verdict
+/// and the time they signed (make one with [`crate::approval::sign`]).
+/// That time becomes the approval's `time` in the writ.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VoteInput {
@@ -275,6 +276,9 @@ pub struct VoteInput {
     pub verdict: VerdictName,
     /// Base64 of the 64-byte signature.
     pub signature: String,
+    /// When the approver signed (RFC 3339 UTC, whole seconds: what was
+    /// signed).
+    pub time: String,
     /// Why (a denial's reason, shown to the requester); optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,

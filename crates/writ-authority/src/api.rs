@@ -165,9 +165,9 @@ impl OperatorApi for Local {
     }
 
     fn vote(&self, id: &str, vote: &VoteInput, key: &IdempotencyKey) -> Result<RequestView, ApiError> {
-        let (verdict, sig) = approval::decode(vote)?;
+        let (verdict, sig, signed_at) = approval::decode(vote)?;
         let (who, now) = self.who()?;
-        Ok(self.authority.vote_with(&who, id, verdict, &sig, vote.reason.as_deref(), &opts(key), now)?)
+        Ok(self.authority.vote_with(&who, id, verdict, &sig, signed_at, vote.reason.as_deref(), &opts(key), now)?)
     }
 
     fn revoke(&self, writ_id: &str, reason: &str, key: &IdempotencyKey) -> Result<WritView, ApiError> {

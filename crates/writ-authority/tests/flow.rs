@@ -79,8 +79,8 @@ impl Env {
 
     fn vote(&self, n: u8, v: &RequestView, verdict: Verdict) -> Result<RequestView, writ_authority::AuthorityError> {
         let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
-        let sig = key(n).sign(&writ_core::approval::signing_input(&d, verdict));
-        self.a.vote(&self.who(n), &v.request_id, verdict, &sig, NOW)
+        let sig = key(n).sign(&writ_core::approval::signing_input(&d, verdict, NOW));
+        self.a.vote(&self.who(n), &v.request_id, verdict, &sig, NOW, NOW)
     }
 
     /// Everything stored: ledger size and every state table's rows.
@@ -208,13 +208,13 @@ fn two_distinct_approvers_of_the_group_issue_and_nobody_approves_their_own() {
     assert_eq!(e.vote(5, &v, Verdict::Approve).unwrap_err().code(), "not_in_group");
     assert_eq!(e.vote(1, &v, Verdict::Approve).unwrap_err().code(), "forbidden");
     let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
-    let deny_sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Deny));
+    let deny_sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Deny, NOW));
     assert_eq!(
-        e.a.vote(&e.who(2), &v.request_id, Verdict::Approve, &deny_sig, NOW).unwrap_err().code(),
+        e.a.vote(&e.who(2), &v.request_id, Verdict::Approve, &deny_sig, NOW, NOW).unwrap_err().code(),
         "bad_signature"
     );
     assert_eq!(
-        e.a.vote(&e.who(2), &v.request_id, Verdict::Approve, &[0; 64], NOW).unwrap_err().code(),
+        e.a.vote(&e.who(2), &v.request_id, Verdict::Approve, &[0; 64], NOW, NOW).unwrap_err().code(),
         "bad_signature"
     );
     assert_eq!(before, e.snapshot(), "refused votes change nothing");
@@ -250,11 +250,11 @@ fn a_deny_quorum_ends_the_request_and_expiry_stops_approvals() {
 
     let v = e.submit(1, "/usr/bin/uname", &[]);
     let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
-    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve));
+    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, NOW));
     let later = NOW.plus(writ_authority::DEFAULT_PENDING_TTL_SECS + 1);
     let before = e.snapshot();
     let err =
-        e.a.vote(&e.a.identify(&key(2).key_id(), later).unwrap(), &v.request_id, Verdict::Approve, &sig, later)
+        e.a.vote(&e.a.identify(&key(2).key_id(), later).unwrap(), &v.request_id, Verdict::Approve, &sig, NOW, later)
             .unwrap_err();
     assert_eq!(err.code(), "request_expired");
     assert_eq!(before, e.snapshot());
@@ -262,11 +262,40 @@ fn a_deny_quorum_ends_the_request_and_expiry_stops_approvals() {
 }
 
 #[test]
+fn the_signed_vote_time_is_checked_and_becomes_the_approval_time() {
+    let e = setup();
+    let v = e.submit(1, "/usr/bin/uname", &["-a"]);
+    let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
+    let signed = |n: u8, at: Timestamp| key(n).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, at));
+    let vote = |n: u8, sig: &[u8], at: Timestamp, now: Timestamp| {
+        e.a.vote(&e.who(n), &v.request_id, Verdict::Approve, sig, at, now).map_err(|e| e.code().to_string())
+    };
+    let before = e.snapshot();
+    // signed after the authority's now, or before the request was made
+    assert_eq!(vote(2, &signed(2, NOW.plus(11)), NOW.plus(11), NOW.plus(10)).unwrap_err(), "invalid_request");
+    assert_eq!(vote(2, &signed(2, NOW.plus(-1)), NOW.plus(-1), NOW.plus(10)).unwrap_err(), "invalid_request");
+    // the time is signed: a signature over another second does not verify
+    assert_eq!(vote(2, &signed(2, NOW.plus(5)), NOW.plus(6), NOW.plus(10)).unwrap_err(), "bad_signature");
+    assert_eq!(before, e.snapshot(), "refused votes change nothing");
+    // bob signs at +5 (recorded at +10), carol at +7 (recorded at +12)
+    assert_eq!(vote(2, &signed(2, NOW.plus(5)), NOW.plus(5), NOW.plus(10)).unwrap().status, "pending");
+    assert_eq!(vote(3, &signed(3, NOW.plus(7)), NOW.plus(7), NOW.plus(12)).unwrap().status, "issued");
+    let view = e.a.request(&e.who(1), &v.request_id).unwrap();
+    let shown: Vec<&str> = view.approvals.iter().map(|a| a.time.as_str()).collect();
+    assert_eq!(shown, [NOW.plus(5).to_rfc3339(), NOW.plus(7).to_rfc3339()]);
+    let t = trust(&e);
+    let verified = writ_core::verify(view.writ.unwrap().as_bytes(), &t, &Context::check_at(NOW.plus(13))).unwrap();
+    let times: Vec<Timestamp> = verified.predicate().governance.approvals.iter().map(|a| a.time).collect();
+    assert_eq!(times, [NOW.plus(5), NOW.plus(7)]);
+    assert_eq!(verified.predicate().issued_at, NOW.plus(12));
+}
+
+#[test]
 fn a_vote_reason_is_checked_stored_shown_and_in_the_denial_entry() {
     let e = setup();
     let v = e.submit(1, "/usr/bin/uname", &[]);
     let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
-    let deny = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Deny));
+    let deny = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Deny, NOW));
     let opts = writ_authority::CallOptions::with_key("deny-1");
     // a reason that is empty, too long or multi-line stores nothing
     let before = e.snapshot();
@@ -275,13 +304,14 @@ fn a_vote_reason_is_checked_stored_shown_and_in_the_denial_entry() {
         (&*"x".repeat(writ_authority::model::MAX_REASON + 1), "invalid_request"),
         ("fine\nreason: forged", "unsafe_text"),
     ] {
-        let err = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some(bad), &opts, NOW).unwrap_err();
+        let err =
+            e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, NOW, Some(bad), &opts, NOW).unwrap_err();
         assert_eq!(err.code(), code, "{bad:?}");
     }
     assert_eq!(before, e.snapshot());
     let size = e.a.ledger().size();
     let out =
-        e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some("not during the freeze"), &opts, NOW)
+        e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, NOW, Some("not during the freeze"), &opts, NOW)
             .unwrap();
     let vote = out.approvals.iter().find(|a| a.name == "bob").unwrap();
     assert_eq!(vote.reason.as_deref(), Some("not during the freeze"));
@@ -289,7 +319,8 @@ fn a_vote_reason_is_checked_stored_shown_and_in_the_denial_entry() {
     let view = e.a.request(&e.who(1), &v.request_id).unwrap();
     assert_eq!(view.approvals[0].reason.as_deref(), Some("not during the freeze"));
     // the same key with another reason is another call
-    let err = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, Some("other"), &opts, NOW).unwrap_err();
+    let err =
+        e.a.vote_with(&e.who(2), &v.request_id, Verdict::Deny, &deny, NOW, Some("other"), &opts, NOW).unwrap_err();
     assert_eq!(err.code(), "invalid_request");
     // the ledger's denial entry carries it in its detail
     let entries = e.a.ledger().entries(size, e.a.ledger().size()).unwrap();

@@ -118,9 +118,12 @@ fn flow_on_postgresql_and_consumption_is_atomic_across_instances() {
     let p = a.submit(&alice, input("/usr/bin/uname"), NOW).unwrap();
     assert_eq!(p.status, "pending");
     let d = Sha256Digest::from_hex(&p.request_digest).unwrap();
-    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve));
-    assert_eq!(a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW).unwrap().status, "issued");
-    assert_eq!(a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW).unwrap_err().code(), "request_not_pending");
+    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, NOW));
+    assert_eq!(a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW, NOW).unwrap().status, "issued");
+    assert_eq!(
+        a.vote(&bob, &p.request_id, Verdict::Approve, &sig, NOW, NOW).unwrap_err().code(),
+        "request_not_pending"
+    );
 
     // a single-use writ, consumed by many threads over two instances: one wins
     let s = a.submit(&alice, input("/usr/bin/true"), NOW).unwrap();

@@ -381,11 +381,11 @@ fn a_retry_with_the_same_key_returns_the_first_outcome() {
     // votes and revocations replay too
     let v = e.submit(input("/usr/local/bin/deploy", &[])).unwrap();
     let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
-    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve));
+    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, NOW));
     let vo = CallOptions::with_key("vote-1");
-    let v1 = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Approve, &sig, None, &vo, NOW).unwrap();
+    let v1 = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Approve, &sig, NOW, None, &vo, NOW).unwrap();
     assert_eq!(v1.status, "issued");
-    let v2 = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Approve, &sig, None, &vo, NOW).unwrap();
+    let v2 = e.a.vote_with(&e.who(2), &v.request_id, Verdict::Approve, &sig, NOW, None, &vo, NOW).unwrap();
     assert_eq!(v2.writ_id, v1.writ_id, "not `already_voted`: the first outcome");
     let ro = CallOptions::with_key("revoke-1");
     let wid = v1.writ_id.unwrap();

@@ -55,7 +55,7 @@ fn raw_triples(f: &Facts) -> Vec<(VerifyingKey, Vec<u8>, Signature)> {
     let env = dsse::decode(&f.writ).unwrap();
     let issuer_sig = Signature::from_slice(&env.signatures[0].1).unwrap();
     let mut out = vec![(*fixtures::issuer().public().as_dalek(), env.signing_input(), issuer_sig)];
-    let input = approval::signing_input(&fixtures::request_digest(), Verdict::Approve);
+    let input = approval::signing_input(&fixtures::request_digest(), Verdict::Approve, fixtures::T0);
     for (a, key) in f.predicate.governance.approvals.iter().zip([fixtures::alice(), fixtures::bob()]) {
         assert_eq!(a.approver, key.key_id());
         let sig = Signature::from_slice(&writ_core::b64::decode(&a.sig, 64).unwrap()).unwrap();
@@ -144,7 +144,7 @@ fn bench_parts<M: Measurement + 'static>(c: &mut Criterion<M>) {
         b.iter(|| (Sha256Digest::of(black_box(&f.writ)), Sha256Digest::of(black_box(&env.payload))));
     });
     g.bench_function("approval_signing_input", |b| {
-        b.iter(|| approval::signing_input(black_box(&fixtures::request_digest()), Verdict::Approve));
+        b.iter(|| approval::signing_input(black_box(&fixtures::request_digest()), Verdict::Approve, fixtures::T0));
     });
     g.bench_function("scope_check", |b| {
         b.iter(|| {

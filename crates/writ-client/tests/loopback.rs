@@ -152,12 +152,15 @@ fn operator_and_gate_calls_over_http_and_tls() {
     let (doc, _) = approval::document(&view).unwrap();
     assert_eq!(doc.id, p.request_id);
     // a self-approval attempt by alice's key is refused with its code
-    let self_vote = approval::sign(&key(1), &view, Verdict::Approve, None).unwrap();
+    let signed_at = writ_core::Timestamp(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64,
+    );
+    let self_vote = approval::sign(&key(1), &view, Verdict::Approve, None, signed_at).unwrap();
     assert_eq!(alice.vote(&p.request_id, &self_vote, &idem()).unwrap_err().code, ApiErrorCode::Forbidden);
     // a signature by another key than the caller's does not verify
-    let carols = approval::sign(&key(3), &view, Verdict::Approve, None).unwrap();
+    let carols = approval::sign(&key(3), &view, Verdict::Approve, None, signed_at).unwrap();
     assert_eq!(bob.vote(&p.request_id, &carols, &idem()).unwrap_err().code, ApiErrorCode::BadSignature);
-    let vote = approval::sign(&key(2), &view, Verdict::Approve, None).unwrap();
+    let vote = approval::sign(&key(2), &view, Verdict::Approve, None, signed_at).unwrap();
     let done = bob.vote(&p.request_id, &vote, &idem()).unwrap();
     assert_eq!(done.status, "issued");
     let uwid = done.writ_id.clone().unwrap();

@@ -23,7 +23,7 @@ fn bench(c: &mut Criterion) {
     let issuer = fixtures::issuer().public();
     let pae = env.signing_input();
     let issuer_sig = env.signatures[0].1.clone();
-    let approval_input = approval::signing_input(&fixtures::request_digest(), Verdict::Approve);
+    let approval_input = approval::signing_input(&fixtures::request_digest(), Verdict::Approve, fixtures::T0);
     let approvals: Vec<_> = predicate
         .governance
         .approvals

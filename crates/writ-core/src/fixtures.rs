@@ -196,13 +196,19 @@ pub fn request_digest() -> Sha256Digest {
     Sha256Digest::of(b"fixture request")
 }
 
-/// A signed approval of the fixture request.
+/// A signed approval of the fixture request, signed at [`T0`].
 #[must_use]
 pub fn approval(k: &SigningKey) -> Approval {
+    approval_at(k, T0)
+}
+
+/// A signed approval of the fixture request, signed at `time`.
+#[must_use]
+pub fn approval_at(k: &SigningKey, time: Timestamp) -> Approval {
     Approval {
         approver: k.key_id(),
-        time: T0,
-        sig: b64::encode(&k.sign(&approval::signing_input(&request_digest(), Verdict::Approve))),
+        time,
+        sig: b64::encode(&k.sign(&approval::signing_input(&request_digest(), Verdict::Approve, time))),
     }
 }
 
@@ -970,6 +976,32 @@ fn decided_vectors(out: &mut Vec<Vector>) {
         out.push(v(
             "deny_approval_non_canonical_base64",
             "bob's approval signature with a non-zero trailing base64 bit",
+            sign(p),
+            ctx(),
+            Some(DenialCode::BadApproval),
+        ));
+    }
+    // §5: the approval's time is signed: moving it breaks the signature.
+    {
+        let mut p = approved_predicate();
+        p.governance.approvals[1].time = T0.plus(-30);
+        out.push(v(
+            "deny_approval_time_altered",
+            "bob's approval with its time moved 30 s earlier than the time bob signed",
+            sign(p),
+            ctx(),
+            Some(DenialCode::BadApproval),
+        ));
+    }
+    // §5: an approval signed (its signature verifies over its time) after
+    // the writ's issuance is refused. Since `issued_at ≤ not_before ≤ now`,
+    // this is also what refuses an approval from the verifier's future.
+    {
+        let mut p = approved_predicate();
+        p.governance.approvals = vec![approval(&alice()), approval_at(&bob(), T0.plus(30))];
+        out.push(v(
+            "deny_approval_after_issuance",
+            "bob signed his approval 30 s after the writ's issued_at (and before the verifier's now)",
             sign(p),
             ctx(),
             Some(DenialCode::BadApproval),

@@ -353,7 +353,6 @@ fn check_versions(statement_type: Option<&str>, predicate_type: Option<&str>) ->
 
 fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denial> {
     let g = &p.governance;
-    let input = approval::signing_input(&p.request.digest.0, Verdict::Approve);
     let mut names = BTreeSet::new();
     let mut counted = Vec::new();
     for a in &g.approvals {
@@ -370,9 +369,12 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
                 alloc::format!("`{name}` is not a valid approver at {}", a.time),
             ));
         }
+        // With `issued_at ≤ not_before ≤ now` (§3, step 4) this also
+        // refuses an approval dated in the verifier's future.
         if a.time > p.issued_at {
             return Err(deny(DenialCode::BadApproval, alloc::format!("approval by `{name}` is dated after issuance")));
         }
+        let input = approval::signing_input(&p.request.digest.0, Verdict::Approve, a.time);
         let sig = crate::b64::decode(&a.sig, crate::keys::SIGNATURE_LEN)
             .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval by `{name}`: {e}")))?;
         if !key.key.verify_strict(&input, &sig) {

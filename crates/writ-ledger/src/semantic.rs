@@ -488,7 +488,6 @@ impl Audit<'_, '_> {
         }
         let g = &p.governance;
         let requester = p.request.requester.to_string();
-        let input = approval::signing_input(&p.request.digest.0, Verdict::Approve);
         let logged: HashMap<String, (u64, Timestamp)> =
             self.requests.get(&x.request_id).map(|r| r.approvals.clone()).unwrap_or_default();
         let mut counted_keys = BTreeSet::new();
@@ -497,6 +496,7 @@ impl Audit<'_, '_> {
             let who = a.approver.to_string();
             let key = self.trust().and_then(|t| t.key(&a.approver)).cloned();
             let sig = writ_core::b64::decode(&a.sig, 128).ok();
+            let input = approval::signing_input(&p.request.digest.0, Verdict::Approve, a.time);
             let sig_ok = key.as_ref().zip(sig.as_ref()).is_some_and(|(k, s)| k.key.verify_strict(&input, s));
             if !sig_ok {
                 let d = mismatch(format!("the approval by `{who}` does not verify against the trust root"));

@@ -372,12 +372,12 @@ async fn get_request(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> Ap
 
 async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let body: VoteInput = parse_json(&b)?;
-    let (verdict, sig) = writ_api::approval::decode(&body)?;
+    let (verdict, sig, signed_at) = writ_api::approval::decode(&body)?;
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
     let reason = body.reason.clone();
-    let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, reason.as_deref(), &opts, now)).await?;
+    let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, signed_at, reason.as_deref(), &opts, now)).await?;
     st.metrics.approval(body.verdict.as_str());
     Ok(json(StatusCode::OK, &v))
 }

@@ -497,9 +497,10 @@ fn schemas() -> Value {
         },
         "PendingList": {"type": "object", "required": ["requests"], "properties": {"requests": {"type": "array", "items": r("RequestView")}}},
         "VoteInput": {
-            "type": "object", "required": ["verdict", "signature"], "additionalProperties": false,
+            "type": "object", "required": ["verdict", "signature", "time"], "additionalProperties": false,
             "properties": {"verdict": {"type": "string", "enum": ["approve", "deny"]},
                            "signature": {"type": "string", "description": "base64 Ed25519 signature over the approval input (docs/api.md)"},
+                           "time": {"type": "string", "description": "when the approver signed, RFC 3339 UTC (signed; the approval's time in the writ)"},
                            "reason": {"type": "string", "maxLength": writ_api::wire::MAX_REASON}}
         },
         "RevokeInput": {"type": "object", "required": ["reason"], "additionalProperties": false,

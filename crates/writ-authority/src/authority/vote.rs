@@ -15,23 +15,29 @@ use crate::text::check_display;
 
 impl Authority {
     /// An approver's vote: `signature` is their Ed25519 signature over
-    /// [`approval::signing_input`] of the request digest and the verdict.
+    /// [`approval::signing_input`] of the request digest, the verdict and
+    /// `signed_at`, when they signed. `signed_at` must lie between the
+    /// request's creation and `now` (the authority's clock): it becomes the
+    /// approval's `time` in the writ, which verifiers require to be no
+    /// later than its issuance.
     /// Issues the writ when the approvals reach quorum; denies the request
     /// when the denials do. No reason is stored (see [`Self::vote_with`]).
     ///
     /// # Errors
     /// `forbidden`, `self_approval`, `not_in_group`, `unknown_request`,
     /// `request_not_pending`, `request_expired`, `already_voted`,
-    /// `bad_signature`; nothing is stored on any of them.
+    /// `bad_signature`; `invalid_request` for a `signed_at` after `now` or
+    /// before the request was made; nothing is stored on any of them.
     pub fn vote(
         &self,
         caller: &Identity,
         id: &str,
         verdict: Verdict,
         signature: &[u8],
+        signed_at: Timestamp,
         now: Timestamp,
     ) -> Result<RequestView> {
-        self.vote_with(caller, id, verdict, signature, None, &CallOptions::default(), now)
+        self.vote_with(caller, id, verdict, signature, signed_at, None, &CallOptions::default(), now)
     }
 
     /// [`Self::vote`] with the approver's reason, an idempotency key and a
@@ -51,6 +57,7 @@ impl Authority {
         id: &str,
         verdict: Verdict,
         signature: &[u8],
+        signed_at: Timestamp,
         reason: Option<&str>,
         opts: &CallOptions,
         now: Timestamp,
@@ -62,7 +69,7 @@ impl Authority {
             }
             check_display("reason", r)?;
         }
-        let mut body = format!("{id}\0{}\0", verdict_str(verdict)).into_bytes();
+        let mut body = format!("{id}\0{}\0{}\0", verdict_str(verdict), signed_at.unix()).into_bytes();
         body.extend_from_slice(signature);
         // The reason is part of the call: a retry with another reason under
         // the same idempotency key is another call.
@@ -76,7 +83,7 @@ impl Authority {
             Op::Vote,
             &body,
             now,
-            |slot| self.vote_inner(caller, id, verdict, signature, reason, opts, slot, now),
+            |slot| self.vote_inner(caller, id, verdict, signature, signed_at, reason, opts, slot, now),
             |id| self.request_view_internal(id, false),
         )
     }
@@ -88,6 +95,7 @@ impl Authority {
         id: &str,
         verdict: Verdict,
         signature: &[u8],
+        signed_at: Timestamp,
         reason: Option<&str>,
         opts: &CallOptions,
         slot: Option<&Slot>,
@@ -111,11 +119,24 @@ impl Authority {
             if row.expires_at <= now.unix() {
                 return Err(AuthorityError::Expired(id.into()));
             }
+            // The signed time becomes the approval's time in the writ: never
+            // after the issuance (so never after this clock), never before
+            // the request existed.
+            if signed_at > now {
+                return Err(bad(format!(
+                    "the vote is signed at {signed_at}, after the authority's time {now}; check the approver's clock and vote again"
+                )));
+            }
+            if signed_at.unix() < row.created_at {
+                return Err(bad(format!(
+                    "the vote is signed at {signed_at}, before request `{id}` was made; check the approver's clock and vote again"
+                )));
+            }
             let digest = Sha256Digest::from_hex(&row.digest).map_err(|e| AuthorityError::Internal(e.into()))?;
             let key = self.public_key(&caller.key_id).ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
-            if !key.verify_strict(&approval::signing_input(&digest, verdict), signature) {
+            if !key.verify_strict(&approval::signing_input(&digest, verdict, signed_at), signature) {
                 return Err(AuthorityError::BadSignature(format!(
-                    "the signature does not verify over the {} input for request digest {digest}; sign what `writ pending` shows",
+                    "the signature does not verify over the {} input for request digest {digest} at {signed_at}; sign what `writ pending` shows",
                     verdict_str(verdict)
                 )));
             }
@@ -128,7 +149,7 @@ impl Authority {
             let sig_b64 = writ_core::b64::encode(signature);
             let approval_obj = serde_json::json!({
                 "request_id": id, "approver": caller.key_id.to_string(), "verdict": verdict_str(verdict),
-                "time": now.to_rfc3339(), "sig": sig_b64,
+                "time": signed_at.to_rfc3339(), "sig": sig_b64,
             });
             let approval_digest = Sha256Digest::of(approval_obj.to_string().as_bytes());
             // INVARIANT (deadline): the ledger append is the commit point.
@@ -166,7 +187,7 @@ impl Authority {
                     approver: caller.key_id.to_string(),
                     approver_name: caller.name.clone(),
                     verdict: verdict_str(verdict).into(),
-                    time: now.unix(),
+                    time: signed_at.unix(),
                     sig: sig_b64,
                     reason: reason.map(str::to_string),
                 },

@@ -59,7 +59,7 @@ pub fn vote(
                     return Ok(crate::exit::failure());
                 }
             }
-            let vote = writ_api::approval::sign(key, &view, verdict, reason).map_err(api)?;
+            let vote = writ_api::approval::sign(key, &view, verdict, reason, crate::files::now()?).map_err(api)?;
             let idem = conn_args.idempotency()?;
             let view = conn.api.vote(id, &vote, &idem).map_err(api)?;
             if json {
