@@ -65,7 +65,7 @@ fi
 
 # Every authenticated operation is signed (RFC 9421, Ed25519) by the hooks,
 # with the key of the role its route needs; `ignored_auth` resends without
-# the signature and expects the refusal. All checks run, with two exceptions:
+# the signature and expects the refusal. All checks run, with one exception:
 #
 # `positive_data_acceptance` is left out: the document cannot state every rule
 # the server rightly enforces (exactly one of `request_id`/`writ_id`, absolute
@@ -74,20 +74,9 @@ fi
 # by a quorum of root keys), so "schema-valid" data is refused with 400 by
 # design; what matters, that such refusals are documented 4xx and never 5xx,
 # the other checks still assert.
-#
-# `negative_data_rejection` is off for `POST /v1/nonces` (operation id
-# `newNonce`) only, because of a known server bug reported to the lead, not
-# a tolerated behaviour: the document declares a required body `{}` (an object
-# with no properties) but the handler (crates/writ-server/src/lib.rs `nonce`)
-# never reads the body, so a signed request with no body, `{"x":1}`, `[1,2]`
-# or `not json` is answered 201 with a fresh nonce. Remove this block once
-# the handler refuses such bodies (400 `malformed`) or the document makes the
-# body optional and says it is ignored.
-cat >schemathesis.toml <<'TOML'
-[[operations]]
-include-operation-id = "newNonce"
-checks.negative_data_rejection.enabled = false
-TOML
+
+# (`POST /v1/nonces` once ignored its body; it now refuses anything but `{}`.)
+printf '' >schemathesis.toml
 python3 -c 'import sys, urllib.request; sys.stdout.buffer.write(urllib.request.urlopen(sys.argv[1], timeout=10).read())' \
     "$url/v1/openapi.json" >openapi.json
 timeout 110 "$st" --config-file schemathesis.toml run "$url/v1/openapi.json" \

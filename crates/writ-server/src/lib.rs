@@ -405,7 +405,13 @@ async fn status(State(st): S, Id(id): Id, Signed { who, body: b, .. }: Signed) -
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], v).into_response())
 }
 
-async fn nonce(State(st): S, Signed { who, .. }: Signed) -> ApiResult<Response> {
+/// The body of `POST /v1/nonces`: exactly `{}` (strict, like every body).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NonceInput {}
+
+async fn nonce(State(st): S, Signed { who, body: b, .. }: Signed) -> ApiResult<Response> {
+    let NonceInput {} = parse_json(&b)?;
     let a = st.authority.clone();
     let now = now()?;
     let v = blocking(move || a.new_nonce(&who, now)).await?;

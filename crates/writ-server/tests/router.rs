@@ -169,3 +169,18 @@ async fn duplicate_env_names_are_refused() {
     assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{v}");
     assert!(v["error"]["message"].as_str().unwrap().contains("duplicate key"), "{v}");
 }
+
+/// Regression (found by schemathesis): `POST /v1/nonces` answered 201 to any
+/// signed body — none, `{"x":1}`, `not json`. Its body is exactly `{}`.
+#[tokio::test]
+async fn a_nonce_request_takes_exactly_an_empty_object() {
+    let (_d, app) = app();
+    for (i, bad) in [&b""[..], b"{\"x\":1}", b"[1,2]", b"not json"].into_iter().enumerate() {
+        let n = format!("0123456789abcd{i:02}n");
+        let (s, v) = call(&app, signed(&key(1), "POST", "/v1/nonces", bad, now(), &n)).await;
+        assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{bad:?}");
+    }
+    let (s, v) = call(&app, signed(&key(1), "POST", "/v1/nonces", b"{}", now(), "0123456789abcdefnn")).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert!(v["nonce"].is_string());
+}
