@@ -6,6 +6,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
+use writ_core::keys::parse_public_key_file;
 use writ_core::{SigningKey, Timestamp, TrustRoot};
 use zeroize::Zeroizing;
 
@@ -26,20 +27,36 @@ pub fn read_bounded(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Loads a private key file, refusing one readable by group or others and
-/// naming a public key passed by mistake.
+/// Loads a private key file, refusing one readable by group or others.
 ///
+/// The refusals name the real cause: a public key (`.pub`) passed where the
+/// private key belongs is told so before anything is said about its mode.
 /// # Errors
-/// The file is missing, readable by others, or not a writ private key.
+/// The path is not a file, is a public key, is readable by others, or is
+/// not a writ private key.
 pub fn read_private_key(path: &Path) -> anyhow::Result<SigningKey> {
     use std::os::unix::fs::PermissionsExt as _;
     let meta = fs::metadata(path).with_context(|| format!("cannot open key `{}`", path.display()))?;
-    let text = Zeroizing::new(String::from_utf8(read_bounded(path, 256)?).context("key file is not text")?);
+    if !meta.is_file() {
+        bail!("key `{}` is not a file", path.display());
+    }
+    let text = Zeroizing::new(
+        String::from_utf8(read_bounded(path, 4096).with_context(|| format!("key `{}`", path.display()))?)
+            .map_err(|_| anyhow::anyhow!("key `{}` is not a writ key file (not text)", path.display()))?,
+    );
+    if parse_public_key_file(&text).is_ok() {
+        let hint = path
+            .to_str()
+            .and_then(|p| p.strip_suffix(".pub"))
+            .map(|p| format!("; pass the private key `{p}`"))
+            .unwrap_or_else(|| "; pass the private key file from `writ keygen` (the one without `.pub`)".into());
+        bail!("`{}` is a public key, not a private key{hint}", path.display());
+    }
     let Some(b64) = text.trim_end().strip_prefix(PRIVATE_PREFIX) else {
-        if text.starts_with("ed25519 ") || path.extension().is_some_and(|e| e == "pub") {
-            bail!("`{}` is a public key; pass the private key file (without `.pub`)", path.display());
-        }
-        bail!("`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>`)", path.display());
+        bail!(
+            "`{}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>` from `writ keygen`)",
+            path.display()
+        );
     };
     if meta.permissions().mode() & 0o077 != 0 {
         bail!("private key `{}` is readable by others; run `chmod 600 {}`", path.display(), path.display());
