@@ -1,7 +1,7 @@
 // Times writ-core compiled to WebAssembly (the committed web build) under
 // Node.js on testdata vectors: the minimum over rounds of the mean per call,
 // for docs/performance.md. Native counterpart:
-//   cargo test -p writ-wasm --release --test native_timing -- --ignored --nocapture
+//   cargo bench -p writ-wasm --bench native
 // Usage: node tests/browser/bench-node.mjs [vector…]
 import { readFileSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,7 +1,6 @@
-//! Native timing of the same calls the browser makes, for the wasm/native
-//! ratio in `docs/performance.md`:
-//! `cargo test -p writ-wasm --release --test native_timing -- --ignored --nocapture`.
-#![allow(clippy::unwrap_used, clippy::print_stdout)]
+//! Benchmark: native timing of the same calls the browser makes, for the
+//! wasm/native ratio in `docs/performance.md`: `cargo bench -p writ-wasm --bench native`.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::print_stdout, reason = "benchmark")]
 
 use std::time::Instant;
 
@@ -21,9 +20,7 @@ fn time(f: &dyn Fn() -> String) -> f64 {
     best
 }
 
-#[test]
-#[ignore = "timing, run by hand"]
-fn native_verify_timing() {
+fn main() {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/writs/");
     for name in ["allow_two_approvals", "allow_with_receipt"] {
         let exp: serde_json::Value =

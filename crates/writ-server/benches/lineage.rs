@@ -1,8 +1,15 @@
-//! The lineage neighbourhood query on a 100,000-entry ledger, server time
-//! (goal ≤ 100 ms; `docs/performance.md`). Ignored by default (it writes
-//! 100,000 entries): `cargo test -p writ-server --release --test web_bench -- --ignored --nocapture`.
+//! Benchmark: the lineage neighbourhood query on a 100,000-entry ledger,
+//! server time (goal ≤ 100 ms; `docs/performance.md`). It writes 100,000
+//! entries to a temporary SQLite ledger, so it is a bench, not a test:
+//! `cargo bench -p writ-server --bench lineage`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::print_stdout, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::print_stdout,
+    reason = "benchmark"
+)]
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -106,8 +113,10 @@ async fn timed(app: &axum::Router, uri: &str) -> f64 {
     t0.elapsed().as_secs_f64() * 1000.0
 }
 
-#[tokio::test(flavor = "multi_thread")]
-#[ignore = "benchmark: writes 100,000 ledger entries"]
+fn main() {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(neighbourhood_on_100k_entries());
+}
+
 async fn neighbourhood_on_100k_entries() {
     let dir = tempfile::tempdir().unwrap();
     let h = dir.path().join("h");
@@ -144,5 +153,8 @@ async fn neighbourhood_on_100k_entries() {
     ] {
         println!("{uri}: {:.2} ms", timed(&app, uri).await);
     }
-    assert!(worst <= 100.0, "neighbourhood query took {worst:.1} ms");
+    println!(
+        "worst neighbourhood query: {worst:.2} ms (goal ≤ 100 ms: {})",
+        if worst <= 100.0 { "met" } else { "NOT met" }
+    );
 }
