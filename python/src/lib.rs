@@ -11,8 +11,6 @@
 //! The Python package (`writ/__init__.py`) wraps these in the public API.
 #![forbid(unsafe_code)]
 
-mod spool;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -21,10 +19,11 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
-use sha2::{Digest as _, Sha256};
 use writ_core::entry::{self, Entry, ExecEnd, ExecStart};
 use writ_core::spec::ContextSpec;
+// The spool and the argv digest are the gate's own (one format, one framing).
 use writ_core::{Attempt, Capabilities, Context, Denial, DenialCode, HostFacts, Mode, Timestamp, ToolAttempt};
+use writ_gate::{Durability, Spool};
 
 create_exception!(
     _writ,
@@ -168,16 +167,6 @@ fn now() -> Timestamp {
     Timestamp(i64::try_from(secs).unwrap_or(i64::MAX))
 }
 
-/// SHA-256 over `len:u32be ‖ bytes` of each item (as `writ_gate::list_digest`).
-fn list_digest<'a>(items: impl IntoIterator<Item = &'a str>) -> writ_core::Sha256Digest {
-    let mut h = Sha256::new();
-    for item in items {
-        h.update(u32::try_from(item.len()).unwrap_or(u32::MAX).to_be_bytes());
-        h.update(item.as_bytes());
-    }
-    writ_core::Sha256Digest(h.finalize().into())
-}
-
 /// A successful check of one tool call: the only value `Gate.record` and the
 /// `@gated` decorator accept.
 #[pyclass(module = "writ._writ", frozen)]
@@ -239,9 +228,10 @@ impl Permit {
 
 impl Permit {
     fn argv_digest(&self) -> writ_core::Sha256Digest {
-        let items =
-            std::iter::once(self.tool.as_str()).chain(self.args.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]));
-        list_digest(items)
+        let items: Vec<&str> = std::iter::once(self.tool.as_str())
+            .chain(self.args.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]))
+            .collect();
+        writ_gate::list_digest(&items)
     }
 }
 
@@ -254,7 +244,7 @@ struct Gate {
     host: HostFacts,
     mode: Mode,
     capabilities: Capabilities,
-    spool: Option<spool::Spool>,
+    spool: Option<Spool>,
 }
 
 #[pymethods]
@@ -305,7 +295,7 @@ impl Gate {
                 "an offline gate records every call; pass `spool=` (a file path), or use mode=\"check\"",
             ));
         }
-        let spool = spool.map(|p| spool::Spool::open(&p)).transpose().map_err(PyOSError::new_err)?;
+        let spool = spool.map(|p| Spool::open(&p)).transpose().map_err(|e| PyOSError::new_err(e.to_string()))?;
         let labels: BTreeSet<String> = labels.into_iter().collect();
         Ok(Self { trust, host: HostFacts { hostname, labels }, mode, capabilities, spool })
     }
@@ -363,7 +353,7 @@ impl Gate {
                     });
                     // The denial is raised whether or not it could be spooled;
                     // a spool error is reported in the detail.
-                    if let Err(err) = s.append(&e, spool::Durability::Lazy) {
+                    if let Err(err) = s.append_with(&e, Durability::Lazy) {
                         let d = Denial::new(d.code, format!("{}; also, the denial was not spooled: {err}", d.detail));
                         return Err(denied(py, &d));
                     }
@@ -418,7 +408,7 @@ impl Gate {
                         program_digest: writ_core::Sha256Digest::of(permit.tool.as_bytes()),
                         argv_digest: permit.argv_digest(),
                     }),
-                    spool::Durability::Sync,
+                    Durability::Sync,
                 )
             }
             "exec_end" => {
@@ -427,7 +417,7 @@ impl Gate {
                 };
                 (
                     Entry::ExecEnd(ExecEnd { time: now(), request_id, writ_id, host, outcome, exit_code }),
-                    spool::Durability::Lazy,
+                    Durability::Lazy,
                 )
             }
             other => {
@@ -436,7 +426,7 @@ impl Gate {
         };
         let bytes = e.encode().map_err(|err| PyValueError::new_err(format!("record: {err}")))?;
         py.detach(|| s.append_bytes(&bytes, durability)).map_err(|err| {
-            let what = if durability == spool::Durability::Sync { "the call must not run" } else { "the call ran" };
+            let what = if durability == Durability::Sync { "the call must not run" } else { "the call ran" };
             denied(
                 py,
                 &Denial::new(DenialCode::RecordFailed, format!("the `{event}` record was not written ({what}): {err}")),
@@ -475,7 +465,7 @@ fn decode_entry(bytes: &[u8]) -> PyResult<(String, String)> {
 /// Reads every intact entry of a spool file: `(entries, torn_bytes)`.
 #[pyfunction]
 fn read_spool(py: Python<'_>, path: PathBuf) -> PyResult<(Vec<Bound<'_, PyBytes>>, usize)> {
-    let c = spool::read(&path).map_err(PyOSError::new_err)?;
+    let c = Spool::read(&path).map_err(|e| PyOSError::new_err(e.to_string()))?;
     Ok((c.entries.iter().map(|e| PyBytes::new(py, e)).collect(), c.torn_bytes))
 }
 
