@@ -37,7 +37,7 @@
 //! assert_eq!(Entry::decode(&bytes).unwrap(), e);
 //! ```
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use crate::digest::Sha256Digest;
@@ -566,6 +566,58 @@ impl<'a> Fields<'a> {
 }
 
 impl Entry {
+    /// The entry as JSON for people and pages: `kind` plus its fields,
+    /// digests in hex, times in RFC 3339 (the shape of the server's public
+    /// read API and of the browser verifier).
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        let e = self;
+        let t = |t: Timestamp| serde_json::Value::String(t.to_string());
+        let d = |d: &Sha256Digest| serde_json::Value::String(d.to_string());
+        let mut v = match e {
+            Entry::Request(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "requester": r.requester,
+                "action": r.action, "resource": r.resource, "request_digest": d(&r.request_digest), "reason": r.reason})
+            }
+            Entry::Decision(r) => serde_json::json!({"time": t(r.time), "request_id": r.request_id, "allow": r.allow,
+                "policy_id": r.policy_id, "policy_digest": d(&r.policy_digest), "determining": r.determining}),
+            Entry::Approval(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "approver": r.approver,
+                "request_digest": d(&r.request_digest), "approval_digest": d(&r.approval_digest)})
+            }
+            Entry::Issuance(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "envelope_digest": d(&r.envelope_digest), "issuer": r.issuer, "not_before": t(r.not_before),
+                "not_after": t(r.not_after), "parent_writ_id": r.parent_writ_id,
+                "parent_digest": r.parent_digest.as_ref().map(d)})
+            }
+            Entry::Revocation(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "revoked_by": r.revoked_by, "reason": r.reason})
+            }
+            Entry::ExecStart(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "host": r.host, "program_digest": d(&r.program_digest), "argv_digest": d(&r.argv_digest)})
+            }
+            Entry::ExecEnd(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "host": r.host, "outcome": r.outcome, "exit_code": r.exit_code})
+            }
+            Entry::Denial(r) => serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "code": r.code, "detail": r.detail, "host": r.host}),
+            Entry::KeyChange(r) => serde_json::json!({"time": t(r.time), "key_id": r.key_id, "role": r.role,
+                "change": r.change, "actor": r.actor}),
+            Entry::PolicyChange(r) => serde_json::json!({"time": t(r.time), "policy_id": r.policy_id,
+                "policy_digest": d(&r.policy_digest), "actor": r.actor,
+                "previous_digest": r.previous_digest.as_ref().map(d)}),
+        };
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert("kind".into(), serde_json::Value::String(e.kind().as_str().into()));
+            m.retain(|_, x| !x.is_null());
+        }
+        v
+    }
+
     /// The kind of this entry.
     #[must_use]
     pub fn kind(&self) -> EntryKind {

@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 use writ_core::entry::Entry;
-use writ_core::{Sha256Digest, Timestamp};
+use writ_core::Sha256Digest;
 
 use crate::AppState;
 
@@ -158,42 +158,10 @@ fn quorum_for(app: &AppState, issuance: &Entry) -> Option<u32> {
     v.pointer("/predicate/governance/approvals_required")?.as_u64().and_then(|n| u32::try_from(n).ok())
 }
 
-/// A ledger entry as JSON: `kind` plus its fields, digests in hex, times in
-/// RFC 3339. The same shape the server's public API returns.
+/// A ledger entry as JSON (see [`writ_core::entry::Entry::to_json`]).
 #[must_use]
 pub(crate) fn entry_json(e: &Entry) -> Value {
-    let t = |t: Timestamp| Value::String(t.to_string());
-    let d = |d: &Sha256Digest| Value::String(d.to_string());
-    let mut v = match e {
-        Entry::Request(r) => json!({"time": t(r.time), "request_id": r.request_id, "requester": r.requester,
-            "action": r.action, "resource": r.resource, "request_digest": d(&r.request_digest), "reason": r.reason}),
-        Entry::Decision(r) => json!({"time": t(r.time), "request_id": r.request_id, "allow": r.allow,
-            "policy_id": r.policy_id, "policy_digest": d(&r.policy_digest), "determining": r.determining}),
-        Entry::Approval(r) => json!({"time": t(r.time), "request_id": r.request_id, "approver": r.approver,
-            "request_digest": d(&r.request_digest), "approval_digest": d(&r.approval_digest)}),
-        Entry::Issuance(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
-            "envelope_digest": d(&r.envelope_digest), "issuer": r.issuer, "not_before": t(r.not_before),
-            "not_after": t(r.not_after), "parent_writ_id": r.parent_writ_id,
-            "parent_digest": r.parent_digest.as_ref().map(d)}),
-        Entry::Revocation(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
-            "revoked_by": r.revoked_by, "reason": r.reason}),
-        Entry::ExecStart(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
-            "host": r.host, "program_digest": d(&r.program_digest), "argv_digest": d(&r.argv_digest)}),
-        Entry::ExecEnd(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
-            "host": r.host, "outcome": r.outcome, "exit_code": r.exit_code}),
-        Entry::Denial(r) => json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
-            "code": r.code, "detail": r.detail, "host": r.host}),
-        Entry::KeyChange(r) => json!({"time": t(r.time), "key_id": r.key_id, "role": r.role,
-            "change": r.change, "actor": r.actor}),
-        Entry::PolicyChange(r) => json!({"time": t(r.time), "policy_id": r.policy_id,
-            "policy_digest": d(&r.policy_digest), "actor": r.actor,
-            "previous_digest": r.previous_digest.as_ref().map(d)}),
-    };
-    if let Value::Object(m) = &mut v {
-        m.insert("kind".into(), Value::String(e.kind().as_str().into()));
-        m.retain(|_, x| !x.is_null());
-    }
-    v
+    e.to_json()
 }
 
 /// Gate hosts the trust root knows: the names of its keys with role `gate`.
