@@ -32,8 +32,8 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use writ_core::entry::Entry;
 use writ_core::Sha256Digest;
+use writ_core::entry::Entry;
 
 use crate::AppState;
 
