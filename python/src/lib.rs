@@ -327,7 +327,12 @@ impl Gate {
         let checked_at = now();
         let ctx = Context {
             now: checked_at,
-            attempt: Some(Attempt::Tool(ToolAttempt { name: tool.clone(), args: args.clone() })),
+            attempt: Some(Attempt::Tool(ToolAttempt {
+                name: tool.clone(),
+                args: args.clone(),
+                args_sha256: None,
+                definition_sha256: None,
+            })),
             host: Some(self.host.clone()),
             // Only the boundaries the caller said its tool runner enforces;
             // a writ that sets any other is refused (`scope_boundary`).

@@ -61,6 +61,7 @@ fn rule_within(child: &ArgRule, parent: &ArgRule) -> bool {
         ArgRule::Exact(p) => p == v,
         ArgRule::Glob(p) => arg_glob_match(p, v),
         ArgRule::OneOf(ps) => ps.iter().any(|p| p == v),
+        ArgRule::Range { .. } => crate::scope::rule_matches(parent, v),
         ArgRule::File { .. } => false,
     };
     match child {
@@ -68,6 +69,13 @@ fn rule_within(child: &ArgRule, parent: &ArgRule) -> bool {
         ArgRule::OneOf(vs) => vs.iter().all(|v| value_ok(v)),
         ArgRule::Glob(g) if literal(g) => value_ok(g),
         ArgRule::Glob(g) => matches!(parent, ArgRule::Glob(p) if p == g),
+        // A range narrows only a range, with bounds at least as tight.
+        ArgRule::Range { min, max } => match parent {
+            ArgRule::Range { min: pmin, max: pmax } => {
+                pmin.is_none_or(|p| min.is_some_and(|c| c >= p)) && pmax.is_none_or(|p| max.is_some_and(|c| c <= p))
+            }
+            _ => false,
+        },
         ArgRule::File { .. } => false,
     }
 }
@@ -98,6 +106,12 @@ fn http_within(c: &HttpAction, p: &HttpAction) -> bool {
 
 fn tool_within(c: &ToolAction, p: &ToolAction) -> bool {
     if c.name != p.name || (c.more_args && !p.more_args) {
+        return false;
+    }
+    // A digest the parent binds (whole arguments, tool definition) is kept.
+    if (p.args_sha256.is_some() && c.args_sha256 != p.args_sha256)
+        || (p.definition_sha256.is_some() && c.definition_sha256 != p.definition_sha256)
+    {
         return false;
     }
     // Every parent constraint must be present in the child and at least as narrow.

@@ -412,6 +412,8 @@ pub fn vectors() -> Vec<Vector> {
                 name: "refund".into(),
                 args: StrictMap([("amount".to_string(), ArgRule::Glob("?".into()))].into_iter().collect()),
                 more_args: false,
+                args_sha256: None,
+                definition_sha256: None,
             }),
         ];
         let http = ContextSpec {
@@ -427,6 +429,8 @@ pub fn vectors() -> Vec<Vector> {
             attempt: Some(AttemptSpec::Tool {
                 name: "refund".into(),
                 args: [("amount".to_string(), "5".to_string())].into_iter().collect(),
+                args_sha256: None,
+                definition_sha256: None,
             }),
             ..ctx()
         };
@@ -1161,6 +1165,8 @@ fn decided_vectors(out: &mut Vec<Vector>) {
             name: "refund".into(),
             args: StrictMap([("amount".to_string(), ArgRule::Glob("?".into()))].into_iter().collect()),
             more_args: false,
+            args_sha256: None,
+            definition_sha256: None,
         })];
         let (mut child, with) = child_of(&parent);
         if let Action::Tool(t) = &mut child.scope.actions[0] {

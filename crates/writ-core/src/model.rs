@@ -217,6 +217,17 @@ pub enum ArgRule {
     Glob(String),
     /// Any one of these strings.
     OneOf(Vec<String>),
+    /// A number (decimal text: an integer, or a finite decimal such as a JSON
+    /// number) within `min..=max`; a bound left out is open. Text that is not
+    /// such a number never matches.
+    Range {
+        /// Smallest value allowed.
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+        min: Option<i64>,
+        /// Largest value allowed.
+        #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+        max: Option<i64>,
+    },
     /// Exactly this absolute path, and the gate must hand the program bytes
     /// with this sha256 for it (see [`crate::ExecAttempt::arg_files`]).
     File {
@@ -254,6 +265,16 @@ pub struct ToolAction {
     /// Whether arguments without a constraint may be passed.
     #[serde(default, skip_serializing_if = "is_false")]
     pub more_args: bool,
+    /// sha256 the whole argument object must have (what it is a digest of
+    /// is the caller's: the MCP gateway hashes canonical JSON, see
+    /// `docs/agents.md`), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
+    pub args_sha256: Option<Sha256Digest>,
+    /// sha256 of the tool's definition as the tool's server announced it
+    /// (MCP: the canonical JSON of its `tools/list` entry), when set; a
+    /// changed description or schema is then not this tool.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_hex")]
+    pub definition_sha256: Option<Sha256Digest>,
 }
 
 /// Where it may run.
@@ -348,7 +369,7 @@ fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resu
     T::deserialize(d).map(Some)
 }
 
-mod opt_hex {
+pub(crate) mod opt_hex {
     use super::*;
     use serde::{Deserializer, Serializer};
 
@@ -494,6 +515,11 @@ fn validate_rule(rule: &ArgRule) -> Result<(), String> {
             }
             v.iter().try_for_each(|s| bounded_str(s))
         }
+        ArgRule::Range { min, max } => match (min, max) {
+            (None, None) => Err("`range` must set `min`, `max` or both".into()),
+            (Some(lo), Some(hi)) if lo > hi => Err(alloc::format!("`range` has min {lo} above max {hi}")),
+            _ => Ok(()),
+        },
         ArgRule::File { path, .. } => {
             bounded_str(path)?;
             if !path.starts_with('/') || path.contains('\0') {

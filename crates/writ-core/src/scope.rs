@@ -57,6 +57,12 @@ pub struct ToolAttempt {
     pub name: String,
     /// Named string arguments.
     pub args: BTreeMap<String, String>,
+    /// sha256 of the whole argument object, when the caller computed one (an
+    /// action's `args_sha256` is met only by an equal digest here).
+    pub args_sha256: Option<Sha256Digest>,
+    /// sha256 of the tool's definition as its server announced it, when
+    /// known (an action's `definition_sha256` is met only by an equal one).
+    pub definition_sha256: Option<Sha256Digest>,
 }
 
 /// Facts about the host the gate runs on.
@@ -141,14 +147,33 @@ pub fn check(scope: &Scope, attempt: &Attempt, host: Option<&HostFacts>, caps: &
     Ok(index)
 }
 
-fn rule_matches(rule: &ArgRule, arg: &str) -> bool {
+pub(crate) fn rule_matches(rule: &ArgRule, arg: &str) -> bool {
     match rule {
         ArgRule::Exact(s) => s == arg,
         ArgRule::Glob(p) => arg_glob_match(p, arg),
         ArgRule::OneOf(v) => v.iter().any(|s| s == arg),
+        ArgRule::Range { min, max } => number_within(arg, *min, *max),
         // A string alone never meets a file rule: only an attempt that says
         // which bytes the gate hands the program can (see `args_match_files`).
         ArgRule::File { .. } => false,
+    }
+}
+
+/// Whether `arg` is decimal number text (`-12`, `3.5`, `1e3`; no spaces, no
+/// `inf`/`nan`) within `min..=max` (an absent bound is open). Integers
+/// compare exactly; other numbers as `f64`.
+fn number_within(arg: &str, min: Option<i64>, max: Option<i64>) -> bool {
+    let plain = arg.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
+    if arg.is_empty() || !plain {
+        return false;
+    }
+    if let Ok(n) = arg.parse::<i64>() {
+        return min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi);
+    }
+    match arg.parse::<f64>() {
+        #[allow(clippy::cast_precision_loss, reason = "bounds beyond 2^53 compare approximately with non-integers")]
+        Ok(x) if x.is_finite() => min.is_none_or(|lo| x >= lo as f64) && max.is_none_or(|hi| x <= hi as f64),
+        _ => false,
     }
 }
 
@@ -237,6 +262,7 @@ fn match_http(scope: &Scope, a: &HttpAttempt) -> Result<usize, Denial> {
 fn match_tool(scope: &Scope, a: &ToolAttempt) -> Result<usize, Denial> {
     let mut any_kind = false;
     let mut tool_seen = false;
+    let mut definition_seen = false;
     for (i, action) in scope.actions.iter().enumerate() {
         let Action::Tool(t) = action else { continue };
         any_kind = true;
@@ -244,9 +270,14 @@ fn match_tool(scope: &Scope, a: &ToolAttempt) -> Result<usize, Denial> {
             continue;
         }
         tool_seen = true;
+        if t.definition_sha256.is_some() && t.definition_sha256 != a.definition_sha256 {
+            continue;
+        }
+        definition_seen = true;
         let all_constrained_ok = t.args.0.iter().all(|(k, rule)| a.args.get(k).is_some_and(|v| rule_matches(rule, v)));
         let no_extras = t.more_args || a.args.keys().all(|k| t.args.0.contains_key(k));
-        if all_constrained_ok && no_extras {
+        let digest_ok = t.args_sha256.is_none() || t.args_sha256 == a.args_sha256;
+        if all_constrained_ok && no_extras && digest_ok {
             return Ok(i);
         }
     }
@@ -254,6 +285,12 @@ fn match_tool(scope: &Scope, a: &ToolAttempt) -> Result<usize, Denial> {
         deny(DenialCode::ScopeAction, "the writ permits no tool call".into())
     } else if !tool_seen {
         deny(DenialCode::ScopeProgram, alloc::format!("the writ does not permit tool `{}`", a.name))
+    } else if !definition_seen {
+        let got = a.definition_sha256.map_or_else(|| "unknown".into(), |d| alloc::format!("sha256 {d}"));
+        deny(
+            DenialCode::ScopeAction,
+            alloc::format!("tool `{}` is not the one the writ permits: its definition is {got}", a.name),
+        )
     } else {
         deny(DenialCode::ScopeArgs, alloc::format!("the arguments of tool `{}` do not match the writ", a.name))
     })

@@ -127,6 +127,12 @@ pub enum AttemptSpec {
         /// Arguments.
         #[serde(default)]
         args: BTreeMap<String, String>,
+        /// sha256 of the whole argument object.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::model::opt_hex")]
+        args_sha256: Option<Sha256Digest>,
+        /// sha256 of the tool's definition.
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::model::opt_hex")]
+        definition_sha256: Option<Sha256Digest>,
     },
 }
 
@@ -200,7 +206,9 @@ impl ContextSpec {
                 AttemptSpec::Http { method, path, body_sha256 } => {
                     Attempt::Http(HttpAttempt { method, path, body_sha256 })
                 }
-                AttemptSpec::Tool { name, args } => Attempt::Tool(ToolAttempt { name, args }),
+                AttemptSpec::Tool { name, args, args_sha256, definition_sha256 } => {
+                    Attempt::Tool(ToolAttempt { name, args, args_sha256, definition_sha256 })
+                }
             }),
             host: self.host.clone().map(|h| HostFacts { hostname: h.hostname, labels: h.labels }),
             capabilities,

@@ -20,6 +20,7 @@ pub mod exit;
 pub mod files;
 pub mod gate;
 pub mod inspect;
+pub mod mcp;
 pub mod proxy;
 pub mod sync;
 pub mod trust;
@@ -34,6 +35,8 @@ pub enum Command {
     Exec(exec::ExecArgs),
     /// Put the gate in front of an HTTP service (403 + reason without a matching writ).
     Proxy(proxy::ProxyArgs),
+    /// Put the gate in front of an MCP server (stdio or Streamable HTTP): tools/call needs a writ.
+    Mcp(mcp::McpArgs),
     /// Verify a writ offline (exit 0 allowed, 77 denied).
     Verify(verify::VerifyArgs),
     /// Decode a writ without trusting it.
@@ -65,6 +68,7 @@ pub fn dispatch(command: Command, prog: &str) -> anyhow::Result<ExitCode> {
     match command {
         Command::Exec(a) => exec::run(a, prog, None),
         Command::Proxy(a) => proxy::run(a, prog, None),
+        Command::Mcp(a) => mcp::run(a, prog, None),
         Command::Verify(a) => verify::run(a),
         Command::Inspect(a) => inspect::run(a, prog),
         Command::Sync(a) => sync::run(a, None),

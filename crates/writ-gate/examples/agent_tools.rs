@@ -42,6 +42,8 @@ fn model_call(name: &str, args: &[(&str, &str)]) -> Attempt {
     Attempt::Tool(ToolAttempt {
         name: name.into(),
         args: args.iter().map(|(k, v)| ((*k).to_string(), (*v).to_string())).collect(),
+        args_sha256: None,
+        definition_sha256: None,
     })
 }
 
@@ -56,7 +58,13 @@ fn main() {
     p.validity.not_after = Timestamp(now + 600);
     let mut args = StrictMap::default();
     args.0.insert("id".to_string(), ArgRule::Glob("42*".into()));
-    p.scope.actions = vec![Action::Tool(ToolAction { name: "read_ticket".into(), args, more_args: false })];
+    p.scope.actions = vec![Action::Tool(ToolAction {
+        name: "read_ticket".into(),
+        args,
+        more_args: false,
+        args_sha256: None,
+        definition_sha256: None,
+    })];
     p.scope.environment = Default::default();
     p.scope.boundaries = Default::default();
     let writ = fixtures::sign(p);

@@ -170,7 +170,13 @@ impl Authority {
                 Action::Http(HttpAction { method: method.clone(), path: path.clone(), body_sha256: None })
             }
             TargetInput::Tool { name } => {
-                Action::Tool(ToolAction { name: name.clone(), args: Default::default(), more_args: false })
+                Action::Tool(ToolAction {
+                    name: name.clone(),
+                    args: Default::default(),
+                    more_args: false,
+                    args_sha256: None,
+                    definition_sha256: None,
+                })
             }
         };
         let uses = scope.uses;
