@@ -69,6 +69,15 @@ pub enum DenialCode {
     LineageWidened,
     /// The parent is missing, does not verify, or does not match the reference.
     LineageBroken,
+    /// A delegated writ is not signed by its parent's holder key (or the
+    /// parent names no holder).
+    DelegationSignature,
+    /// A delegated writ's depth is not its parent's + 1, or goes beyond the
+    /// parent's `max_depth`.
+    DelegationDepth,
+    /// A delegated writ grants more than its parent, or changes what it must
+    /// carry unchanged (request, policy, approvals, conditions).
+    DelegationWidened,
     /// The gate could not record the execution where recording is required.
     RecordFailed,
     /// An internal error: the gate denies rather than guessing.
@@ -77,7 +86,7 @@ pub enum DenialCode {
 
 impl DenialCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 30] = [
+    pub const ALL: [Self; 33] = [
         Self::Malformed,
         Self::TooLarge,
         Self::Unsupported,
@@ -106,6 +115,9 @@ impl DenialCode {
         Self::ReceiptInvalid,
         Self::LineageWidened,
         Self::LineageBroken,
+        Self::DelegationSignature,
+        Self::DelegationDepth,
+        Self::DelegationWidened,
         Self::RecordFailed,
         Self::Internal,
     ];
@@ -142,6 +154,9 @@ impl DenialCode {
             Self::ReceiptInvalid => "receipt_invalid",
             Self::LineageWidened => "lineage_widened",
             Self::LineageBroken => "lineage_broken",
+            Self::DelegationSignature => "delegation_signature",
+            Self::DelegationDepth => "delegation_depth",
+            Self::DelegationWidened => "delegation_widened",
             Self::RecordFailed => "record_failed",
             Self::Internal => "internal",
         }
@@ -179,6 +194,10 @@ impl DenialCode {
             Self::Replayed => "the writ's uses are spent; request a new writ",
             Self::ReceiptMissing | Self::ReceiptInvalid => "present the writ with the receipt the authority returned",
             Self::LineageWidened | Self::LineageBroken => "present the full, unmodified delegation chain",
+            Self::DelegationSignature => "a child writ must be signed by the holder key its parent names",
+            Self::DelegationDepth | Self::DelegationWidened => {
+                "ask the parent's holder for a child within the parent's scope, validity, uses and depth"
+            }
             Self::RecordFailed => "make the ledger reachable; nothing runs unrecorded",
             Self::Internal => "report this; the gate denied rather than guess",
         }

@@ -22,6 +22,9 @@ extern crate alloc;
 pub mod approval;
 pub mod attenuate;
 pub mod b64;
+pub mod delegate;
+#[cfg(feature = "fixtures")]
+pub mod delegate_vectors;
 pub mod denial;
 pub mod digest;
 pub mod dsse;

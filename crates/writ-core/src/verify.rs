@@ -98,6 +98,7 @@ pub struct Verified {
     envelope_digest: Sha256Digest,
     payload_digest: LazyDigest,
     signer: KeyId,
+    root_issuer: KeyId,
     approvers: Vec<KeyId>,
     matched_action: Option<usize>,
 }
@@ -138,10 +139,17 @@ impl Verified {
     pub fn payload_digest(&self) -> Sha256Digest {
         self.payload_digest.get()
     }
-    /// The issuer key that signed it.
+    /// The key that signed it: an issuer key, or for a delegated writ the
+    /// parent's holder key.
     #[must_use]
     pub fn signer(&self) -> KeyId {
         self.signer
+    }
+    /// The issuer key that signed the root of its chain (its own signer for
+    /// a writ signed by an issuer key): the key that signs its status.
+    #[must_use]
+    pub fn root_issuer(&self) -> KeyId {
+        self.root_issuer
     }
     /// Approvers whose approvals counted.
     #[must_use]
@@ -230,9 +238,19 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
         }
         verified.push(*kid);
     }
-    if verified.is_empty() {
-        return Err(deny(DenialCode::UnknownKey, "no signature is by an issuer key of the trust root"));
-    }
+    // 2′. No issuer signature but ancestors presented: a delegated writ,
+    //     signed by the holder key its verified parent names (§18).
+    let parent = match (verified.is_empty(), ctx.ancestors.split_first()) {
+        (true, None) => {
+            return Err(deny(DenialCode::UnknownKey, "no signature is by an issuer key of the trust root"));
+        }
+        (true, Some((parent_bytes, rest))) => {
+            let parent = verify_parent(parent_bytes, rest, trust, ctx, chain)?;
+            verified.push(holder_signature(&env, &input, parent.predicate())?);
+            Some((parent, Sha256Digest::of(parent_bytes)))
+        }
+        (false, _) => None,
+    };
 
     // 3. The statement, parsed from exactly the signed bytes.
     let statement = parse_statement(&env.payload)?;
@@ -242,12 +260,14 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
         return Err(deny(DenialCode::Malformed, "`predicate.issuer` is not a key whose signature verified"));
     }
     let signer = p.issuer;
-    let issuer = trust.key(&signer).ok_or_else(|| deny(DenialCode::Internal, "signer vanished from trust root"))?;
-    if !issuer.valid_at(p.issued_at) {
-        return Err(deny(
-            DenialCode::KeyNotValid,
-            alloc::format!("issuer key `{}` was not valid at issuance time {}", issuer.entry.name, p.issued_at),
-        ));
+    if parent.is_none() {
+        let issuer = trust.key(&signer).ok_or_else(|| deny(DenialCode::Internal, "signer vanished from trust root"))?;
+        if !issuer.valid_at(p.issued_at) {
+            return Err(deny(
+                DenialCode::KeyNotValid,
+                alloc::format!("issuer key `{}` was not valid at issuance time {}", issuer.entry.name, p.issued_at),
+            ));
+        }
     }
 
     // 4. Validity window and lifetime cap.
@@ -273,11 +293,20 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
         }
     }
 
-    // 5. Governance: approvals.
-    let approvers = check_approvals(p, trust)?;
-
-    // 6. Lineage.
-    check_lineage(p, trust, ctx, chain)?;
+    // 5.–6. Governance (approvals) and lineage; a delegated writ carries
+    //       its verified parent's approvals unchanged (§18).
+    let (approvers, root_issuer) = match &parent {
+        None => {
+            let approvers = check_approvals(p, trust)?;
+            check_lineage(p, trust, ctx, chain)?;
+            (approvers, signer)
+        }
+        Some((parent, parent_digest)) => {
+            check_parent_ref(p, parent, parent_digest)?;
+            crate::delegate::check(parent.predicate(), p)?;
+            (parent.approvers.clone(), parent.root_issuer)
+        }
+    };
 
     // 7. Ledger receipt.
     let envelope_digest = Sha256Digest::of(bytes);
@@ -307,10 +336,88 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
         payload_digest: LazyDigest(env.payload),
         envelope_digest,
         signer,
+        root_issuer,
         approvers,
         matched_action,
         statement,
     })
+}
+
+/// Verifies the parent of a delegated writ: recursively, in check mode, at
+/// the same `now`, with no attempt, receipt, use count or status of its own,
+/// the remaining ancestors as its own.
+fn verify_parent(
+    parent_bytes: &[u8],
+    rest: &[Vec<u8>],
+    trust: &TrustRoot,
+    ctx: &Context,
+    chain: u32,
+) -> Result<Verified, Denial> {
+    if chain >= MAX_DEPTH {
+        return Err(deny(DenialCode::LineageBroken, "delegation chain is deeper than the format allows"));
+    }
+    let parent_ctx = Context {
+        attempt: None,
+        mode: Mode::Check,
+        status: Status::Unknown,
+        receipt: None,
+        use_count: None,
+        ancestors: rest.to_vec(),
+        ..ctx.clone()
+    };
+    verify_at_depth(parent_bytes, trust, &parent_ctx, chain + 1).map_err(|d| {
+        deny(DenialCode::LineageBroken, alloc::format!("parent writ does not verify: {} ({})", d.code, d.detail))
+    })
+}
+
+/// The key id of the parent's holder, once every signature by it verified
+/// (at least one must be present).
+fn holder_signature(env: &dsse::DecodedEnvelope, input: &[u8], parent: &Predicate) -> Result<KeyId, Denial> {
+    let Some(holder) = &parent.lineage.holder else {
+        return Err(deny(
+            DenialCode::DelegationSignature,
+            alloc::format!("parent writ {} names no holder: no key may delegate it", parent.id),
+        ));
+    };
+    let key = holder.key().map_err(|e| deny(DenialCode::Internal, e))?;
+    let kid = key.key_id();
+    let mut found = false;
+    for (_, sig) in env.signatures.iter().filter(|(k, _)| *k == kid) {
+        if !key.verify_strict(input, sig) {
+            return Err(deny(
+                DenialCode::DelegationSignature,
+                "the signature by the parent's holder key does not verify",
+            ));
+        }
+        found = true;
+    }
+    if !found {
+        return Err(deny(
+            DenialCode::DelegationSignature,
+            alloc::format!("no signature is by the parent's holder key {kid} (nor by an issuer key of the trust root)"),
+        ));
+    }
+    Ok(kid)
+}
+
+/// A delegated writ names the presented parent (id and envelope digest).
+fn check_parent_ref(p: &Predicate, parent: &Verified, parent_digest: &Sha256Digest) -> Result<(), Denial> {
+    let Some(r) = &p.lineage.parent else {
+        return Err(deny(
+            DenialCode::LineageBroken,
+            "a writ signed by a holder key must name its parent in `lineage.parent`",
+        ));
+    };
+    if r.digest.0 != *parent_digest {
+        return Err(deny(
+            DenialCode::LineageBroken,
+            "the presented parent's digest does not match `lineage.parent.digest`",
+        ));
+    }
+    if r.id != parent.id() {
+        return Err(deny(DenialCode::LineageBroken, "the presented parent's id does not match `lineage.parent.id`"));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
