@@ -278,7 +278,7 @@ pub fn predicate() -> Predicate {
             offline: true,
         },
         validity: Validity { not_before: T0, not_after: T0.plus(3600) },
-        lineage: Lineage { parent: None, depth: 0, max_depth: 2 },
+        lineage: Lineage { parent: None, depth: 0, max_depth: 2, holder: None },
     }
 }
 
@@ -453,6 +453,7 @@ pub fn vectors() -> Vec<Vector> {
             parent: Some(ParentRef { id: uuid(1), digest: DigestSet(Sha256Digest::of(&parent)) }),
             depth: 1,
             max_depth: 1,
+            holder: None,
         };
         child.validity.not_after = T0.plus(1800);
         let with_parent = ContextSpec { ancestors: vec![b64::encode(&parent)], ..ctx() };
@@ -760,6 +761,7 @@ pub fn vectors() -> Vec<Vector> {
         });
     }
     decided_vectors(&mut out);
+    out.extend(crate::delegate_vectors::vectors());
     out
 }
 
@@ -846,6 +848,7 @@ fn child_of(parent: &Predicate) -> (Predicate, ContextSpec) {
         parent: Some(ParentRef { id: parent.id.clone(), digest: DigestSet(Sha256Digest::of(&parent_env)) }),
         depth: parent.lineage.depth + 1,
         max_depth: parent.lineage.max_depth.max(parent.lineage.depth + 1),
+        holder: None,
     };
     child.validity.not_after = T0.plus(1800);
     (child, ContextSpec { ancestors: vec![b64::encode(&parent_env)], ..run_context() })

@@ -348,9 +348,41 @@ pub struct Lineage {
     /// 0 for a root writ, parent's depth + 1 for a child.
     #[serde(default)]
     pub depth: u32,
-    /// How deep the chain below may go.
+    /// How deep the chain below may go (the remaining delegation depth is
+    /// `max_depth - depth`).
     #[serde(default)]
     pub max_depth: u32,
+    /// The key allowed to delegate this writ: to sign a narrower child of it
+    /// (`docs/format.md` §18). Absent: no key may.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub holder: Option<Holder>,
+}
+
+/// The holder binding: the public key that may sign children of a writ.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holder {
+    /// Standard base64 (with padding) of the raw 32-byte Ed25519 public key.
+    pub public_key: String,
+}
+
+impl Holder {
+    /// The binding of `key`.
+    #[must_use]
+    pub fn new(key: &crate::keys::PublicKey) -> Self {
+        Self { public_key: crate::b64::encode(&key.to_bytes()) }
+    }
+
+    /// The bound key.
+    ///
+    /// # Errors
+    /// A message when `public_key` is not canonical base64 of a valid,
+    /// canonically encoded Ed25519 public key.
+    pub fn key(&self) -> Result<crate::keys::PublicKey, String> {
+        let raw =
+            crate::b64::decode(&self.public_key, 32).map_err(|e| alloc::format!("`lineage.holder.public_key`: {e}"))?;
+        crate::keys::PublicKey::from_bytes(&raw).map_err(|e| alloc::format!("`lineage.holder.public_key`: {e}"))
+    }
 }
 
 /// A reference to the parent writ.
@@ -478,6 +510,9 @@ impl Statement {
         let l = &p.lineage;
         if l.max_depth > MAX_DEPTH || l.depth > l.max_depth {
             return Err(alloc::format!("`lineage` must satisfy depth <= max_depth <= {MAX_DEPTH}"));
+        }
+        if let Some(h) = &l.holder {
+            h.key()?;
         }
         match &l.parent {
             None if l.depth != 0 => Err("`lineage.depth` must be 0 without a parent".into()),
