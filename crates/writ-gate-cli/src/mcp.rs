@@ -64,11 +64,14 @@ pub fn run(args: McpArgs, prog: &str, embedded: Option<Embedded>) -> anyhow::Res
         (Some(l), Some(u), true) => Some((*l, u.clone())),
         (None, None, false) => None,
         (Some(_), _, false) => {
-            return Err(UsageError("give either --listen/--upstream or a stdio server after `--`, not both".into()).into());
+            return Err(
+                UsageError("give either --listen/--upstream or a stdio server after `--`, not both".into()).into()
+            );
         }
         _ => {
             return Err(UsageError(
-                "name the MCP server: `-- COMMAND ARGS…` (stdio) or `--listen ADDR --upstream URL` (Streamable HTTP)".into(),
+                "name the MCP server: `-- COMMAND ARGS…` (stdio) or `--listen ADDR --upstream URL` (Streamable HTTP)"
+                    .into(),
             )
             .into());
         }

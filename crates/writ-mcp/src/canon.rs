@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn arguments_read_as_strings() {
-        let v: Value = serde_json::from_str(r#"{"n": 5, "s": "5", "o": {"b": 1, "a": 2}, "t": true}"#)
-            .unwrap_or_default();
+        let v: Value =
+            serde_json::from_str(r#"{"n": 5, "s": "5", "o": {"b": 1, "a": 2}, "t": true}"#).unwrap_or_default();
         let Value::Object(m) = v else { return };
         let s = arg_strings(&m);
         assert_eq!(s.get("n").map(String::as_str), Some("5"));

@@ -236,14 +236,17 @@ fn meta_writs(params: &Value) -> Result<Vec<Presented>, Denial> {
     let Some(m) = meta(params) else { return Ok(Vec::new()) };
     let Some(w) = m.get(META_KEY) else {
         if m.contains_key(ANCESTORS_KEY) || m.contains_key(RECEIPT_KEY) {
-            return Err(malformed(format!("`_meta.{ANCESTORS_KEY}` or `_meta.{RECEIPT_KEY}` without `_meta.{META_KEY}`")));
+            return Err(malformed(format!(
+                "`_meta.{ANCESTORS_KEY}` or `_meta.{RECEIPT_KEY}` without `_meta.{META_KEY}`"
+            )));
         }
         return Ok(Vec::new());
     };
     let writs = match w {
-        Value::Array(list) => {
-            list.iter().map(|v| b64(v, &format!("_meta.{META_KEY}[]")).map(Presented::writ)).collect::<Result<_, _>>()?
-        }
+        Value::Array(list) => list
+            .iter()
+            .map(|v| b64(v, &format!("_meta.{META_KEY}[]")).map(Presented::writ))
+            .collect::<Result<_, _>>()?,
         single => vec![Presented::writ(b64(single, &format!("_meta.{META_KEY}"))?)],
     };
     let ancestors = match m.get(ANCESTORS_KEY) {
@@ -427,7 +430,8 @@ impl Gateway {
     /// Verifies `p` for `attempt`: offline, or online with the writ's signed
     /// status (consuming one use of a limited-use writ).
     fn check(&self, p: &Presented, attempt: &Attempt) -> Result<Permit, Denial> {
-        let evidence = || Evidence { receipt: p.receipt.clone(), ancestors: p.ancestors.clone(), ..Evidence::default() };
+        let evidence =
+            || Evidence { receipt: p.receipt.clone(), ancestors: p.ancestors.clone(), ..Evidence::default() };
         let pre = if p.receipt.is_none() && p.ancestors.is_empty() {
             self.pre.check(&p.writ, attempt)?
         } else {
@@ -437,7 +441,11 @@ impl Gateway {
         let v = pre.verified();
         let consume = v.scope().uses.is_some();
         let checked = fetch_status(api.as_ref(), trust, &v.predicate().issuer, v.id(), &v.envelope_digest(), consume)?;
-        gate.check_with(&p.writ, attempt, Evidence { status: checked.status, use_count: checked.use_count, ..evidence() })
+        gate.check_with(
+            &p.writ,
+            attempt,
+            Evidence { status: checked.status, use_count: checked.use_count, ..evidence() },
+        )
     }
 
     /// The durable `exec_start` of a permitted call: `program_digest` = the
@@ -496,7 +504,10 @@ impl Gateway {
             }
         };
         let view = view.map_err(|e| {
-            let d = Denial::new(DenialCode::StatusUnknown, format!("the authority did not take the approval request ({}): {}", e.code, e.message));
+            let d = Denial::new(
+                DenialCode::StatusUnknown,
+                format!("the authority did not take the approval request ({}): {}", e.code, e.message),
+            );
             self.refuse(id, &d, &[])
         })?;
         self.writ_of(id, name, params, a, &view)
@@ -516,14 +527,22 @@ impl Gateway {
                     let d = Denial::new(DenialCode::Internal, "the authority issued the writ but did not return it");
                     return Err(self.refuse(id, &d, &[]));
                 };
-                Ok(Presented { writ: writ.clone().into_bytes(), ancestors: Vec::new(), receipt: Some(receipt.clone().into_bytes()) })
+                Ok(Presented {
+                    writ: writ.clone().into_bytes(),
+                    ancestors: Vec::new(),
+                    receipt: Some(receipt.clone().into_bytes()),
+                })
             }
             "pending" => Err(Inbound::Reply(approval_answer(id, name, params, a, view))),
             other => {
                 let reasons = view.decision.reasons.join("; ");
                 let d = Denial::new(
                     DenialCode::ApprovalsInsufficient,
-                    format!("approval request {} is {other}{}", view.request_id, if reasons.is_empty() { String::new() } else { format!(": {reasons}") }),
+                    format!(
+                        "approval request {} is {other}{}",
+                        view.request_id,
+                        if reasons.is_empty() { String::new() } else { format!(": {reasons}") }
+                    ),
                 );
                 Err(self.refuse(id, &d, &[]))
             }
@@ -566,11 +585,17 @@ impl Gateway {
                             _ if is_error => "tool_error",
                             _ => "returned",
                         };
-                        (format!("{kind} {} result_sha256={}", took(call.began), canon::digest(r)), Some(i64::from(is_error)))
+                        (
+                            format!("{kind} {} result_sha256={}", took(call.began), canon::digest(r)),
+                            Some(i64::from(is_error)),
+                        )
                     }
                     (None, Some(e)) => {
                         let code = e.get("code").and_then(Value::as_i64).unwrap_or_default();
-                        (format!("jsonrpc_error code={code} {} error_sha256={}", took(call.began), canon::digest(e)), None)
+                        (
+                            format!("jsonrpc_error code={code} {} error_sha256={}", took(call.began), canon::digest(e)),
+                            None,
+                        )
                     }
                     (None, None) => (format!("upstream_error {}", took(call.began)), None),
                 };
@@ -634,7 +659,8 @@ impl Gateway {
             definition_sha256: Some(definition),
         });
         writs.iter().any(|p| {
-            let evidence = Evidence { receipt: p.receipt.clone(), ancestors: p.ancestors.clone(), ..Evidence::default() };
+            let evidence =
+                Evidence { receipt: p.receipt.clone(), ancestors: p.ancestors.clone(), ..Evidence::default() };
             match self.pre.check_with(&p.writ, &attempt, evidence) {
                 Ok(_) => true,
                 Err(d) => d.code == DenialCode::ScopeArgs,

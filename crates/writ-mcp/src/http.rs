@@ -211,19 +211,27 @@ async fn handle(s: Arc<State>, req: Request<Incoming>) -> Response<Body> {
     let body = match Limited::new(body, s.limits.max_body).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            let e = error(&Value::Null, PARSE_ERROR, &format!("the body is larger than {} bytes", s.limits.max_body), None);
+            let e =
+                error(&Value::Null, PARSE_ERROR, &format!("the body is larger than {} bytes", s.limits.max_body), None);
             return json_response(StatusCode::PAYLOAD_TOO_LARGE, &e);
         }
     };
     let msg: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return json_response(StatusCode::BAD_REQUEST, &error(&Value::Null, PARSE_ERROR, &format!("not JSON: {e}"), None)),
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                &error(&Value::Null, PARSE_ERROR, &format!("not JSON: {e}"), None),
+            );
+        }
     };
     let mut writs: Vec<Presented> = Vec::new();
     for v in parts.headers.get_all(HEADER) {
         match header_writ(v.as_bytes()) {
             Ok(p) => writs.push(p),
-            Err(d) => return json_response(StatusCode::OK, &denial_error(msg.get("id").unwrap_or(&Value::Null), &d, None)),
+            Err(d) => {
+                return json_response(StatusCode::OK, &denial_error(msg.get("id").unwrap_or(&Value::Null), &d, None));
+            }
         }
     }
     let id = msg.get("id").cloned();
@@ -292,7 +300,8 @@ async fn forward(s: &Arc<State>, headers: &HeaderMap, message: Value, pending: P
         headers.insert("mcp-method", v);
     }
     if headers.contains_key("mcp-name")
-        && let Some(Ok(v)) = message.get("params").and_then(|p| p.get("name")).and_then(Value::as_str).map(HeaderValue::from_str)
+        && let Some(Ok(v)) =
+            message.get("params").and_then(|p| p.get("name")).and_then(Value::as_str).map(HeaderValue::from_str)
     {
         headers.insert("mcp-name", v);
     }
@@ -337,7 +346,11 @@ async fn forward(s: &Arc<State>, headers: &HeaderMap, message: Value, pending: P
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let st = s.clone();
     let rewritten = tokio::task::spawn_blocking(move || {
-        if sse { rewrite_sse(&st.gateway, &bytes, &id, pending) } else { rewrite_json(&st.gateway, &bytes, &id, pending) }
+        if sse {
+            rewrite_sse(&st.gateway, &bytes, &id, pending)
+        } else {
+            rewrite_json(&st.gateway, &bytes, &id, pending)
+        }
     })
     .await
     .unwrap_or_default();
@@ -356,7 +369,10 @@ async fn failed(s: &Arc<State>, pending: Pending, id: Value, why: String) -> Res
 fn rewrite_json(gw: &Gateway, bytes: &[u8], id: &Value, pending: Pending) -> Vec<u8> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(v) if v.get("id") == Some(id) => gw.outbound(pending, v).to_string().into_bytes(),
-        _ => gw.upstream_failed(pending, id, "its answer is not the JSON-RPC response to the request").to_string().into_bytes(),
+        _ => gw
+            .upstream_failed(pending, id, "its answer is not the JSON-RPC response to the request")
+            .to_string()
+            .into_bytes(),
     }
 }
 
@@ -375,7 +391,9 @@ fn rewrite_sse(gw: &Gateway, bytes: &[u8], id: &Value, pending: Pending) -> Vec<
             .join("\n");
         let parsed = serde_json::from_str::<Value>(&data).ok();
         let is_answer = parsed.as_ref().is_some_and(|v| {
-            v.get("method").is_none() && v.get("id") == Some(id) && (v.get("result").is_some() || v.get("error").is_some())
+            v.get("method").is_none()
+                && v.get("id") == Some(id)
+                && (v.get("result").is_some() || v.get("error").is_some())
         });
         match (parsed, is_answer, pending.take()) {
             (Some(v), true, Some(p)) => {

@@ -143,7 +143,8 @@ fn dispatch(
                 let mut map = lock(pending);
                 if map.contains_key(&key) {
                     drop(map);
-                    let e = error(id, INVALID_REQUEST, "a request with this id is still in progress; use a new id", None);
+                    let e =
+                        error(id, INVALID_REQUEST, "a request with this id is still in progress; use a new id", None);
                     let _ = to_client.send(e.to_string());
                     return;
                 }

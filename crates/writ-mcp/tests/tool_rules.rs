@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
-
 use serde_json::{Value, json};
 use writ_core::model::{Action, ArgRule, Scope, ToolAction};
 use writ_core::{Attempt, Capabilities, DenialCode, Sha256Digest, Timestamp, ToolAttempt, fixtures};
@@ -13,19 +12,21 @@ use writ_mcp::gateway::{DENIED, Inbound, META_KEY, Pending};
 use writ_mcp::{Config, Gateway, canon};
 
 fn tool(name: &str, args: &[(&str, ArgRule)]) -> ToolAction {
-    serde_json::from_value(json!({"name": name})).map(|mut t: ToolAction| {
-        t.args.0 = args.iter().map(|(k, r)| ((*k).to_owned(), r.clone())).collect();
-        t
-    })
-    .unwrap()
+    serde_json::from_value(json!({"name": name}))
+        .map(|mut t: ToolAction| {
+            t.args.0 = args.iter().map(|(k, r)| ((*k).to_owned(), r.clone())).collect();
+            t
+        })
+        .unwrap()
 }
 
 fn scope(actions: Vec<ToolAction>) -> Scope {
-    serde_json::from_value(json!({"actions": []})).map(|mut s: Scope| {
-        s.actions = actions.into_iter().map(Action::Tool).collect();
-        s
-    })
-    .unwrap()
+    serde_json::from_value(json!({"actions": []}))
+        .map(|mut s: Scope| {
+            s.actions = actions.into_iter().map(Action::Tool).collect();
+            s
+        })
+        .unwrap()
 }
 
 fn attempt(name: &str, args: &[(&str, &str)], def: Option<Sha256Digest>, all: Option<Sha256Digest>) -> Attempt {
@@ -48,7 +49,11 @@ fn a_range_admits_numbers_within_its_bounds_only() {
         assert_eq!(code(&s, &attempt("refund", &[("amount", ok)], None, None)), None, "{ok}");
     }
     for bad in ["0", "101", "100.01", "-5", "", " 5", "5 ", "NaN", "inf", "0x10", "five", "1e3"] {
-        assert_eq!(code(&s, &attempt("refund", &[("amount", bad)], None, None)), Some(DenialCode::ScopeArgs), "{bad:?}");
+        assert_eq!(
+            code(&s, &attempt("refund", &[("amount", bad)], None, None)),
+            Some(DenialCode::ScopeArgs),
+            "{bad:?}"
+        );
     }
     let open = scope(vec![tool("t", &[("n", ArgRule::Range { min: None, max: Some(-1) })])]);
     assert_eq!(code(&open, &attempt("t", &[("n", "-9223372036854775808")], None, None)), None);
@@ -76,7 +81,10 @@ fn the_definition_digest_is_scope_action_and_the_argument_digest_scope_args() {
     let s = scope(vec![t]);
     assert_eq!(code(&s, &attempt("refund", &[("amount", "5")], Some(def), Some(all))), None);
     let changed = Sha256Digest::of(b"a changed description");
-    assert_eq!(code(&s, &attempt("refund", &[("amount", "5")], Some(changed), Some(all))), Some(DenialCode::ScopeAction));
+    assert_eq!(
+        code(&s, &attempt("refund", &[("amount", "5")], Some(changed), Some(all))),
+        Some(DenialCode::ScopeAction)
+    );
     assert_eq!(code(&s, &attempt("refund", &[("amount", "5")], None, Some(all))), Some(DenialCode::ScopeAction));
     let other = canon::digest(&json!({"amount": "5"}));
     assert_eq!(code(&s, &attempt("refund", &[("amount", "5")], Some(def), Some(other))), Some(DenialCode::ScopeArgs));
@@ -153,7 +161,8 @@ fn now() -> i64 {
 fn offline_writ(actions: Vec<ToolAction>) -> Vec<u8> {
     let mut p = fixtures::predicate();
     let t = now();
-    (p.issued_at, p.validity.not_before, p.validity.not_after) = (Timestamp(t - 5), Timestamp(t - 5), Timestamp(t + 600));
+    (p.issued_at, p.validity.not_before, p.validity.not_after) =
+        (Timestamp(t - 5), Timestamp(t - 5), Timestamp(t + 600));
     p.scope = scope(actions);
     p.scope.offline = true;
     fixtures::sign(p)
@@ -185,7 +194,8 @@ fn the_gateway_forwards_a_permitted_call_without_the_writ_and_answers_the_rest_i
     let gw = gateway(dir.path());
     let w = offline_writ(vec![tool("refund", &[("amount", ArgRule::Range { min: Some(1), max: Some(9) })])]);
 
-    let Inbound::Forward { message, pending } = gw.inbound(call(1, "refund", json!({"amount": 5}), Some(&w)), &[]) else {
+    let Inbound::Forward { message, pending } = gw.inbound(call(1, "refund", json!({"amount": 5}), Some(&w)), &[])
+    else {
         panic!("a permitted call is forwarded");
     };
     assert_eq!(message["params"]["_meta"], json!({"progressToken": 1}), "the writ is stripped, the rest kept");
@@ -210,8 +220,12 @@ fn the_gateway_forwards_a_permitted_call_without_the_writ_and_answers_the_rest_i
     };
     assert_eq!(r["error"]["code"], json!(-32601));
 
-    let spooled: Vec<writ_core::entry::Entry> =
-        Spool::read(&dir.path().join("spool")).unwrap().entries.iter().map(|b| writ_core::entry::Entry::decode(b).unwrap()).collect();
+    let spooled: Vec<writ_core::entry::Entry> = Spool::read(&dir.path().join("spool"))
+        .unwrap()
+        .entries
+        .iter()
+        .map(|b| writ_core::entry::Entry::decode(b).unwrap())
+        .collect();
     let kinds: Vec<&str> = spooled.iter().map(|e| e.kind().as_str()).collect();
     assert_eq!(kinds, ["exec_start", "exec_end", "denial", "denial", "denial", "denial"]);
     let writ_core::entry::Entry::ExecEnd(end) = &spooled[1] else { panic!() };
@@ -234,9 +248,10 @@ fn a_listing_shows_only_permitted_tools_with_their_definition_digest() {
     let list = |w: &[u8]| {
         use base64::Engine as _;
         let b = base64::engine::general_purpose::STANDARD.encode(w);
-        let Inbound::Forward { message, pending } =
-            gw.inbound(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"_meta": {META_KEY: b}}}), &[])
-        else {
+        let Inbound::Forward { message, pending } = gw.inbound(
+            json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list", "params": {"_meta": {META_KEY: b}}}),
+            &[],
+        ) else {
             panic!()
         };
         assert!(message["params"].get("_meta").is_none());
