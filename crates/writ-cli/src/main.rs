@@ -75,6 +75,8 @@ enum Command {
     Man(cmd::completions::ManArgs),
     /// Rebuild the authority's state from the ledger (--check: name every difference).
     Recover(cmd::recover::RecoverArgs),
+    /// Mint a narrower child of a writ you hold, for a sub-agent (signed by your holder key).
+    Delegate(cmd::delegate::DelegateArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -112,6 +114,7 @@ fn main() -> ExitCode {
         Command::Completions(a) => cmd::completions::completions(a),
         Command::Man(a) => cmd::completions::man(a),
         Command::Recover(a) => cmd::recover::run(a),
+        Command::Delegate(a) => cmd::delegate::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };
     match result {

@@ -35,6 +35,10 @@ pub struct ExecArgs {
     /// The ledger receipt of the writ (default: WRIT.receipt when it exists).
     #[arg(long, value_name = "FILE")]
     pub receipt: Option<PathBuf>,
+    /// The ancestors of a delegated writ (default: WRIT.chain when it exists;
+    /// written by `writ delegate`).
+    #[arg(long, value_name = "FILE")]
+    pub chain: Option<PathBuf>,
     /// Online: seconds between revocation checks while the program runs
     /// (default 1; at most the trust root's `status_max_age_secs`).
     #[arg(long, value_name = "SECS")]
@@ -152,16 +156,30 @@ fn read_writ(path: &Path) -> Result<Vec<u8>, Denial> {
     Ok(buf)
 }
 
+/// FILE as given, else `WRIT.<ext>` when it exists.
+fn beside(writ: &Path, given: Option<&PathBuf>, ext: &str) -> Option<PathBuf> {
+    let default = PathBuf::from(format!("{}.{ext}", writ.display()));
+    given.cloned().or_else(|| default.exists().then_some(default))
+}
+
 fn read_receipt(args: &ExecArgs) -> Result<Option<Vec<u8>>, Denial> {
-    let default = PathBuf::from(format!("{}.receipt", args.writ.display()));
-    let path = match &args.receipt {
-        Some(p) => p.clone(),
-        None if default.exists() => default,
-        None => return Ok(None),
-    };
+    let Some(path) = beside(&args.writ, args.receipt.as_ref(), "receipt") else { return Ok(None) };
     files::read_bounded(&path, writ_core::limits::MAX_RECEIPT_BYTES)
         .map(Some)
         .map_err(|e| Denial::new(DenialCode::Malformed, format!("receipt: {e:#}")))
+}
+
+/// The ancestors of a delegated writ from its chain file (none without one).
+///
+/// # Errors
+/// `malformed`: an unreadable chain file or one that does not parse.
+pub fn read_chain(writ: &Path, given: Option<&PathBuf>) -> Result<Vec<Vec<u8>>, Denial> {
+    let Some(path) = beside(writ, given, "chain") else { return Ok(Vec::new()) };
+    let max = (writ_core::limits::MAX_ENVELOPE_BYTES * 4 / 3 + 64) * writ_core::limits::MAX_DEPTH as usize;
+    let bytes = files::read_bounded(&path, max)
+        .map_err(|e| Denial::new(DenialCode::Malformed, format!("chain `{}`: {e:#}", path.display())))?;
+    writ_core::delegate::Chain::parse(&bytes)
+        .map_err(|e| Denial::new(DenialCode::Malformed, format!("`{}`: {e}", path.display())))
 }
 
 /// `exec` as `prog` (`writ` passes its embedded authority for `--home`).
@@ -190,14 +208,17 @@ pub fn run(args: ExecArgs, prog: &str, embedded: Option<Embedded>) -> anyhow::Re
         Ok(r) => r,
         Err(d) => return Ok(out.denied(&d)),
     };
-    let writ = match read_writ(&args.writ).and_then(|w| read_receipt(&args).map(|r| (w, r))) {
+    let writ = match read_writ(&args.writ)
+        .and_then(|w| read_receipt(&args).map(|r| (w, r)))
+        .and_then(|(w, r)| read_chain(&args.writ, args.chain.as_ref()).map(|c| (w, r, c)))
+    {
         Ok(w) => w,
         Err(d) => {
             let _ = record_denial(&recorder, &d, &[], &host);
             return Ok(out.denied(&d));
         }
     };
-    let (writ, receipt) = writ;
+    let (writ, receipt, ancestors) = writ;
     let Some((program, rest)) = args.invocation.split_first() else {
         return Err(UsageError("give PROGRAM ARGS after `--`".into()).into());
     };
@@ -214,6 +235,7 @@ pub fn run(args: ExecArgs, prog: &str, embedded: Option<Embedded>) -> anyhow::Re
     let req = ExecRequest {
         writ,
         receipt,
+        ancestors,
         program: program.clone(),
         args: rest.to_vec(),
         env,

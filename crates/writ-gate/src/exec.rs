@@ -75,6 +75,9 @@ pub struct ExecRequest {
     pub writ: Vec<u8>,
     /// The writ's ledger receipt, if the caller has one.
     pub receipt: Option<Vec<u8>>,
+    /// Envelopes of the writ's ancestors, parent first, for a delegated writ
+    /// (`WRIT.chain`, `docs/format.md` §18); empty for a root writ.
+    pub ancestors: Vec<Vec<u8>>,
     /// The program as invoked: an absolute path, or a bare name the writ
     /// names.
     pub program: String,
@@ -167,7 +170,8 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
     let cwd = claims.cwd().map_or_else(|| req.cwd.clone(), PathBuf::from);
     let attempt = exec_attempt(&program, &req.args, &env, &cwd);
     let host = req.host.clone();
-    let evidence = || Evidence { receipt: req.receipt.clone(), ..Evidence::default() };
+    let evidence =
+        || Evidence { receipt: req.receipt.clone(), ancestors: req.ancestors.clone(), ..Evidence::default() };
     let (permit, online) = match &req.mode {
         ExecMode::Offline => {
             let gate = Gate::new(req.trust.clone(), host).with_mode(Mode::Offline);
@@ -181,7 +185,8 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
                 evidence(),
             )?;
             let (id, envelope) = (pre.verified().id().to_owned(), pre.verified().envelope_digest());
-            let issuer = pre.verified().predicate().issuer;
+            // A delegated writ's status is signed by its chain's root issuer.
+            let issuer = pre.verified().root_issuer();
             let consume = pre.verified().scope().uses.is_some();
             let checked = fetch_status(api.as_ref(), &req.trust, &issuer, &id, &envelope, consume)?;
             let evidence = Evidence { status: checked.status, use_count: checked.use_count, ..evidence() };

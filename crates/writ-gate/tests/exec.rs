@@ -91,6 +91,7 @@ impl World {
         ExecRequest {
             writ,
             receipt: None,
+            ancestors: Vec::new(),
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env,
@@ -318,6 +319,7 @@ impl Online {
         ExecRequest {
             writ: writ.0,
             receipt: Some(writ.1),
+            ancestors: Vec::new(),
             program: program.into(),
             args: args.iter().map(|s| s.to_string()).collect(),
             env: BTreeMap::new(),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod bench;
 pub mod bounds;
 pub mod completions;
+pub mod delegate;
 pub mod demo;
 pub mod deny;
 pub mod exec;
