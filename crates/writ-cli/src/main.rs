@@ -77,6 +77,8 @@ enum Command {
     Recover(cmd::recover::RecoverArgs),
     /// Mint a narrower child of a writ you hold, for a sub-agent (signed by your holder key).
     Delegate(cmd::delegate::DelegateArgs),
+    /// Run a transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.
+    Witness(cmd::witness::WitnessArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -114,6 +116,7 @@ fn main() -> ExitCode {
         Command::Completions(a) => cmd::completions::completions(a),
         Command::Man(a) => cmd::completions::man(a),
         Command::Recover(a) => cmd::recover::run(a),
+        Command::Witness(a) => cmd::witness::run(a),
         Command::Delegate(a) => cmd::delegate::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };

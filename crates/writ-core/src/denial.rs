@@ -65,6 +65,12 @@ pub enum DenialCode {
     ReceiptMissing,
     /// The receipt does not prove this writ's issuance in the ledger.
     ReceiptInvalid,
+    /// Fewer of the trust root's witnesses cosigned the receipt's checkpoint
+    /// than its witness policy requires.
+    WitnessQuorum,
+    /// A witness cosignature on the receipt's checkpoint does not verify over
+    /// it (made for another checkpoint) or predates the writ.
+    WitnessStale,
     /// A child writ grants more than its parent.
     LineageWidened,
     /// The parent is missing, does not verify, or does not match the reference.
@@ -86,7 +92,7 @@ pub enum DenialCode {
 
 impl DenialCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 33] = [
+    pub const ALL: [Self; 35] = [
         Self::Malformed,
         Self::TooLarge,
         Self::Unsupported,
@@ -113,6 +119,8 @@ impl DenialCode {
         Self::Replayed,
         Self::ReceiptMissing,
         Self::ReceiptInvalid,
+        Self::WitnessQuorum,
+        Self::WitnessStale,
         Self::LineageWidened,
         Self::LineageBroken,
         Self::DelegationSignature,
@@ -152,6 +160,8 @@ impl DenialCode {
             Self::Replayed => "replayed",
             Self::ReceiptMissing => "receipt_missing",
             Self::ReceiptInvalid => "receipt_invalid",
+            Self::WitnessQuorum => "witness_quorum",
+            Self::WitnessStale => "witness_stale",
             Self::LineageWidened => "lineage_widened",
             Self::LineageBroken => "lineage_broken",
             Self::DelegationSignature => "delegation_signature",
@@ -193,6 +203,9 @@ impl DenialCode {
             Self::StatusUnknown => "make the authority reachable so the gate can check revocation status",
             Self::Replayed => "the writ's uses are spent; request a new writ",
             Self::ReceiptMissing | Self::ReceiptInvalid => "present the writ with the receipt the authority returned",
+            Self::WitnessQuorum | Self::WitnessStale => {
+                "fetch the writ's receipt again from the authority once its witnesses have cosigned a checkpoint covering it"
+            }
             Self::LineageWidened | Self::LineageBroken => "present the full, unmodified delegation chain",
             Self::DelegationSignature => "a child writ must be signed by the holder key its parent names",
             Self::DelegationDepth | Self::DelegationWidened => {

@@ -47,6 +47,7 @@ pub mod trust;
 pub mod trust_chain;
 pub mod unverified;
 pub mod verify;
+pub mod witness;
 
 /// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
 pub use writ_tlog as tlog;

@@ -8,10 +8,14 @@
 //! and the inclusion proof must lead from the entry's leaf hash to that
 //! checkpoint's root. This is what lets a gate refuse a writ that was never
 //! logged, even one signed with a stolen issuer key (invariant 7).
+//!
+//! When the trust root gives that ledger key a witness policy, the
+//! checkpoint note must also carry the cosignatures of a quorum of its
+//! witnesses (see [`crate::witness`]): a log that shows a gate a fork cannot
+//! get it cosigned by witnesses that saw the other branch.
 
 use alloc::string::String;
 
-use writ_tlog::note::VerifierKey;
 use writ_tlog::tlog_proof::TlogProof;
 
 use crate::denial::{Denial, DenialCode};
@@ -56,7 +60,7 @@ pub fn check(receipt: &[u8], trust: &TrustRoot, p: &Predicate, envelope: &Sha256
     }
     let mut last_error = String::from("the trust root lists no ledger key");
     for k in trust.keys().iter().filter(|k| k.has_role(Role::Ledger) && !k.entry.revoked) {
-        let verifier = match VerifierKey::new(&k.entry.name, *k.key.as_dalek()) {
+        let verifier = match k.note_verifier() {
             Ok(v) => v,
             Err(e) => {
                 last_error = alloc::format!("ledger key `{}`: {e}", k.entry.name);
@@ -65,6 +69,11 @@ pub fn check(receipt: &[u8], trust: &TrustRoot, p: &Predicate, envelope: &Sha256
         };
         match proof.verify_entry(extra, &k.entry.name, &verifier) {
             Ok(v) => {
+                // The log's witness policy (trust root, k of n): the
+                // checkpoint must carry the quorum's cosignatures.
+                if let Some(policy) = crate::witness::policy(&k.entry) {
+                    crate::witness::check(&proof.checkpoint, &policy, p.issued_at)?;
+                }
                 return Ok(ReceiptInfo { index: v.index, tree_size: v.checkpoint.size, origin: v.checkpoint.origin });
             }
             Err(e) => last_error = alloc::format!("{e}"),

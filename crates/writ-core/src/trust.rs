@@ -88,6 +88,14 @@ pub struct TrustedKeyFile {
     /// Revoked keys verify nothing, ever.
     #[serde(default)]
     pub revoked: bool,
+    /// Ledger keys only: the witnesses whose cosignatures (C2SP
+    /// `tlog-cosignature`) this log's checkpoints need (see [`crate::witness`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub witnesses: Vec<crate::witness::WitnessFile>,
+    /// Ledger keys only: how many distinct `witnesses` must have cosigned
+    /// the checkpoint of a receipt (k of n).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub witness_quorum: Option<u32>,
 }
 
 /// The trust-root file.
@@ -252,6 +260,7 @@ impl TrustRoot {
         {
             return Err(TrustError::Invalid(alloc::format!("key `{name}`: not_before must be before not_after")));
         }
+        crate::witness::validate(&entry).map_err(TrustError::Invalid)?;
         if self.by_id.contains_key(&entry.key_id) {
             return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
         }
@@ -368,5 +377,7 @@ pub fn key_entry(name: &str, roles: Vec<Role>, groups: Vec<String>, key: &Public
         not_before: None,
         not_after: None,
         revoked: false,
+        witnesses: Vec::new(),
+        witness_quorum: None,
     }
 }

@@ -166,6 +166,7 @@ struct Shared {
     failure: Mutex<Option<String>>,
     tile_error: Mutex<Option<String>>,
     max_pending: usize,
+    witnessing: RwLock<Option<Arc<dyn crate::witnessing::Witnessing>>>,
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`
@@ -323,6 +324,7 @@ impl Ledger {
             failure: Mutex::new(None),
             tile_error: Mutex::new(None),
             max_pending: opts.max_pending.max(1),
+            witnessing: RwLock::new(None),
         });
         let (tile_tx, tile_writer) = match &opts.tiles_dir {
             Some(dir) => {
@@ -447,6 +449,7 @@ impl Ledger {
     pub fn append_with_receipt(&self, entry: Vec<u8>) -> Result<Receipt> {
         let rx = self.submit(vec![entry])?;
         let (index, checkpoint) = Self::wait(&rx)?;
+        let checkpoint = self.witnessed_or(checkpoint, index + 1);
         let inclusion = self.inclusion_proof(index, checkpoint.checkpoint.size)?;
         Ok(Receipt { index, inclusion, checkpoint })
     }
@@ -485,8 +488,38 @@ impl Ledger {
         let rx = self.submit(entries)?;
         let (start, checkpoint) = Self::wait(&rx)?;
         let index = start + n - 1;
+        let checkpoint = self.witnessed_or(checkpoint, index + 1);
         let inclusion = self.inclusion_proof(index, checkpoint.checkpoint.size)?;
         Ok((start..start + n, Receipt { index, inclusion, checkpoint }))
+    }
+
+    /// Have this ledger's checkpoints witnessed: receipts are then proven
+    /// against a checkpoint `w` got cosigned (when it gets one within its
+    /// bound), and [`Ledger::witnessed_checkpoint`] serves the latest.
+    /// `None` stops witnessing.
+    pub fn set_witnessing(&self, w: Option<Arc<dyn crate::witnessing::Witnessing>>) {
+        *self.shared.witnessing.write().unwrap_or_else(std::sync::PoisonError::into_inner) = w;
+    }
+
+    fn witnessing(&self) -> Option<Arc<dyn crate::witnessing::Witnessing>> {
+        self.shared.witnessing.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The latest checkpoint the witnesses cosigned (its note carries their
+    /// cosignature lines), `None` when this ledger is not witnessed or
+    /// nothing was cosigned yet.
+    #[must_use]
+    pub fn witnessed_checkpoint(&self) -> Option<Arc<SignedCheckpoint>> {
+        self.witnessing().and_then(|w| w.latest())
+    }
+
+    /// A cosigned checkpoint covering `size` entries when witnessing is on
+    /// and the witnesses cosign one in time, else `bare`.
+    fn witnessed_or(&self, bare: Arc<SignedCheckpoint>, size: u64) -> Arc<SignedCheckpoint> {
+        match self.witnessing() {
+            Some(w) => w.witnessed(self, size).filter(|c| c.checkpoint.size >= size).unwrap_or(bare),
+            None => bare,
+        }
     }
 
     /// Run `f` on the reader connection; after a connection-level failure

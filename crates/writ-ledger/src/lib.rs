@@ -63,6 +63,7 @@ pub mod semantic;
 pub mod sqlite;
 mod store;
 pub mod tiles;
+pub mod witnessing;
 
 pub use checkpoint::SignedCheckpoint;
 pub use error::{LedgerError, Result};

@@ -23,6 +23,7 @@ pub mod httpsig;
 mod metrics;
 pub mod openapi;
 pub mod web;
+pub mod witnessing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,6 +72,7 @@ impl AppState {
     /// Wrap an authority.
     #[must_use]
     pub fn new(authority: Arc<Authority>) -> Arc<Self> {
+        witnessing::install(&authority);
         Arc::new(Self { authority, nonces: Mutex::new(HashMap::new()), metrics: Metrics::default() })
     }
 }
@@ -455,6 +457,20 @@ async fn checkpoint(State(st): S) -> Response {
     text(st.authority.ledger().latest_checkpoint().note.clone().into_bytes(), "no-cache")
 }
 
+/// `GET /v1/log/witnessed-checkpoint`: the latest checkpoint a quorum of
+/// the trust root's witnesses cosigned (the log's signature line, then the
+/// cosignature lines); 404 when the log is not witnessed or nothing was
+/// cosigned yet.
+async fn witnessed_checkpoint(State(st): S) -> ApiResult<Response> {
+    match st.authority.ledger().witnessed_checkpoint() {
+        Some(cp) => Ok(text(cp.note.clone().into_bytes(), "no-cache")),
+        None => Err(ApiError::new(
+            ApiErrorCode::NotFound,
+            "no witnessed checkpoint: the trust root names no witnesses for this log, or none has cosigned yet",
+        )),
+    }
+}
+
 async fn tile(State(st): S, TilePath(path): TilePath) -> ApiResult<Response> {
     let a = st.authority.clone();
     let p = format!("tile/{path}");
@@ -749,6 +765,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/nonces", post(nonce))
         .route("/v1/records", post(record))
         .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/witnessed-checkpoint", get(witnessed_checkpoint))
         .route("/v1/log/tile/{*path}", get(tile))
         .route("/v1/log/proof/{index}", get(proof))
         .route("/v1/log/entries/{index}", get(entry))

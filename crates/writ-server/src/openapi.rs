@@ -235,6 +235,19 @@ fn paths() -> Value {
         },
     );
     add(
+        "/v1/log/witnessed-checkpoint",
+        "get",
+        Op {
+            summary: "latest checkpoint cosigned by a quorum of the trust root's witnesses (C2SP signed note with cosignature lines)",
+            id: "witnessedCheckpoint",
+            auth: false,
+            params: vec![],
+            body: None,
+            ok: ok_text("a C2SP signed note with tlog-cosignature lines"),
+            errors: &["404", "503"],
+        },
+    );
+    add(
         "/v1/log/tile/{path}",
         "get",
         Op {

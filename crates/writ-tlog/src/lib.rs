@@ -14,6 +14,7 @@
 //! | [`tree`] | tree geometry: stored-hash indexes, the compact [`tree::Frontier`], and the node lists proof generation needs |
 //! | [`note`] | C2SP `signed-note` with Ed25519: sign, verify, verifier-key strings |
 //! | [`checkpoint`] | C2SP `tlog-checkpoint` body parse / format |
+//! | [`cosig`] | C2SP `tlog-cosignature` (`cosignature/v1`, Ed25519): cosign, verify, witness quorum |
 //! | [`tile`] | C2SP `tlog-tiles` path encoding (`tile/0/x001/x234/067.p/12`) |
 //! | [`tlog_proof`] | C2SP `tlog-proof@v1`: an offline proof of one entry |
 //!
@@ -37,6 +38,7 @@
 extern crate alloc;
 
 pub mod checkpoint;
+pub mod cosig;
 mod error;
 pub mod hash;
 pub mod note;

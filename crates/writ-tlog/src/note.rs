@@ -29,7 +29,7 @@ pub const MAX_KEY_NAME: usize = 256;
 /// Signature type byte of Ed25519 keys.
 pub const ALG_ED25519: u8 = 0x01;
 
-const EM_DASH_PREFIX: &str = "\u{2014} ";
+pub(crate) const EM_DASH_PREFIX: &str = "\u{2014} ";
 const WHAT: &str = "signed note";
 
 fn malformed(detail: &'static str) -> TlogError {
@@ -48,13 +48,51 @@ pub fn valid_key_name(name: &str) -> bool {
 /// The Ed25519 note key id of `(name, pubkey)`.
 #[must_use]
 pub fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+    key_id_for(name, ALG_ED25519, public_key)
+}
+
+/// `SHA-256(name ‖ 0x0A ‖ alg ‖ pubkey)[:4]`, big-endian: the key id of a
+/// signature type `alg` (0x01 note signatures, 0x04 cosignatures).
+pub(crate) fn key_id_for(name: &str, alg: u8, public_key: &[u8; 32]) -> u32 {
     let mut buf = Vec::with_capacity(name.len() + 2 + 32);
     buf.extend_from_slice(name.as_bytes());
     buf.push(b'\n');
-    buf.push(ALG_ED25519);
+    buf.push(alg);
     buf.extend_from_slice(public_key);
     let h = sha256(&buf);
     u32::from_be_bytes([h[0], h[1], h[2], h[3]])
+}
+
+/// Split a verifier key string `<name>+<hex key id>+<base64(alg ‖ pubkey)>`
+/// whose signature type byte must be `alg`: the name, the stated key id and
+/// the Ed25519 key. The caller checks the id against the key.
+pub(crate) fn split_vkey<'a>(s: &'a str, alg: u8, what: &'static str) -> Result<(&'a str, u32, VerifyingKey), TlogError> {
+    let bad = |detail| TlogError::Malformed { what, detail };
+    if s.len() > MAX_KEY_NAME + 64 {
+        return Err(TlogError::TooLarge { what, max: MAX_KEY_NAME + 64 });
+    }
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad("expected `<name>+<key id>+<key>`"));
+    };
+    if hex_id.len() != 8 || !hex_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(bad("key id must be 8 lowercase hex digits"));
+    }
+    let id = u32::from_str_radix(hex_id, 16).map_err(|_| bad("key id is not hex"))?;
+    let raw = STANDARD.decode(b64).map_err(|_| bad("key is not standard base64"))?;
+    let Some((&got, pk)) = raw.split_first() else {
+        return Err(bad("key is empty"));
+    };
+    if got != alg {
+        return Err(bad(if alg == ALG_ED25519 {
+            "unsupported signature algorithm (only Ed25519, 0x01)"
+        } else {
+            "unsupported signature type (only Ed25519 cosignature/v1, 0x04)"
+        }));
+    }
+    let pk: [u8; 32] = pk.try_into().map_err(|_| bad("Ed25519 key must be 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&pk).map_err(|_| bad("invalid Ed25519 public key"))?;
+    Ok((name, id, key))
 }
 
 /// A verifier: a key name and an Ed25519 public key.
@@ -86,30 +124,10 @@ impl VerifierKey {
     /// [`TlogError::Malformed`] for any deviation, including a key id that
     /// does not match the key.
     pub fn parse(s: &str) -> Result<Self, TlogError> {
-        let bad = |detail| TlogError::Malformed { what: "verifier key", detail };
-        if s.len() > MAX_KEY_NAME + 64 {
-            return Err(TlogError::TooLarge { what: "verifier key", max: MAX_KEY_NAME + 64 });
-        }
-        let mut parts = s.splitn(3, '+');
-        let (Some(name), Some(hex_id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad("expected `<name>+<key id>+<key>`"));
-        };
-        if hex_id.len() != 8 || !hex_id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(bad("key id must be 8 lowercase hex digits"));
-        }
-        let id = u32::from_str_radix(hex_id, 16).map_err(|_| bad("key id is not hex"))?;
-        let raw = STANDARD.decode(b64).map_err(|_| bad("key is not standard base64"))?;
-        let Some((&alg, pk)) = raw.split_first() else {
-            return Err(bad("key is empty"));
-        };
-        if alg != ALG_ED25519 {
-            return Err(bad("unsupported signature algorithm (only Ed25519, 0x01)"));
-        }
-        let pk: [u8; 32] = pk.try_into().map_err(|_| bad("Ed25519 key must be 32 bytes"))?;
-        let key = VerifyingKey::from_bytes(&pk).map_err(|_| bad("invalid Ed25519 public key"))?;
+        let (name, id, key) = split_vkey(s, ALG_ED25519, "verifier key")?;
         let v = Self::new(name, key)?;
         if v.id != id {
-            return Err(bad("key id does not match the name and key"));
+            return Err(TlogError::Malformed { what: "verifier key", detail: "key id does not match the name and key" });
         }
         Ok(v)
     }

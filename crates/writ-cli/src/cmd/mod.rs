@@ -26,3 +26,4 @@ pub mod status;
 pub mod sync;
 pub mod trust;
 pub mod verify;
+pub mod witness;
