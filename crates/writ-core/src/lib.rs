@@ -49,6 +49,7 @@ pub mod unverified;
 pub mod verify;
 pub mod witness;
 
+pub mod webauthn;
 /// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
 pub use writ_tlog as tlog;
 
