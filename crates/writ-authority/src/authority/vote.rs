@@ -4,7 +4,7 @@
 use writ_core::approval::{self, Verdict};
 use writ_core::entry::{self, Entry};
 use writ_core::trust::Role;
-use writ_core::{Sha256Digest, Timestamp};
+use writ_core::{KeyId, Sha256Digest, Timestamp};
 
 use super::once::{CallOptions, Op, Slot};
 use super::{Authority, Identity, bad, truncate};
@@ -12,6 +12,41 @@ use crate::error::{AuthorityError, Result};
 use crate::model::{MAX_REASON, RequestView};
 use crate::state::{self, RequestStatus, verdict_str};
 use crate::text::check_display;
+
+/// How a vote is signed: the approver's Ed25519 signature over
+/// [`approval::signing_input`], or a passkey's WebAuthn assertion whose
+/// challenge is that input (see [`writ_core::webauthn`]).
+#[derive(Clone, Copy, Debug)]
+pub enum VoteSignature<'a> {
+    /// Ed25519 signature bytes.
+    Ed25519(&'a [u8]),
+    /// A WebAuthn assertion by a passkey of the trust root.
+    Passkey(&'a writ_core::webauthn::Assertion),
+}
+
+/// Prefix of a passkey approval as stored in a vote's `sig` column: the
+/// JSON of its WebAuthn parts and DER signature follows.
+const STORED_PASSKEY: &str = "webauthn:";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPasskey {
+    #[serde(flatten)]
+    parts: writ_core::webauthn::AssertionParts,
+    sig: String,
+}
+
+/// The writ's approval of a stored approving vote (`sig` as stored: base64
+/// Ed25519, or a passkey's assertion).
+pub(super) fn stored_approval(approver: KeyId, time: Timestamp, sig: String) -> Result<writ_core::model::Approval> {
+    match sig.strip_prefix(STORED_PASSKEY) {
+        None => Ok(writ_core::model::Approval { approver, time, sig, webauthn: None }),
+        Some(json) => {
+            let s: StoredPasskey = serde_json::from_str(json)
+                .map_err(|e| AuthorityError::Internal(format!("stored passkey approval: {e}")))?;
+            Ok(writ_core::model::Approval { approver, time, sig: s.sig, webauthn: Some(s.parts) })
+        }
+    }
+}
 
 impl Authority {
     /// An approver's vote: `signature` is their Ed25519 signature over
@@ -65,12 +100,44 @@ impl Authority {
         caller.require(Role::Approver, "approve or deny requests")?;
         if let Some(r) = reason {
             if r.trim().is_empty() || r.len() > MAX_REASON {
+    ) -> Result<RequestView> {
+        self.vote_signed(caller, id, verdict, VoteSignature::Ed25519(signature), signed_at, reason, opts, now)
+    }
+
+    /// [`Self::vote_with`] signed either way ([`VoteSignature`]): with a
+    /// passkey, `caller` is the passkey's identity (its key id, name and
+    /// groups from the trust root's `passkeys`) and the assertion must
+    /// verify as [`writ_core::webauthn::verify_assertion`] says, over the
+    /// signing input of the stored request digest, `verdict` and `signed_at`.
+    ///
+    /// # Errors
+    /// As [`Self::vote_with`]; `bad_signature` naming the WebAuthn check
+    /// that failed (`webauthn_challenge`, `webauthn_rp_id`, ...).
+    #[expect(clippy::too_many_arguments, reason = "the arguments of one vote")]
+    pub fn vote_signed(
+        &self,
+        caller: &Identity,
+        id: &str,
+        verdict: Verdict,
+        signature: VoteSignature<'_>,
+        signed_at: Timestamp,
+        reason: Option<&str>,
+        opts: &CallOptions,
+        now: Timestamp,
                 return Err(bad(format!("a vote's reason is 1 to {MAX_REASON} bytes; shorten it or leave it out")));
             }
             check_display("reason", r)?;
         }
         let mut body = format!("{id}\0{}\0{}\0", verdict_str(verdict), signed_at.unix()).into_bytes();
-        body.extend_from_slice(signature);
+        match signature {
+            VoteSignature::Ed25519(sig) => body.extend_from_slice(sig),
+            VoteSignature::Passkey(a) => {
+                for part in [&a.authenticator_data, &a.client_data_json, &a.signature] {
+                    body.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    body.extend_from_slice(part);
+                }
+            }
+        }
         // The reason is part of the call: a retry with another reason under
         // the same idempotency key is another call.
         if let Some(r) = reason {
@@ -94,7 +161,7 @@ impl Authority {
         caller: &Identity,
         id: &str,
         verdict: Verdict,
-        signature: &[u8],
+        signature: VoteSignature<'_>,
         signed_at: Timestamp,
         reason: Option<&str>,
         opts: &CallOptions,
@@ -133,20 +200,43 @@ impl Authority {
                 )));
             }
             let digest = Sha256Digest::from_hex(&row.digest).map_err(|e| AuthorityError::Internal(e.into()))?;
-            let key = self.public_key(&caller.key_id).ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
-            if !key.verify_strict(&approval::signing_input(&digest, verdict, signed_at), signature) {
-                return Err(AuthorityError::BadSignature(format!(
-                    "the signature does not verify over the {} input for request digest {digest} at {signed_at}; sign what `writ pending` shows",
-                    verdict_str(verdict)
-                )));
-            }
+            let input = approval::signing_input(&digest, verdict, signed_at);
+            let sig_b64 = match signature {
+                VoteSignature::Ed25519(sig) => {
+                    let key = self
+                        .public_key(&caller.key_id)
+                        .ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
+                    if !key.verify_strict(&input, sig) {
+                        return Err(AuthorityError::BadSignature(format!(
+                            "the signature does not verify over the {} input for request digest {digest} at {signed_at}; sign what `writ pending` shows",
+                            verdict_str(verdict)
+                        )));
+                    }
+                    writ_core::b64::encode(sig)
+                }
+                VoteSignature::Passkey(a) => {
+                    let trust = self.trust();
+                    let pk = trust
+                        .passkey(&caller.key_id)
+                        .ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
+                    writ_core::webauthn::verify_assertion(&pk.credential, &input, a).map_err(|e| {
+                        AuthorityError::BadSignature(format!(
+                            "the passkey assertion is refused: {e}; its challenge must be base64url of the {} input for request digest {digest} at {signed_at}",
+                            verdict_str(verdict)
+                        ))
+                    })?;
+                    let (parts, sig) = a.encode();
+                    let json = serde_json::to_string(&StoredPasskey { parts, sig })
+                        .map_err(|e| AuthorityError::Internal(e.to_string()))?;
+                    format!("{STORED_PASSKEY}{json}")
+                }
+            };
             // Distinct approvers: one vote per key and per trust-root name
             // (a person holding two approver keys still counts once).
             let seen = state::has_voted(t, id, &caller.key_id.to_string(), &caller.name)?;
             if seen {
                 return Err(AuthorityError::AlreadyVoted(id.into()));
             }
-            let sig_b64 = writ_core::b64::encode(signature);
             let approval_obj = serde_json::json!({
                 "request_id": id, "approver": caller.key_id.to_string(), "verdict": verdict_str(verdict),
                 "time": signed_at.to_rfc3339(), "sig": sig_b64,
