@@ -120,6 +120,12 @@ pub struct TrustRootFile {
     /// offline (without asking the authority about revocation).
     #[serde(default = "default_offline_lifetime")]
     pub max_offline_lifetime_secs: u64,
+    /// How far after the authority's clock an approval's signed time may lie
+    /// (approvers' clocks drift), in seconds; absent:
+    /// [`DEFAULT_APPROVAL_SKEW_SECS`], at most [`MAX_APPROVAL_SKEW_SECS`].
+    /// See [`TrustRootFile::approval_skew`].
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub approval_skew_secs: Option<u64>,
     /// The keys.
     pub keys: Vec<TrustedKeyFile>,
 }
@@ -134,6 +140,20 @@ pub const DEFAULT_MAX_OFFLINE_LIFETIME_SECS: u64 = 600;
 
 fn default_offline_lifetime() -> u64 {
     DEFAULT_MAX_OFFLINE_LIFETIME_SECS
+}
+
+/// Default of [`TrustRootFile::approval_skew_secs`].
+pub const DEFAULT_APPROVAL_SKEW_SECS: u64 = 30;
+/// Largest [`TrustRootFile::approval_skew_secs`] a trust root may set.
+pub const MAX_APPROVAL_SKEW_SECS: u64 = 300;
+
+impl TrustRootFile {
+    /// The allowance for an approval signed after the authority's clock:
+    /// `approval_skew_secs`, or [`DEFAULT_APPROVAL_SKEW_SECS`] when absent.
+    #[must_use]
+    pub fn approval_skew(&self) -> u64 {
+        self.approval_skew_secs.unwrap_or(DEFAULT_APPROVAL_SKEW_SECS)
+    }
 }
 
 /// An optional member is absent or has a value; `null` is refused.
@@ -315,6 +335,7 @@ impl TrustRoot {
                 require_status: false,
                 status_max_age_secs: default_status_age(),
                 max_offline_lifetime_secs: DEFAULT_MAX_OFFLINE_LIFETIME_SECS,
+                approval_skew_secs: None,
                 keys: Vec::new(),
             },
             keys: Vec::new(),
@@ -351,6 +372,13 @@ impl TrustRoot {
         }
         if file.keys.len() + file.passkeys.len() > MAX_TRUST_KEYS {
             return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys and passkeys")));
+        }
+        if let Some(s) = file.approval_skew_secs
+            && s > MAX_APPROVAL_SKEW_SECS
+        {
+            return Err(TrustError::Invalid(alloc::format!(
+                "approval_skew_secs {s} is more than {MAX_APPROVAL_SKEW_SECS}; fix the approvers' clocks instead"
+            )));
         }
         let mut root = Self {
             keys: Vec::new(),
@@ -557,6 +585,13 @@ impl TrustSettings<'_> {
     /// Sets the longest lifetime of a writ that may run offline.
     pub fn max_offline_lifetime_secs(&mut self, v: u64) -> &mut Self {
         self.file.max_offline_lifetime_secs = v;
+        self
+    }
+    /// Sets the allowance for approvals signed after the authority's clock
+    /// (`None`: the default); [`TrustRoot::from_file`] refuses more than
+    /// [`MAX_APPROVAL_SKEW_SECS`].
+    pub fn approval_skew_secs(&mut self, v: Option<u64>) -> &mut Self {
+        self.file.approval_skew_secs = v;
         self
     }
 }

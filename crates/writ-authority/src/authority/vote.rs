@@ -52,17 +52,21 @@ impl Authority {
     /// An approver's vote: `signature` is their Ed25519 signature over
     /// [`approval::signing_input`] of the request digest, the verdict and
     /// `signed_at`, when they signed. `signed_at` must lie between the
-    /// request's creation and `now` (the authority's clock): it becomes the
-    /// approval's `time` in the writ, which verifiers require to be no
-    /// later than its issuance.
+    /// request's creation and `now` (the authority's clock) plus the trust
+    /// root's allowance for approvers' clocks
+    /// ([`writ_core::trust::TrustRootFile::approval_skew`], 30 s by default):
+    /// it becomes the approval's `time` in the writ, which verifiers require
+    /// to be no later than its issuance, so a writ completed by an approval
+    /// signed ahead of `now` is issued (and valid from) that approval's time.
     /// Issues the writ when the approvals reach quorum; denies the request
     /// when the denials do. No reason is stored (see [`Self::vote_with`]).
     ///
     /// # Errors
     /// `forbidden`, `self_approval`, `not_in_group`, `unknown_request`,
     /// `request_not_pending`, `request_expired`, `already_voted`,
-    /// `bad_signature`; `invalid_request` for a `signed_at` after `now` or
-    /// before the request was made; nothing is stored on any of them.
+    /// `bad_signature`; `invalid_request` for a `signed_at` more than the
+    /// allowance after `now` or before the request was made; nothing is
+    /// stored on any of them.
     pub fn vote(
         &self,
         caller: &Identity,
@@ -97,10 +101,6 @@ impl Authority {
         opts: &CallOptions,
         now: Timestamp,
     ) -> Result<RequestView> {
-        caller.require(Role::Approver, "approve or deny requests")?;
-        if let Some(r) = reason {
-            if r.trim().is_empty() || r.len() > MAX_REASON {
-    ) -> Result<RequestView> {
         self.vote_signed(caller, id, verdict, VoteSignature::Ed25519(signature), signed_at, reason, opts, now)
     }
 
@@ -124,6 +124,10 @@ impl Authority {
         reason: Option<&str>,
         opts: &CallOptions,
         now: Timestamp,
+    ) -> Result<RequestView> {
+        caller.require(Role::Approver, "approve or deny requests")?;
+        if let Some(r) = reason {
+            if r.trim().is_empty() || r.len() > MAX_REASON {
                 return Err(bad(format!("a vote's reason is 1 to {MAX_REASON} bytes; shorten it or leave it out")));
             }
             check_display("reason", r)?;
@@ -187,11 +191,14 @@ impl Authority {
                 return Err(AuthorityError::Expired(id.into()));
             }
             // The signed time becomes the approval's time in the writ: never
-            // after the issuance (so never after this clock), never before
-            // the request existed.
-            if signed_at > now {
+            // after the issuance, never before the request existed. An
+            // approver's clock may run ahead of this one by the trust root's
+            // allowance; the writ such an approval completes is issued at
+            // that time (below), so it still comes after its approvals.
+            let skew = self.trust().file().approval_skew();
+            if signed_at.unix() > now.unix().saturating_add(i64::try_from(skew).unwrap_or(i64::MAX)) {
                 return Err(bad(format!(
-                    "the vote is signed at {signed_at}, after the authority's time {now}; check the approver's clock and vote again"
+                    "the vote is signed at {signed_at}, more than {skew} s after the authority's time {now} (the trust root's approval_skew_secs); check the approver's clock and vote again"
                 )));
             }
             if signed_at.unix() < row.created_at {
@@ -286,7 +293,17 @@ impl Authority {
             let n = state::count_votes(t, id, verdict)?;
             if n >= required {
                 match verdict {
-                    Verdict::Approve => self.issue(t, id, now)?,
+                    Verdict::Approve => {
+                        // Not before the latest approval (one signed ahead of
+                        // this clock, within the allowance, dates the writ).
+                        let latest = state::votes(t, id)?
+                            .iter()
+                            .filter(|v| v.verdict == verdict_str(Verdict::Approve))
+                            .map(|v| v.time)
+                            .max()
+                            .unwrap_or(now.unix());
+                        self.issue(t, id, Timestamp(latest.max(now.unix())))?;
+                    }
                     Verdict::Deny => {
                         state::set_request_status(t, id, RequestStatus::Denied)?;
                     }
