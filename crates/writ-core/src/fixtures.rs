@@ -159,6 +159,7 @@ pub fn trust_files() -> Vec<(&'static str, TrustRoot)> {
         ("trust-default.json", trust_root_default()),
         ("trust-strict.json", trust_root_strict()),
         ("trust-passkey.json", trust_root_passkey()),
+        ("trust-witnessed.json", crate::witness_vectors::trust_root_witnessed()),
     ]
 }
 
@@ -821,6 +822,7 @@ pub fn vectors() -> Vec<Vector> {
     decided_vectors(&mut out);
     passkey_vectors(&mut out);
     out.extend(crate::delegate_vectors::vectors());
+    out.extend(crate::witness_vectors::vectors());
     out
 }
 
