@@ -27,6 +27,10 @@ pub enum DenialCode {
     KeyNotValid,
     /// A signature by a trusted key does not verify.
     BadSignature,
+    /// A signature has the shape of another suite than the one the trust
+    /// root pins for its key: a hybrid (`ed25519+ml-dsa-65`) key's signature
+    /// without its ML-DSA half, or a hybrid signature by a plain Ed25519 key.
+    SuiteMismatch,
     /// The writ's `not_before` is in the future.
     NotYetValid,
     /// The writ's `not_after` has passed.
@@ -92,7 +96,7 @@ pub enum DenialCode {
 
 impl DenialCode {
     /// Every code, in documentation order.
-    pub const ALL: [Self; 35] = [
+    pub const ALL: [Self; 36] = [
         Self::Malformed,
         Self::TooLarge,
         Self::Unsupported,
@@ -100,6 +104,7 @@ impl DenialCode {
         Self::KeyRevoked,
         Self::KeyNotValid,
         Self::BadSignature,
+        Self::SuiteMismatch,
         Self::NotYetValid,
         Self::Expired,
         Self::LifetimeExceeded,
@@ -141,6 +146,7 @@ impl DenialCode {
             Self::KeyRevoked => "key_revoked",
             Self::KeyNotValid => "key_not_valid",
             Self::BadSignature => "bad_signature",
+            Self::SuiteMismatch => "suite_mismatch",
             Self::NotYetValid => "not_yet_valid",
             Self::Expired => "expired",
             Self::LifetimeExceeded => "lifetime_exceeded",
@@ -188,6 +194,9 @@ impl DenialCode {
             }
             Self::KeyRevoked => "the issuer key was revoked; request a new writ signed by a current key",
             Self::BadSignature => "the writ was altered after signing; obtain the original from the authority",
+            Self::SuiteMismatch => {
+                "the trust root pins another signature suite for this key; obtain the writ as the authority signed it"
+            }
             Self::NotYetValid => "wait until the writ's not_before time, or check this machine's clock",
             Self::Expired | Self::LifetimeExceeded => "request a new writ",
             Self::ApprovalsInsufficient | Self::BadApproval | Self::SelfApproval => {

@@ -32,6 +32,7 @@ pub mod entry;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
 pub mod glob;
+pub mod hybrid;
 pub mod issue;
 pub mod json;
 pub mod keys;
@@ -48,10 +49,7 @@ pub mod trust_chain;
 pub mod unverified;
 pub mod verify;
 pub mod witness;
-#[cfg(feature = "fixtures")]
-pub mod witness_vectors;
 
-pub mod webauthn;
 /// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
 pub use writ_tlog as tlog;
 

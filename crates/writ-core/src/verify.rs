@@ -230,11 +230,24 @@ fn verify_at_depth(bytes: &[u8], trust: &TrustRoot, ctx: &Context, chain: u32) -
                 alloc::format!("issuer key `{}` ({kid}) is revoked", key.entry.name),
             ));
         }
-        if !key.key.verify_strict(&input, sig) {
-            return Err(deny(
-                DenialCode::BadSignature,
-                alloc::format!("signature by issuer key `{}` does not verify", key.entry.name),
-            ));
+        match key.verify_signature(&input, sig) {
+            Ok(()) => {}
+            Err(crate::hybrid::SignatureFault::SuiteMismatch) => {
+                return Err(deny(
+                    DenialCode::SuiteMismatch,
+                    alloc::format!(
+                        "signature by issuer key `{}` is not of the suite the trust root pins ({})",
+                        key.entry.name,
+                        key.entry.suite.map_or("ed25519", |_| crate::hybrid::SUITE_NAME)
+                    ),
+                ));
+            }
+            Err(crate::hybrid::SignatureFault::Invalid) => {
+                return Err(deny(
+                    DenialCode::BadSignature,
+                    alloc::format!("signature by issuer key `{}` does not verify", key.entry.name),
+                ));
+            }
         }
         verified.push(*kid);
     }
@@ -463,14 +476,14 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
     let mut names = BTreeSet::new();
     let mut counted = Vec::new();
     for a in &g.approvals {
-        let Some(key) = trust.approver(&a.approver) else {
+        let Some(key) = trust.key(&a.approver) else {
             return Err(deny(DenialCode::BadApproval, alloc::format!("approval by unknown key {}", a.approver)));
         };
-        let name = key.name();
+        let name = &key.entry.name;
         if a.approver == p.request.requester || *name == p.request.requester_name {
             return Err(deny(DenialCode::SelfApproval, alloc::format!("`{name}` approved their own request")));
         }
-        if !key.may_approve_at(a.time) {
+        if !key.has_role(Role::Approver) || key.entry.revoked || !key.valid_at(a.time) {
             return Err(deny(
                 DenialCode::BadApproval,
                 alloc::format!("`{name}` is not a valid approver at {}", a.time),
@@ -482,10 +495,16 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
             return Err(deny(DenialCode::BadApproval, alloc::format!("approval by `{name}` is dated after issuance")));
         }
         let input = approval::signing_input(&p.request.digest.0, Verdict::Approve, a.time);
-        key.verify_approval(&input, &a.sig, a.webauthn.as_ref())
-            .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval signature by `{name}`: {e}")))?;
-        let in_group = g.approver_group.as_ref().is_none_or(|grp| key.groups().contains(grp));
-        if in_group && names.insert(String::from(name)) {
+        let sig = crate::b64::decode(&a.sig, crate::keys::SIGNATURE_LEN)
+            .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval by `{name}`: {e}")))?;
+        if !key.key.verify_strict(&input, &sig) {
+            return Err(deny(
+                DenialCode::BadApproval,
+                alloc::format!("approval signature by `{name}` does not verify"),
+            ));
+        }
+        let in_group = g.approver_group.as_ref().is_none_or(|grp| key.entry.groups.contains(grp));
+        if in_group && names.insert(name.clone()) {
             counted.push(a.approver);
         }
     }

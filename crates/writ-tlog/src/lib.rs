@@ -41,6 +41,7 @@ pub mod checkpoint;
 pub mod cosig;
 mod error;
 pub mod hash;
+pub mod mldsa;
 pub mod note;
 pub mod proof;
 pub mod tile;

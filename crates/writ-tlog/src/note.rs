@@ -101,6 +101,9 @@ pub struct VerifierKey {
     name: String,
     id: u32,
     key: VerifyingKey,
+    /// The ML-DSA-65 half of a hybrid (`ed25519+ml-dsa-65`) key: its
+    /// signature line is then required beside the Ed25519 one.
+    ml_dsa: Option<crate::mldsa::PublicKey>,
 }
 
 impl VerifierKey {
@@ -115,7 +118,22 @@ impl VerifierKey {
                 detail: "key name must be non-empty, without spaces or `+`",
             });
         }
-        Ok(Self { name: name.to_string(), id: key_id(name, key.as_bytes()), key })
+        Ok(Self { name: name.to_string(), id: key_id(name, key.as_bytes()), key, ml_dsa: None })
+    }
+
+    /// The hybrid verifier: a note verifies under it only when it carries
+    /// both a valid Ed25519 line and a valid ML-DSA-65 line (see
+    /// [`crate::mldsa`]) for this name.
+    #[must_use]
+    pub fn with_ml_dsa(mut self, key: crate::mldsa::PublicKey) -> Self {
+        self.ml_dsa = Some(key);
+        self
+    }
+
+    /// The ML-DSA-65 half, for a hybrid key.
+    #[must_use]
+    pub fn ml_dsa(&self) -> Option<&crate::mldsa::PublicKey> {
+        self.ml_dsa.as_ref()
     }
 
     /// Parse `<name>+<hex key id>+<base64(0x01 ‖ pubkey)>`.
@@ -164,6 +182,7 @@ impl core::fmt::Display for VerifierKey {
 pub struct NoteSigner {
     verifier: VerifierKey,
     key: SigningKey,
+    ml_dsa: Option<crate::mldsa::SigningKey>,
 }
 
 impl core::fmt::Debug for NoteSigner {
@@ -178,7 +197,16 @@ impl NoteSigner {
     /// # Errors
     /// [`TlogError::Malformed`] if `name` is not a valid key name.
     pub fn new(name: &str, key: SigningKey) -> Result<Self, TlogError> {
-        Ok(Self { verifier: VerifierKey::new(name, key.verifying_key())?, key })
+        Ok(Self { verifier: VerifierKey::new(name, key.verifying_key())?, key, ml_dsa: None })
+    }
+
+    /// A hybrid signer: every note it signs carries an Ed25519 line and an
+    /// ML-DSA-65 line.
+    #[must_use]
+    pub fn with_ml_dsa(mut self, key: crate::mldsa::SigningKey) -> Self {
+        self.verifier.ml_dsa = Some(key.public());
+        self.ml_dsa = Some(key);
+        self
     }
 
     /// The matching verifier key.
@@ -187,14 +215,27 @@ impl NoteSigner {
         &self.verifier
     }
 
-    /// The signature line (with final newline) for `text`.
+    /// The signature line (with final newline) for `text`; for a hybrid
+    /// signer, the Ed25519 line then the ML-DSA-65 line.
     #[must_use]
     pub fn signature_line(&self, text: &str) -> String {
         let sig = self.key.sign(text.as_bytes());
         let mut raw = Vec::with_capacity(68);
         raw.extend_from_slice(&self.verifier.id.to_be_bytes());
         raw.extend_from_slice(&sig.to_bytes());
-        format!("{EM_DASH_PREFIX}{} {}\n", self.verifier.name, STANDARD.encode(raw))
+        let mut out = format!("{EM_DASH_PREFIX}{} {}\n", self.verifier.name, STANDARD.encode(raw));
+        if let Some(pq) = &self.ml_dsa {
+            // Signing fails with probability below 2^-100 (FIPS 204); the
+            // note then lacks the line and no hybrid verifier accepts it.
+            if let Ok(sig) = pq.sign(text.as_bytes()) {
+                let mut raw = Vec::with_capacity(4 + sig.len());
+                let id = self.verifier.ml_dsa.as_ref().map_or(0, |k| k.note_key_id(&self.verifier.name));
+                raw.extend_from_slice(&id.to_be_bytes());
+                raw.extend_from_slice(&sig);
+                out.push_str(&format!("{EM_DASH_PREFIX}{} {}\n", self.verifier.name, STANDARD.encode(raw)));
+            }
+        }
+        out
     }
 
     /// Sign `text` into a complete note.
@@ -316,6 +357,9 @@ pub fn open(note: &[u8], verifiers: &[VerifierKey]) -> Result<VerifiedNote, Tlog
         let bad = || TlogError::BadSignature { name: s.name.clone() };
         let sig: [u8; 64] = s.signature.as_slice().try_into().map_err(|_| bad())?;
         v.key.verify_strict(n.text.as_bytes(), &Signature::from_bytes(&sig)).map_err(|_| bad())?;
+        if let Some(pq) = &v.ml_dsa {
+            crate::mldsa::check_note_line(&n, &v.name, pq)?;
+        }
         if !verified_by.iter().any(|(name, id)| *name == s.name && *id == s.key_id) {
             verified_by.push((s.name.clone(), s.key_id));
         }

@@ -111,7 +111,7 @@ impl Verifier {
             .keys()
             .iter()
             .filter(|k| k.has_role(Role::Ledger) && !k.entry.revoked)
-            .filter_map(|k| VerifierKey::new(&k.entry.name, *k.key.as_dalek()).ok())
+            .filter_map(|k| k.note_verifier().ok())
             .collect();
         Ok(Self { trust, ledger, digest: sha256_hex(trust_json.as_bytes()) })
     }
