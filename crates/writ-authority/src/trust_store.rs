@@ -216,10 +216,13 @@ pub fn read_current(home: &Path) -> Result<SignedTrustRoot> {
 
 /// Files that change when anything relevant on disk changes.
 #[derive(Clone, PartialEq, Eq, Debug)]
-struct Stamp(Vec<Option<(SystemTime, u64)>>);
+struct Stamp(Vec<Option<(SystemTime, u64, u64)>>);
 
 fn stamp(home: &Path) -> Stamp {
-    let meta = |p: PathBuf| fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())));
+    use std::os::unix::fs::MetadataExt as _;
+    // The inode too: files are replaced by rename, which a coarse mtime
+    // tick could hide.
+    let meta = |p: PathBuf| fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len(), m.ino())));
     // Creating, renaming or removing a file in `trust/` changes the
     // directory's mtime; `trust.json` is watched itself.
     Stamp(vec![meta(home.join(home::TRUST)), meta(home.join(TRUST_DIR))])
@@ -362,6 +365,23 @@ impl TrustStore {
     }
 
     fn reload(&self, g: &mut State, ledger: &Ledger) {
+        // A version published by another process (`writ trust publish`
+        // while this one serves) is logged in the ledger before its files
+        // appear: re-read the store so its `key_change` entry is seen here.
+        // The store must still extend this process's last checkpoint.
+        let stale = ledger.refresh().err().map(|e| {
+            let m = format!("the ledger could not be re-read ({e}), so versions logged since are not seen");
+            eprintln!("writ-authority: trust root: {m}");
+            m
+        });
+        self.reload_files(g, ledger);
+        if let (Some(m), Some(r)) = (stale, g.refused.as_mut()) {
+            r.push_str("; ");
+            r.push_str(&m);
+        }
+    }
+
+    fn reload_files(&self, g: &mut State, ledger: &Ledger) {
         match (&g.signed, is_signed_home(&self.home)) {
             (None, false) => match load_legacy(&self.home) {
                 Ok(root) => {

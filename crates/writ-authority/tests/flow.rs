@@ -271,8 +271,10 @@ fn the_signed_vote_time_is_checked_and_becomes_the_approval_time() {
         e.a.vote(&e.who(n), &v.request_id, Verdict::Approve, sig, at, now).map_err(|e| e.code().to_string())
     };
     let before = e.snapshot();
-    // signed after the authority's now, or before the request was made
-    assert_eq!(vote(2, &signed(2, NOW.plus(11)), NOW.plus(11), NOW.plus(10)).unwrap_err(), "invalid_request");
+    // signed after the authority's now (beyond the allowance for approvers'
+    // clocks), or before the request was made
+    let far = NOW.plus(10 + SKEW + 1);
+    assert_eq!(vote(2, &signed(2, far), far, NOW.plus(10)).unwrap_err(), "invalid_request");
     assert_eq!(vote(2, &signed(2, NOW.plus(-1)), NOW.plus(-1), NOW.plus(10)).unwrap_err(), "invalid_request");
     // the time is signed: a signature over another second does not verify
     assert_eq!(vote(2, &signed(2, NOW.plus(5)), NOW.plus(6), NOW.plus(10)).unwrap_err(), "bad_signature");
@@ -288,6 +290,55 @@ fn the_signed_vote_time_is_checked_and_becomes_the_approval_time() {
     let times: Vec<Timestamp> = verified.predicate().governance.approvals.iter().map(|a| a.time).collect();
     assert_eq!(times, [NOW.plus(5), NOW.plus(7)]);
     assert_eq!(verified.predicate().issued_at, NOW.plus(12));
+}
+
+/// The trust root's default allowance for an approval signed after the
+/// authority's clock.
+const SKEW: i64 = writ_core::trust::DEFAULT_APPROVAL_SKEW_SECS as i64;
+
+#[test]
+fn an_approval_signed_slightly_ahead_of_the_authority_is_accepted_and_dates_the_writ() {
+    let e = setup();
+    let v = e.submit(1, "/usr/bin/uname", &["-a"]);
+    let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
+    let signed = |n: u8, at: Timestamp| key(n).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, at));
+    let vote = |n: u8, at: Timestamp, now: Timestamp| {
+        e.a.vote(&e.who(n), &v.request_id, Verdict::Approve, &signed(n, at), at, now)
+    };
+    // Far in the future: refused with its code, naming the setting; nothing stored.
+    let before = e.snapshot();
+    let err = vote(2, NOW.plus(SKEW + 1), NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+    assert!(err.to_string().contains("approval_skew_secs"), "{err}");
+    assert_eq!(before, e.snapshot());
+    // bob's clock runs 20 s ahead, carol's is right: both accepted; the writ
+    // cannot predate its approvals, so it is issued at bob's signed time.
+    assert_eq!(vote(2, NOW.plus(20), NOW).unwrap().status, "pending");
+    assert_eq!(vote(3, NOW.plus(1), NOW.plus(1)).unwrap().status, "issued");
+    let writ = e.a.request(&e.who(1), &v.request_id).unwrap().writ.unwrap();
+    let t = trust(&e);
+    let verified = writ_core::verify(writ.as_bytes(), &t, &Context::check_at(NOW.plus(20))).unwrap();
+    assert_eq!(verified.predicate().issued_at, NOW.plus(20));
+    assert_eq!(verified.predicate().validity.not_before, NOW.plus(20));
+    let times: Vec<Timestamp> = verified.predicate().governance.approvals.iter().map(|a| a.time).collect();
+    assert_eq!(times, [NOW.plus(1), NOW.plus(20)]);
+    assert!(writ_core::verify(writ.as_bytes(), &t, &Context::check_at(NOW.plus(19))).is_err(), "not valid before");
+
+    // The trust root sets the allowance: 0 refuses an approval 1 s ahead.
+    let tp = e.home.join("trust.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&tp).unwrap()).unwrap();
+    doc["approval_skew_secs"] = 0.into();
+    std::fs::write(&tp, doc.to_string()).unwrap();
+    let v = e.submit(1, "/usr/bin/uname", &["-r"]);
+    let d = Sha256Digest::from_hex(&v.request_digest).unwrap();
+    let sig = key(2).sign(&writ_core::approval::signing_input(&d, Verdict::Approve, NOW.plus(1)));
+    let err = e.a.vote(&e.who(2), &v.request_id, Verdict::Approve, &sig, NOW.plus(1), NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_request");
+    assert!(err.to_string().contains("more than 0 s"), "{err}");
+    // …and may not widen it past the cap.
+    doc["approval_skew_secs"] = (writ_core::trust::MAX_APPROVAL_SKEW_SECS + 1).into();
+    let e2 = TrustRoot::from_json(doc.to_string().as_bytes()).unwrap_err();
+    assert!(e2.to_string().contains("approval_skew_secs"), "{e2}");
 }
 
 #[test]

@@ -8,6 +8,8 @@
 //! authority = "https://authority.example:7300"
 //! key = "/home/me/.config/writ/me.key"
 //! ca = "/etc/writ/ca.pem"      # trust this CA for https:// (default: system roots)
+//! tls_client_cert = "me.crt"   # a TLS client certificate, for `writ serve --tls-client-ca`
+//! tls_client_key = "me.crt.key"
 //! home = "/var/lib/writ"       # embedded mode, when no authority is set
 //! ```
 //!
@@ -38,6 +40,10 @@ pub struct ConfigFile {
     pub home: Option<PathBuf>,
     /// CA certificates (PEM) for `https://`.
     pub ca: Option<PathBuf>,
+    /// TLS client certificate chain (PEM).
+    pub tls_client_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// The config file's path, if one is configured or present.
@@ -70,7 +76,14 @@ pub fn load() -> anyhow::Result<ConfigFile> {
     // Relative paths in the file are relative to the file.
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let rel = |p: Option<PathBuf>| p.map(|p| if p.is_relative() { dir.join(p) } else { p });
-    Ok(ConfigFile { key: rel(cfg.key), home: rel(cfg.home), ca: rel(cfg.ca), authority: cfg.authority })
+    Ok(ConfigFile {
+        key: rel(cfg.key),
+        home: rel(cfg.home),
+        ca: rel(cfg.ca),
+        authority: cfg.authority,
+        tls_client_cert: rel(cfg.tls_client_cert),
+        tls_client_key: rel(cfg.tls_client_key),
+    })
 }
 
 /// Where the authority is and who is calling (shared by the operator commands).
@@ -88,6 +101,12 @@ pub struct ConnArgs {
     /// CA certificates (PEM) to verify an `https://` authority with (default: the system roots) [env: WRIT_CA; config `ca`].
     #[arg(long, env = "WRIT_CA", value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// A TLS client certificate (PEM) to present to an authority that asks for one (`writ serve --tls-client-ca`) [env: WRIT_TLS_CLIENT_CERT; config `tls_client_cert`].
+    #[arg(long, env = "WRIT_TLS_CLIENT_CERT", value_name = "FILE")]
+    pub tls_client_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-client-cert [env: WRIT_TLS_CLIENT_KEY; config `tls_client_key`].
+    #[arg(long, env = "WRIT_TLS_CLIENT_KEY", value_name = "FILE")]
+    pub tls_client_key: Option<PathBuf>,
     /// Embedded mode: the PostgreSQL URL of the authority's state and ledger (replicas).
     #[arg(long, env = "WRIT_DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
@@ -176,7 +195,13 @@ impl ConnArgs {
                 Some(p) => Some(files::read_bounded(p, 1 << 20)?),
                 None => None,
             };
-            let opts = writ_client::Options { ca_pem, timeout: None };
+            let pem = |p: Option<PathBuf>| p.map(|p| files::read_bounded(&p, 1 << 20)).transpose();
+            let opts = writ_client::Options {
+                ca_pem,
+                timeout: None,
+                client_cert_pem: pem(self.tls_client_cert.clone().or(file.tls_client_cert))?,
+                client_key_pem: pem(self.tls_client_key.clone().or(file.tls_client_key))?,
+            };
             let Some(k) = key else { return Err(UsageError("pass --key FILE".into()).into()) };
             let signer = SigningKey::from_seed(&k.seed());
             let client = writ_client::Client::with_options(&url, signer, &opts).map_err(|e| UsageError(e.message))?;

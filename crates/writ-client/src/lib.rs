@@ -6,7 +6,11 @@
 //! `https://` URLs speak TLS (rustls) and verify the server against the
 //! roots given with [`Options::ca_pem`] or, without them, the system's CA
 //! bundle (`SSL_CERT_FILE`, else `/etc/ssl/certs/ca-certificates.crt`, else
-//! Mozilla's roots). Redirects are not followed. Every failure is an
+//! Mozilla's roots). With [`Options::client_cert_pem`] and
+//! [`Options::client_key_pem`] it presents a TLS client certificate, for an
+//! authority that asks gates for one (`writ serve --tls-client-ca`); the
+//! RFC 9421 signature is still what authenticates the caller's key.
+//! Redirects are not followed. Every failure is an
 //! [`ApiError`] with its [`ApiErrorCode`]: the authority's own code for a
 //! refusal, `transport` when it cannot be reached, and `bad_response` when
 //! the answer is not what the contract says (a plain-text 2xx included).
@@ -40,12 +44,29 @@ pub const MAX_RESPONSE: u64 = 8 << 20;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How to reach the authority.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Options {
     /// PEM certificates to trust for `https://` (instead of the system roots).
     pub ca_pem: Option<Vec<u8>>,
     /// Per-call timeout (default [`DEFAULT_TIMEOUT`]).
     pub timeout: Option<Duration>,
+    /// A TLS client certificate chain (PEM, leaf first) to present; needs
+    /// [`Options::client_key_pem`].
+    pub client_cert_pem: Option<Vec<u8>>,
+    /// The private key of [`Options::client_cert_pem`] (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub client_key_pem: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // INVARIANT: the client key never reaches a log.
+        f.debug_struct("Options")
+            .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
+            .field("timeout", &self.timeout)
+            .field("client_cert_pem", &self.client_cert_pem.as_ref().map(Vec::len))
+            .field("client_key_pem", &self.client_key_pem.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// A signing client for one authority and one key.
@@ -122,6 +143,66 @@ fn roots(pem: &[u8], what: &str) -> Result<ureq::tls::RootCerts, ApiError> {
     Ok(ureq::tls::RootCerts::from(certs))
 }
 
+/// The client certificate of `options`, if it names one.
+fn client_cert(options: &Options) -> Result<Option<ureq::tls::ClientCert>, ApiError> {
+    let (cert_pem, key_pem) = match (&options.client_cert_pem, &options.client_key_pem) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        _ => {
+            return Err(invalid(
+                "a TLS client certificate needs both its certificate and its key (--tls-client-cert and --tls-client-key)",
+            ));
+        }
+    };
+    let mut chain = Vec::new();
+    for item in ureq::tls::parse_pem(cert_pem) {
+        match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => chain.push(c),
+            Ok(_) => {}
+            Err(e) => return Err(invalid(format!("the TLS client certificate file: not PEM: {e}"))),
+        }
+    }
+    if chain.is_empty() {
+        return Err(invalid("the TLS client certificate file holds no `CERTIFICATE` block"));
+    }
+    let mut key = None;
+    for item in ureq::tls::parse_pem(key_pem) {
+        match item {
+            Ok(ureq::tls::PemItem::PrivateKey(k)) if key.is_none() => key = Some(k),
+            Ok(ureq::tls::PemItem::PrivateKey(_)) => {
+                return Err(invalid("the TLS client key file holds more than one private key"));
+            }
+            Ok(_) => {}
+            Err(e) => return Err(invalid(format!("the TLS client key file: not PEM: {e}"))),
+        }
+    }
+    let key = key.ok_or_else(|| invalid("the TLS client key file holds no PEM private key"))?;
+    Ok(Some(ureq::tls::ClientCert::new_with_certs(&chain, key)))
+}
+
+/// The HTTP agent of `options`: TLS (rustls) against the given or system
+/// roots, with the client certificate if any, no redirects, one timeout.
+fn agent(options: &Options) -> Result<ureq::Agent, ApiError> {
+    let root_certs = match &options.ca_pem {
+        Some(pem) => roots(pem, "the CA file")?,
+        None => system_roots()
+            .and_then(|pem| roots(&pem, "the system CA bundle").ok())
+            .unwrap_or(ureq::tls::RootCerts::WebPki),
+    };
+    let tls = ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .root_certs(root_certs)
+        .client_cert(client_cert(options)?)
+        .build();
+    Ok(ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(options.timeout.unwrap_or(DEFAULT_TIMEOUT)))
+        .tls_config(tls)
+        .build()
+        .into())
+}
+
 impl Client {
     /// A client for the authority at `base_url` (e.g. `https://authority:7300`),
     /// signing with `key`, with default [`Options`].
@@ -135,25 +216,10 @@ impl Client {
     /// A client with `options`.
     ///
     /// # Errors
-    /// `invalid_request` for a bad URL or CA bundle.
+    /// `invalid_request` for a bad URL, CA bundle or client certificate.
     pub fn with_options(base_url: &str, key: SigningKey, options: &Options) -> Result<Self, ApiError> {
         let base = check_url(base_url)?;
-        let root_certs = match &options.ca_pem {
-            Some(pem) => roots(pem, "the CA file")?,
-            None => system_roots()
-                .and_then(|pem| roots(&pem, "the system CA bundle").ok())
-                .unwrap_or(ureq::tls::RootCerts::WebPki),
-        };
-        let tls =
-            ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls).root_certs(root_certs).build();
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .timeout_global(Some(options.timeout.unwrap_or(DEFAULT_TIMEOUT)))
-            .tls_config(tls)
-            .build()
-            .into();
-        Ok(Self { base, key, agent })
+        Ok(Self { base, key, agent: agent(options)? })
     }
 
     /// The base URL.
@@ -348,24 +414,12 @@ impl OperatorApi for Client {
 /// here trusts them.
 ///
 /// # Errors
-/// `invalid_request` for a bad URL or CA bundle; `transport`; the
-/// authority's error (e.g. `not_found` for a version it does not have).
+/// `invalid_request` for a bad URL, CA bundle or client certificate;
+/// `transport`; the authority's error (e.g. `not_found` for a version it
+/// does not have).
 pub fn fetch_trust_root(base_url: &str, version: Option<u64>, options: &Options) -> Result<Vec<u8>, ApiError> {
     let base = check_url(base_url)?;
-    let root_certs = match &options.ca_pem {
-        Some(pem) => roots(pem, "the CA file")?,
-        None => system_roots()
-            .and_then(|pem| roots(&pem, "the system CA bundle").ok())
-            .unwrap_or(ureq::tls::RootCerts::WebPki),
-    };
-    let tls = ureq::tls::TlsConfig::builder().provider(ureq::tls::TlsProvider::Rustls).root_certs(root_certs).build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(options.timeout.unwrap_or(DEFAULT_TIMEOUT)))
-        .tls_config(tls)
-        .build()
-        .into();
+    let agent = agent(options)?;
     let url = match version {
         None => format!("{base}/v1/trust"),
         Some(n) => format!("{base}/v1/trust/versions/{n}"),

@@ -112,7 +112,8 @@ fn idem() -> IdempotencyKey {
 fn operator_and_gate_calls_over_http_and_tls() {
     let s = serve();
     let tls = |n: u8| {
-        Client::with_options(&s.https, key(n), &Options { ca_pem: Some(s.ca_pem.clone()), timeout: None }).unwrap()
+        Client::with_options(&s.https, key(n), &Options { ca_pem: Some(s.ca_pem.clone()), ..Options::default() })
+            .unwrap()
     };
     let alice = tls(1);
 
@@ -181,9 +182,9 @@ fn operator_and_gate_calls_over_http_and_tls() {
         code: "scope_program".into(),
         detail: "test".into(),
         host: Some("host1".into()),
-    })
-    .encode()
-    .unwrap();
+    });
+    // Gate records are signed by the gate key (issue 9 item 6).
+    let entry = writ_core::gate_record::GateRecord::sign(entry, vec![], &key(4)).unwrap();
     let ack = gate.record(&entry).unwrap();
     assert!(ack.receipt.starts_with(b"c2sp.org/tlog-proof@v1"), "{}", String::from_utf8_lossy(&ack.receipt));
     assert!(ack.index > 0);
@@ -211,22 +212,25 @@ fn tls_verifies_the_server() {
     assert_eq!(e.code, ApiErrorCode::Transport, "{e}");
     // Another CA: refused too.
     let other = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let c =
-        Client::with_options(&s.https, key(1), &Options { ca_pem: Some(other.cert.pem().into_bytes()), timeout: None })
-            .unwrap();
+    let c = Client::with_options(
+        &s.https,
+        key(1),
+        &Options { ca_pem: Some(other.cert.pem().into_bytes()), ..Options::default() },
+    )
+    .unwrap();
     assert_eq!(c.pending().unwrap_err().code, ApiErrorCode::Transport);
     // The right CA but the wrong name (127.0.0.1 is not in the certificate).
     let port = s.https.rsplit(':').next().unwrap();
     let c = Client::with_options(
         &format!("https://127.0.0.1:{port}"),
         key(1),
-        &Options { ca_pem: Some(s.ca_pem.clone()), timeout: None },
+        &Options { ca_pem: Some(s.ca_pem.clone()), ..Options::default() },
     )
     .unwrap();
     assert_eq!(c.pending().unwrap_err().code, ApiErrorCode::Transport);
     // A CA file that is not PEM is refused up front.
-    let e =
-        Client::with_options(&s.https, key(1), &Options { ca_pem: Some(b"nope".to_vec()), timeout: None }).unwrap_err();
+    let e = Client::with_options(&s.https, key(1), &Options { ca_pem: Some(b"nope".to_vec()), ..Options::default() })
+        .unwrap_err();
     assert_eq!(e.code, ApiErrorCode::InvalidRequest);
 }
 

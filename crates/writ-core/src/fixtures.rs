@@ -26,7 +26,7 @@ use crate::keys::SigningKey;
 use crate::model::*;
 use crate::spec::{AttemptSpec, ContextSpec, HostSpec, ModeSpec, StatusSpec};
 use crate::time::Timestamp;
-use crate::trust::{Role, TrustRoot, key_entry};
+use crate::trust::{Role, TrustRoot, TrustedPasskeyFile, key_entry};
 
 /// 2026-01-01T00:00:00Z, the fixtures' issuance time.
 pub const T0: Timestamp = Timestamp(1_767_225_600);
@@ -158,7 +158,65 @@ pub fn trust_files() -> Vec<(&'static str, TrustRoot)> {
         ("trust-receipts.json", trust_root(true)),
         ("trust-default.json", trust_root_default()),
         ("trust-strict.json", trust_root_strict()),
+        ("trust-passkey.json", trust_root_passkey()),
+        ("trust-witnessed.json", crate::witness_vectors::trust_root_witnessed()),
     ]
+}
+
+/// The relying-party id of the fixture passkey.
+pub const PASSKEY_RP_ID: &str = "writ.example";
+
+/// Erin's passkey (an `sre` approver holding a WebAuthn credential for
+/// [`PASSKEY_RP_ID`]).
+#[must_use]
+pub fn erin() -> crate::webauthn::testing::Authenticator {
+    crate::webauthn::testing::Authenticator::new(1, PASSKEY_RP_ID, false)
+}
+
+/// The trust-root entry of an authenticator's credential.
+#[must_use]
+pub fn passkey_entry(name: &str, groups: &[&str], a: &crate::webauthn::testing::Authenticator) -> TrustedPasskeyFile {
+    let c = &a.credential;
+    TrustedPasskeyFile {
+        name: name.into(),
+        roles: vec![Role::Approver],
+        groups: groups.iter().map(|g| (*g).to_string()).collect(),
+        public_key: b64::encode(c.public_key()),
+        key_id: c.key_id(),
+        credential_id: crate::webauthn::b64url_encode(&c.credential_id),
+        rp_id: c.rp_id.clone(),
+        user_verification: c.user_verification,
+        not_before: None,
+        not_after: None,
+        revoked: false,
+    }
+}
+
+/// [`trust_root`] (no receipts) plus erin's passkey (`trust-passkey.json`).
+#[must_use]
+pub fn trust_root_passkey() -> TrustRoot {
+    let mut t = trust_root(false);
+    t.add_passkey(passkey_entry("erin", &["sre"], &erin())).expect("the fixture passkey is valid");
+    t
+}
+
+/// A passkey approval of the fixture request at `time`, the assertion made
+/// over `challenge_input` as `spec` says (the right input for a valid one).
+#[must_use]
+pub fn passkey_approval_with(
+    a: &crate::webauthn::testing::Authenticator,
+    time: Timestamp,
+    challenge_input: &[u8],
+    spec: &crate::webauthn::testing::AssertionSpec<'_>,
+) -> Approval {
+    let (parts, sig) = a.assert_with(challenge_input, spec).encode();
+    Approval { approver: a.credential.key_id(), time, sig, webauthn: Some(parts) }
+}
+
+/// A valid passkey approval of the fixture request, signed at [`T0`].
+#[must_use]
+pub fn passkey_approval(a: &crate::webauthn::testing::Authenticator) -> Approval {
+    passkey_approval_with(a, T0, &approval::signing_input(&request_digest(), Verdict::Approve, T0), &a.spec())
 }
 
 fn trust_keys() -> TrustRoot {
@@ -209,6 +267,7 @@ pub fn approval_at(k: &SigningKey, time: Timestamp) -> Approval {
         approver: k.key_id(),
         time,
         sig: b64::encode(&k.sign(&approval::signing_input(&request_digest(), Verdict::Approve, time))),
+        webauthn: None,
     }
 }
 
@@ -761,7 +820,9 @@ pub fn vectors() -> Vec<Vector> {
         });
     }
     decided_vectors(&mut out);
+    passkey_vectors(&mut out);
     out.extend(crate::delegate_vectors::vectors());
+    out.extend(crate::witness_vectors::vectors());
     out
 }
 
@@ -879,6 +940,96 @@ fn file_attempt(digest: Option<Sha256Digest>) -> ContextSpec {
         arg_files.extend(digest.map(|d| (1usize, d)));
     }
     c
+}
+
+/// Passkey approvals (`docs/format.md` §5.1): alice's Ed25519 approval and
+/// erin's passkey approval, valid and broken each way a WebAuthn assertion
+/// can be; verified against `trust-passkey.json`, and by py_webauthn in
+/// `tests/interop/webauthn_check.py`.
+fn passkey_vectors(out: &mut Vec<Vector>) {
+    let e = erin();
+    let input = approval::signing_input(&request_digest(), Verdict::Approve, T0);
+    let with = |a: Approval| {
+        let mut p = approved_predicate();
+        p.governance.approvals = vec![approval(&alice()), a];
+        sign(p)
+    };
+    let v = |name, description, a: Approval, expected| Vector {
+        name,
+        description,
+        envelope: with(a),
+        trust: "trust-passkey.json",
+        context: run_context(),
+        expected,
+    };
+    let spec = |f: &dyn Fn(&mut crate::webauthn::testing::AssertionSpec<'static>)| {
+        let mut s = e.spec();
+        f(&mut s);
+        s
+    };
+    out.push(v("allow_passkey_approval", "alice (Ed25519) and erin (passkey) approve", passkey_approval(&e), None));
+    let forger = crate::webauthn::testing::Authenticator::new(2, PASSKEY_RP_ID, false);
+    let mut forged = passkey_approval_with(&forger, T0, &input, &forger.spec());
+    forged.approver = e.credential.key_id();
+    out.push(v(
+        "deny_passkey_forged_signature",
+        "an assertion in erin's name signed by another P-256 key",
+        forged,
+        Some(DenialCode::BadApproval),
+    ));
+    let other = approval::signing_input(&Sha256Digest::of(b"another request"), Verdict::Approve, T0);
+    out.push(v(
+        "deny_passkey_replayed_other_request",
+        "erin's valid assertion approving another request, replayed here",
+        passkey_approval_with(&e, T0, &other, &e.spec()),
+        Some(DenialCode::BadApproval),
+    ));
+    out.push(v(
+        "deny_passkey_wrong_challenge",
+        "erin's assertion over a console sign-in challenge, not this approval's signing input",
+        passkey_approval_with(&e, T0, b"writ-console-signin-v1:0123456789abcdef", &e.spec()),
+        Some(DenialCode::BadApproval),
+    ));
+    out.push(v(
+        "deny_passkey_wrong_rp_id",
+        "erin's assertion made on the right origin with the rpIdHash of evil.example",
+        passkey_approval_with(&e, T0, &input, &spec(&|s| s.rp_id = "evil.example".into())),
+        Some(DenialCode::BadApproval),
+    ));
+    out.push(v(
+        "deny_passkey_wrong_origin",
+        "erin's assertion made on https://evil.example (right rpIdHash)",
+        passkey_approval_with(&e, T0, &input, &spec(&|s| s.origin = "https://evil.example".into())),
+        Some(DenialCode::BadApproval),
+    ));
+    out.push(v(
+        "deny_passkey_no_up_flag",
+        "erin's assertion without the User Present flag",
+        passkey_approval_with(&e, T0, &input, &spec(&|s| s.flags = 0)),
+        Some(DenialCode::BadApproval),
+    ));
+    out.push(v(
+        "deny_passkey_wrong_type",
+        "erin's client data says webauthn.create (a registration), not webauthn.get",
+        passkey_approval_with(&e, T0, &input, &spec(&|s| s.kind = "webauthn.create")),
+        Some(DenialCode::BadApproval),
+    ));
+    let mut no_parts = passkey_approval(&e);
+    no_parts.webauthn = None;
+    out.push(v(
+        "deny_passkey_without_assertion",
+        "erin's approval with the DER signature but no authenticator data or client data",
+        no_parts,
+        Some(DenialCode::BadApproval),
+    ));
+    let mut ed_with_parts = approval(&bob());
+    ed_with_parts.webauthn = passkey_approval(&e).webauthn;
+    out.push(v(
+        "deny_passkey_parts_on_ed25519_key",
+        "bob's valid Ed25519 approval carrying WebAuthn parts",
+        ed_with_parts,
+        Some(DenialCode::BadApproval),
+    ));
 }
 
 /// One vector (at least) per point `docs/format.md` decides (issue 16 and

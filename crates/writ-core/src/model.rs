@@ -140,8 +140,12 @@ pub struct Approval {
     pub approver: KeyId,
     /// When the approval was given.
     pub time: Timestamp,
-    /// Base64 Ed25519 signature over [`crate::approval::signing_input`].
+    /// Base64 Ed25519 signature over [`crate::approval::signing_input`];
+    /// for a passkey, the DER ECDSA signature of its WebAuthn assertion.
     pub sig: String,
+    /// A passkey approval's WebAuthn assertion (see [`crate::webauthn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub webauthn: Option<crate::webauthn::AssertionParts>,
 }
 
 /// A runtime condition the authority verified before issuing.

@@ -128,6 +128,12 @@ pub struct TrustRootFile {
     /// offline (without asking the authority about revocation).
     #[serde(default = "default_offline_lifetime")]
     pub max_offline_lifetime_secs: u64,
+    /// How far after the authority's clock an approval's signed time may lie
+    /// (approvers' clocks drift), in seconds; absent:
+    /// [`DEFAULT_APPROVAL_SKEW_SECS`], at most [`MAX_APPROVAL_SKEW_SECS`].
+    /// See [`TrustRootFile::approval_skew`].
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub approval_skew_secs: Option<u64>,
     /// The keys.
     pub keys: Vec<TrustedKeyFile>,
 }
@@ -144,6 +150,20 @@ fn default_offline_lifetime() -> u64 {
     DEFAULT_MAX_OFFLINE_LIFETIME_SECS
 }
 
+/// Default of [`TrustRootFile::approval_skew_secs`].
+pub const DEFAULT_APPROVAL_SKEW_SECS: u64 = 30;
+/// Largest [`TrustRootFile::approval_skew_secs`] a trust root may set.
+pub const MAX_APPROVAL_SKEW_SECS: u64 = 300;
+
+impl TrustRootFile {
+    /// The allowance for an approval signed after the authority's clock:
+    /// `approval_skew_secs`, or [`DEFAULT_APPROVAL_SKEW_SECS`] when absent.
+    #[must_use]
+    pub fn approval_skew(&self) -> u64 {
+        self.approval_skew_secs.unwrap_or(DEFAULT_APPROVAL_SKEW_SECS)
+    }
+}
+
 /// An optional member is absent or has a value; `null` is refused.
 fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
@@ -155,6 +175,126 @@ pub struct TrustedKey {
     /// As written in the file.
     pub entry: TrustedKeyFile,
     /// The parsed key.
+    /// Passkeys (WebAuthn credentials) of approvers; see [`crate::webauthn`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passkeys: Vec<TrustedPasskeyFile>,
+}
+
+/// A passkey (WebAuthn ES256 credential) as written in the trust-root file.
+/// Passkeys only approve: their signatures are WebAuthn assertions, which
+/// only approvals ([`crate::webauthn`]) are defined for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedPasskeyFile {
+    /// Who holds it.
+    pub name: String,
+    /// What it may do: only `approver`.
+    pub roles: Vec<Role>,
+    /// Approver groups.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Base64 of the 65-byte uncompressed SEC1 P-256 public key.
+    pub public_key: String,
+    /// Hex SHA-256 of the uncompressed public key (checked on load).
+    pub key_id: KeyId,
+    /// Base64url (no padding) of the credential id.
+    pub credential_id: String,
+    /// The WebAuthn relying-party id the credential is scoped to.
+    pub rp_id: String,
+    /// Assertions must carry the User Verified flag.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub user_verification: bool,
+    /// Start of the window in which it may sign.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub not_before: Option<Timestamp>,
+    /// End of the window in which it may sign.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "non_null")]
+    pub not_after: Option<Timestamp>,
+    /// Revoked passkeys verify nothing, ever.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub revoked: bool,
+}
+
+/// A passkey of a loaded trust root.
+#[derive(Clone, Debug)]
+pub struct TrustedPasskey {
+    /// As written in the file.
+    pub entry: TrustedPasskeyFile,
+    /// The parsed credential.
+    pub credential: crate::webauthn::Credential,
+}
+
+impl TrustedPasskey {
+    /// Whether its window covers `t`.
+    #[must_use]
+    pub fn valid_at(&self, t: Timestamp) -> bool {
+        self.entry.not_before.is_none_or(|nb| t >= nb) && self.entry.not_after.is_none_or(|na| t < na)
+    }
+}
+
+/// An approver's key of either kind.
+#[derive(Clone, Copy, Debug)]
+pub enum ApproverKey<'a> {
+    /// An Ed25519 key.
+    Ed25519(&'a TrustedKey),
+    /// A passkey.
+    Passkey(&'a TrustedPasskey),
+}
+
+impl ApproverKey<'_> {
+    /// Its name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Ed25519(k) => &k.entry.name,
+            Self::Passkey(k) => &k.entry.name,
+        }
+    }
+
+    /// Its groups.
+    #[must_use]
+    pub fn groups(&self) -> &[String] {
+        match self {
+            Self::Ed25519(k) => &k.entry.groups,
+            Self::Passkey(k) => &k.entry.groups,
+        }
+    }
+
+    /// Whether it is an approver key, not revoked, whose window covers `t`.
+    #[must_use]
+    pub fn may_approve_at(&self, t: Timestamp) -> bool {
+        match self {
+            Self::Ed25519(k) => k.has_role(Role::Approver) && !k.entry.revoked && k.valid_at(t),
+            Self::Passkey(k) => k.entry.roles.contains(&Role::Approver) && !k.entry.revoked && k.valid_at(t),
+        }
+    }
+
+    /// Checks an approval's signature (`sig`, base64) over `input`: an
+    /// Ed25519 key's by `verify_strict` (and no WebAuthn parts), a passkey's
+    /// as a WebAuthn assertion whose challenge is `input`.
+    ///
+    /// # Errors
+    /// A message naming what failed (a passkey's begins with its
+    /// [`crate::webauthn::AssertionError::code`]).
+    pub fn verify_approval(
+        &self,
+        input: &[u8],
+        sig: &str,
+        webauthn: Option<&crate::webauthn::AssertionParts>,
+    ) -> Result<(), String> {
+        match (self, webauthn) {
+            (Self::Ed25519(k), None) => {
+                let sig = b64::decode(sig, crate::keys::SIGNATURE_LEN).map_err(String::from)?;
+                if k.key.verify_strict(input, &sig) { Ok(()) } else { Err("the signature does not verify".into()) }
+            }
+            (Self::Ed25519(_), Some(_)) => Err("an Ed25519 key's approval carries WebAuthn parts".into()),
+            (Self::Passkey(_), None) => Err("a passkey's approval has no WebAuthn parts".into()),
+            (Self::Passkey(k), Some(parts)) => {
+                let a = crate::webauthn::Assertion::decode(parts, sig).map_err(|e| alloc::format!("{e}"))?;
+                crate::webauthn::verify_assertion(&k.credential, input, &a).map_err(|e| alloc::format!("{e}"))
+            }
+        }
+    }
     pub key: PublicKey,
     /// The ML-DSA-65 half of a hybrid key (its suite pinned here).
     pub ml_dsa: Option<crate::hybrid::MlDsaPublicKey>,
@@ -226,6 +366,7 @@ impl TrustRoot {
                 require_status: false,
                 status_max_age_secs: default_status_age(),
                 max_offline_lifetime_secs: DEFAULT_MAX_OFFLINE_LIFETIME_SECS,
+                approval_skew_secs: None,
                 keys: Vec::new(),
             },
             keys: Vec::new(),
@@ -260,8 +401,22 @@ impl TrustRoot {
         if file.keys.len() > MAX_TRUST_KEYS {
             return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
         }
-        let mut root =
-            Self { keys: Vec::new(), by_id: BTreeMap::new(), file: TrustRootFile { keys: Vec::new(), ..file.clone() } };
+        if file.keys.len() + file.passkeys.len() > MAX_TRUST_KEYS {
+            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys and passkeys")));
+        }
+        if let Some(s) = file.approval_skew_secs
+            && s > MAX_APPROVAL_SKEW_SECS
+        {
+            return Err(TrustError::Invalid(alloc::format!(
+                "approval_skew_secs {s} is more than {MAX_APPROVAL_SKEW_SECS}; fix the approvers' clocks instead"
+            )));
+        }
+        let mut root = Self {
+            keys: Vec::new(),
+            by_id: BTreeMap::new(),
+            passkeys: Vec::new(),
+            file: TrustRootFile { keys: Vec::new(), passkeys: Vec::new(), ..file.clone() },
+        };
         for entry in file.keys {
             root.insert(entry)?;
         }
@@ -293,9 +448,10 @@ impl TrustRoot {
         }
         crate::witness::validate(&entry).map_err(TrustError::Invalid)?;
         let ml_dsa = crate::hybrid::pinned_ml_dsa_key(&entry).map_err(TrustError::Invalid)?;
-        if self.by_id.contains_key(&entry.key_id) {
+        if self.by_id.contains_key(&entry.key_id) || self.passkey(&entry.key_id).is_some() {
             return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
         }
+    passkeys: Vec<TrustedPasskey>,
         self.by_id.insert(entry.key_id, self.keys.len());
         self.file.keys.push(entry.clone());
         self.keys.push(TrustedKey { entry, key, ml_dsa });
@@ -307,7 +463,7 @@ impl TrustRoot {
     /// # Errors
     /// As for loading: a bad key, or one already listed.
     pub fn add(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
-        if self.keys.len() >= MAX_TRUST_KEYS {
+        if self.keys.len() + self.passkeys.len() >= MAX_TRUST_KEYS {
             return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
         }
         self.insert(entry)
@@ -323,9 +479,11 @@ impl TrustRoot {
     /// key of this trust root with `role`, not revoked, whose window contains
     /// `at`, and whose signature verifies. Whatever the artifact then claims
     /// (host-evidence labels, say) is to be trusted from *this* key, never from
+                passkeys: Vec::new(),
     /// the first signature's key id, which anyone can put first.
     #[must_use]
     pub fn verified_signer(
+            passkeys: Vec::new(),
         &self,
         env: &crate::dsse::DecodedEnvelope,
         role: Role,
@@ -368,9 +526,76 @@ pub struct TrustSettings<'a> {
     file: &'a mut TrustRootFile,
 }
 
+        for entry in file.passkeys {
+            root.insert_passkey(entry)?;
+        }
 impl TrustSettings<'_> {
     /// Sets the maximum writ lifetime.
     pub fn max_writ_lifetime_secs(&mut self, v: Option<u64>) -> &mut Self {
+    fn insert_passkey(&mut self, entry: TrustedPasskeyFile) -> Result<(), TrustError> {
+        let name = entry.name.clone();
+        let bad = |m: &str| TrustError::Invalid(alloc::format!("passkey `{name}`: {m}"));
+        if name.is_empty() || name.len() > MAX_STRING || entry.groups.len() > MAX_LIST {
+            return Err(bad("name or groups out of bounds"));
+        }
+        if entry.roles.is_empty() || entry.roles.iter().any(|r| *r != Role::Approver) {
+            return Err(bad("a passkey's only role is `approver` (WebAuthn assertions sign approvals only)"));
+        }
+        let raw = b64::decode(&entry.public_key, crate::webauthn::PUBLIC_KEY_LEN)
+            .map_err(|e| bad(&alloc::format!("public_key: {e}")))?;
+        let id = crate::webauthn::b64url_decode(&entry.credential_id, crate::webauthn::MAX_CREDENTIAL_ID)
+            .map_err(|e| bad(&alloc::format!("credential_id: {e}")))?;
+        let credential = crate::webauthn::Credential::new(&raw, id, entry.rp_id.clone(), entry.user_verification)
+            .map_err(|e| bad(e))?;
+        if credential.key_id() != entry.key_id {
+            return Err(bad(&alloc::format!(
+                "key_id {} does not match its public key (expected {})",
+                entry.key_id,
+                credential.key_id()
+            )));
+        }
+        if let (Some(nb), Some(na)) = (entry.not_before, entry.not_after)
+            && nb >= na
+        {
+            return Err(bad("not_before must be before not_after"));
+        }
+        if self.by_id.contains_key(&entry.key_id) || self.passkey(&entry.key_id).is_some() {
+            return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
+        }
+        self.file.passkeys.push(entry.clone());
+        self.passkeys.push(TrustedPasskey { entry, credential });
+        Ok(())
+    }
+
+    /// Adds a passkey.
+    ///
+    /// # Errors
+    /// As for loading: a bad passkey, or a key id already listed.
+    pub fn add_passkey(&mut self, entry: TrustedPasskeyFile) -> Result<(), TrustError> {
+        if self.keys.len() + self.passkeys.len() >= MAX_TRUST_KEYS {
+            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys and passkeys")));
+        }
+        self.insert_passkey(entry)
+    }
+
+    /// Looks a passkey up by key id.
+    #[must_use]
+    pub fn passkey(&self, id: &KeyId) -> Option<&TrustedPasskey> {
+        self.passkeys.iter().find(|p| p.entry.key_id == *id)
+    }
+
+    /// All passkeys, in file order.
+    #[must_use]
+    pub fn passkeys(&self) -> &[TrustedPasskey] {
+        &self.passkeys
+    }
+
+    /// The approver key (Ed25519 or passkey) with id `id`.
+    #[must_use]
+    pub fn approver(&self, id: &KeyId) -> Option<ApproverKey<'_>> {
+        self.key(id).map(ApproverKey::Ed25519).or_else(|| self.passkey(id).map(ApproverKey::Passkey))
+    }
+
         self.file.max_writ_lifetime_secs = v;
         self
     }
@@ -392,6 +617,13 @@ impl TrustSettings<'_> {
     /// Sets the longest lifetime of a writ that may run offline.
     pub fn max_offline_lifetime_secs(&mut self, v: u64) -> &mut Self {
         self.file.max_offline_lifetime_secs = v;
+        self
+    }
+    /// Sets the allowance for approvals signed after the authority's clock
+    /// (`None`: the default); [`TrustRoot::from_file`] refuses more than
+    /// [`MAX_APPROVAL_SKEW_SECS`].
+    pub fn approval_skew_secs(&mut self, v: Option<u64>) -> &mut Self {
+        self.file.approval_skew_secs = v;
         self
     }
 }

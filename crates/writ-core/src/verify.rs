@@ -476,14 +476,14 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
     let mut names = BTreeSet::new();
     let mut counted = Vec::new();
     for a in &g.approvals {
-        let Some(key) = trust.key(&a.approver) else {
+        let Some(key) = trust.approver(&a.approver) else {
             return Err(deny(DenialCode::BadApproval, alloc::format!("approval by unknown key {}", a.approver)));
         };
-        let name = &key.entry.name;
+        let name = key.name();
         if a.approver == p.request.requester || *name == p.request.requester_name {
             return Err(deny(DenialCode::SelfApproval, alloc::format!("`{name}` approved their own request")));
         }
-        if !key.has_role(Role::Approver) || key.entry.revoked || !key.valid_at(a.time) {
+        if !key.may_approve_at(a.time) {
             return Err(deny(
                 DenialCode::BadApproval,
                 alloc::format!("`{name}` is not a valid approver at {}", a.time),
@@ -495,16 +495,10 @@ fn check_approvals(p: &Predicate, trust: &TrustRoot) -> Result<Vec<KeyId>, Denia
             return Err(deny(DenialCode::BadApproval, alloc::format!("approval by `{name}` is dated after issuance")));
         }
         let input = approval::signing_input(&p.request.digest.0, Verdict::Approve, a.time);
-        let sig = crate::b64::decode(&a.sig, crate::keys::SIGNATURE_LEN)
-            .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval by `{name}`: {e}")))?;
-        if !key.key.verify_strict(&input, &sig) {
-            return Err(deny(
-                DenialCode::BadApproval,
-                alloc::format!("approval signature by `{name}` does not verify"),
-            ));
-        }
-        let in_group = g.approver_group.as_ref().is_none_or(|grp| key.entry.groups.contains(grp));
-        if in_group && names.insert(name.clone()) {
+        key.verify_approval(&input, &a.sig, a.webauthn.as_ref())
+            .map_err(|e| deny(DenialCode::BadApproval, alloc::format!("approval signature by `{name}`: {e}")))?;
+        let in_group = g.approver_group.as_ref().is_none_or(|grp| key.groups().contains(grp));
+        if in_group && names.insert(String::from(name)) {
             counted.push(a.approver);
         }
     }

@@ -10,6 +10,9 @@
 //! trust     = "/etc/writ/trust.json"  # the trust root (plain, or signed: `writ-gate trust pin`)
 //! trust_pin = "<64 hex>"              # optional: the signed root must verify from this digest
 //! spool     = "/var/lib/writ/gate.spool"
+//! tls_ca          = "/etc/writ/authority-ca.pem" # optional: verify an https:// authority with this CA
+//! tls_client_cert = "/etc/writ/gate.crt"         # optional: TLS client certificate (`writ serve --tls-client-ca`)
+//! tls_client_key  = "/etc/writ/gate.crt.key"     # its private key (0600)
 //! ```
 //!
 //! The file is a small strict subset of TOML: `key = "string"` and
@@ -53,6 +56,12 @@ pub struct GateConfig {
     pub spool: Option<PathBuf>,
     /// The digest the held signed trust root must verify from.
     pub trust_pin: Option<writ_core::Sha256Digest>,
+    /// CA certificates (PEM) to verify an `https://` authority with.
+    pub tls_ca: Option<PathBuf>,
+    /// The TLS client certificate chain (PEM) the gate presents.
+    pub tls_client_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_client_key: Option<PathBuf>,
 }
 
 impl GateConfig {
@@ -74,6 +83,28 @@ impl GateConfig {
         let mut c = parse(&text).with_context(|| format!("gate configuration `{}`", path.display()))?;
         c.path = Some(path);
         Ok(c)
+    }
+
+    /// How writ-client reaches the authority: the `tls_ca`, `tls_client_cert`
+    /// and `tls_client_key` files, read.
+    ///
+    /// # Errors
+    /// A file that cannot be read; a client certificate without its key or
+    /// the other way round.
+    pub fn client_options(&self) -> anyhow::Result<writ_client::Options> {
+        if self.tls_client_cert.is_some() != self.tls_client_key.is_some() {
+            bail!(
+                "gate configuration{}: `tls_client_cert` and `tls_client_key` go together; set both or neither",
+                self.path.as_ref().map(|p| format!(" `{}`", p.display())).unwrap_or_default()
+            );
+        }
+        let read = |p: &Option<PathBuf>| p.as_deref().map(|p| crate::files::read_bounded(p, 1 << 20)).transpose();
+        Ok(writ_client::Options {
+            ca_pem: read(&self.tls_ca)?,
+            client_cert_pem: read(&self.tls_client_cert)?,
+            client_key_pem: read(&self.tls_client_key)?,
+            ..writ_client::Options::default()
+        })
     }
 }
 
@@ -130,6 +161,9 @@ fn parse(text: &str) -> anyhow::Result<GateConfig> {
             "key" => c.key = Some(PathBuf::from(unquote(value).map_err(at)?)),
             "trust" => c.trust = Some(PathBuf::from(unquote(value).map_err(at)?)),
             "spool" => c.spool = Some(PathBuf::from(unquote(value).map_err(at)?)),
+            "tls_ca" => c.tls_ca = Some(PathBuf::from(unquote(value).map_err(at)?)),
+            "tls_client_cert" => c.tls_client_cert = Some(PathBuf::from(unquote(value).map_err(at)?)),
+            "tls_client_key" => c.tls_client_key = Some(PathBuf::from(unquote(value).map_err(at)?)),
             "trust_pin" => {
                 let hex = unquote(value).map_err(at)?;
                 c.trust_pin = Some(writ_core::Sha256Digest::from_hex(&hex).map_err(|e| {
@@ -147,7 +181,7 @@ fn parse(text: &str) -> anyhow::Result<GateConfig> {
             }
             other => {
                 bail!(
-                    "line {}: unknown key `{other}` (known: hostname, labels, authority, key, trust, trust_pin, spool)",
+                    "line {}: unknown key `{other}` (known: hostname, labels, authority, key, trust, trust_pin, spool, tls_ca, tls_client_cert, tls_client_key)",
                     n + 1
                 )
             }

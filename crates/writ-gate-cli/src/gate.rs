@@ -138,7 +138,8 @@ impl GateArgs {
         } else if let Some(e) = embedded {
             Ok(Some(e.api))
         } else if let Some(url) = authority {
-            connect(&url, key.as_deref()).map(Some)
+            let options = config.client_options()?;
+            connect(&url, key.as_deref(), &options).map(Some)
         } else {
             Ok(None)
         };
@@ -146,15 +147,17 @@ impl GateArgs {
     }
 }
 
-/// A client for the authority at `url` signing with the gate key at `key`.
+/// A client for the authority at `url` signing with the gate key at `key`,
+/// reaching it with `options` (gate.toml's `tls_ca`, `tls_client_cert`, `tls_client_key`).
 ///
 /// # Errors
 /// `status_unknown` when there is no key, it does not load, or the URL is bad.
-pub fn connect(url: &str, key: Option<&Path>) -> Result<Arc<dyn GateApi>, Denial> {
+pub fn connect(url: &str, key: Option<&Path>, options: &writ_client::Options) -> Result<Arc<dyn GateApi>, Denial> {
     let unknown = |d: String| Denial::new(DenialCode::StatusUnknown, d);
     let key_path = key.ok_or_else(|| unknown("online modes need the gate's key: pass --key FILE".into()))?;
     let key = files::read_private_key(key_path).map_err(|e| unknown(format!("{e:#}")))?;
-    let client = writ_client::Client::new(url, key).map_err(|e| unknown(format!("authority `{url}`: {e}")))?;
+    let client =
+        writ_client::Client::with_options(url, key, options).map_err(|e| unknown(format!("authority `{url}`: {e}")))?;
     Ok(Arc::new(client))
 }
 

@@ -154,6 +154,8 @@ type Reply = SyncSender<Outcome>;
 /// indices; the reply carries the index of the first.
 enum Job {
     Append(Vec<Vec<u8>>, Reply),
+    /// Re-read the store (see [`Ledger::refresh`]); the reply is the size.
+    Refresh(SyncSender<std::result::Result<u64, String>>),
     Shutdown,
 }
 
@@ -493,6 +495,27 @@ impl Ledger {
         Ok((start..start + n, Receipt { index, inclusion, checkpoint }))
     }
 
+    /// Re-read the store: entries another process appended to it under the
+    /// same key (e.g. `writ trust publish` while a server runs) become
+    /// visible to [`Ledger::size`], [`Ledger::entries`] and the proofs. The
+    /// stored tree is checked as when opening: it must extend the latest
+    /// checkpoint this ledger knows and verify under its key, else nothing
+    /// changes and the error says why. Returns the size now covered.
+    ///
+    /// # Errors
+    /// [`LedgerError::Stopped`] naming the failure: a closed or stopped
+    /// ledger, a store that cannot be read or no longer extends the last
+    /// checkpoint.
+    pub fn refresh(&self) -> Result<u64> {
+        let (rtx, rrx) = mpsc::sync_channel(1);
+        self.tx
+            .send(Job::Refresh(rtx))
+            .map_err(|_| LedgerError::Stopped("the ledger was closed".into()))?;
+        rrx.recv()
+            .map_err(|_| LedgerError::Stopped("the sequencer exited before re-reading the store".into()))?
+            .map_err(LedgerError::Stopped)
+    }
+
     /// Have this ledger's checkpoints witnessed: receipts are then proven
     /// against a checkpoint `w` got cosigned (when it gets one within its
     /// bound), and [`Ledger::witnessed_checkpoint`] serves the latest.
@@ -676,12 +699,17 @@ impl Sequencer {
         let mut entries: Vec<Vec<u8>> = Vec::with_capacity(max_batch);
         // (reply, index of its first entry within the batch)
         let mut replies: Vec<(Reply, u64)> = Vec::with_capacity(max_batch);
+        let mut refreshes = Vec::new();
         let mut stop = false;
         while !stop {
             match rx.recv() {
                 Ok(Job::Append(e, r)) => {
                     replies.push((r, entries.len() as u64));
                     entries.extend(e);
+                }
+                Ok(Job::Refresh(r)) => {
+                    let _ = r.send(self.refresh());
+                    continue;
                 }
                 Ok(Job::Shutdown) | Err(_) => break,
             }
@@ -693,6 +721,7 @@ impl Sequencer {
                         replies.push((r, entries.len() as u64));
                         entries.extend(e);
                     }
+                    Ok(Job::Refresh(r)) => refreshes.push(r),
                     Ok(Job::Shutdown) => {
                         stop = true;
                         break;
@@ -717,7 +746,21 @@ impl Sequencer {
                 }
             }
             entries.clear();
+            for r in refreshes.drain(..) {
+                let _ = r.send(self.refresh());
+            }
         }
+    }
+
+    /// Drop the store connection and reload: the tree and checkpoint the
+    /// store holds now, checked to extend ours ([`Sequencer::reload`]).
+    fn refresh(&mut self) -> std::result::Result<u64, String> {
+        if let Some(f) = lock(&self.shared.failure).clone() {
+            return Err(f);
+        }
+        self.store = None;
+        self.reload().map_err(|e| format!("cannot re-read the ledger store: {e}"))?;
+        Ok(self.latest.checkpoint.size)
     }
 
     /// [`Sequencer::commit`], dropping the store connection after any storage

@@ -418,7 +418,16 @@ impl Audit<'_, '_> {
         self.checked("issuances");
         match self.requests.get(&x.request_id).map(|r| r.allow) {
             None => self.find(
+        let passkey = id.as_ref().and_then(|id| trust.passkey(id));
                 Code::IssuanceWithoutRequest,
+            // A passkey (WebAuthn) approver: only ever an approver.
+            None if passkey.is_some_and(|p| p.entry.revoked || !p.valid_at(time)) => {
+                Some(format!("`{approver}` is revoked or was outside its passkey window at {time}"))
+            }
+            None if passkey.is_some_and(|p| group.is_some_and(|g| !p.entry.groups.iter().any(|x| x == g))) => {
+                Some(format!("`{approver}` is not in approver group `{}`", group.unwrap_or_default()))
+            }
+            None if passkey.is_some() => None,
                 i,
                 format!(
                     "writ `{}` answers request `{}`, which is not in the ledger before it",
@@ -494,10 +503,11 @@ impl Audit<'_, '_> {
         let mut counted_names = BTreeSet::new();
         for a in &g.approvals {
             let who = a.approver.to_string();
-            let key = self.trust().and_then(|t| t.key(&a.approver)).cloned();
-            let sig = writ_core::b64::decode(&a.sig, 128).ok();
             let input = approval::signing_input(&p.request.digest.0, Verdict::Approve, a.time);
-            let sig_ok = key.as_ref().zip(sig.as_ref()).is_some_and(|(k, s)| k.key.verify_strict(&input, s));
+            let sig_ok = self
+                .trust()
+                .and_then(|t| t.approver(&a.approver))
+                .is_some_and(|k| k.verify_approval(&input, &a.sig, a.webauthn.as_ref()).is_ok());
             if !sig_ok {
                 let d = mismatch(format!("the approval by `{who}` does not verify against the trust root"));
                 self.find(Code::ApprovalSignatureInvalid, i, d);
@@ -519,7 +529,8 @@ impl Audit<'_, '_> {
             self.checked("writ_approvals");
             // Distinct approvers: one per key and per trust-root name (a
             // person holding two approver keys counts once).
-            let name = key.map(|k| k.entry.name).unwrap_or_default();
+            let name =
+                self.trust().and_then(|t| t.approver(&a.approver)).map(|k| k.name().to_string()).unwrap_or_default();
             if !counted_keys.contains(&who) && !counted_names.contains(&name) {
                 counted_keys.insert(who);
                 counted_names.insert(name);

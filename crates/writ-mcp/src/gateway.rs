@@ -321,6 +321,12 @@ impl Gateway {
         }
     }
 
+    /// Whether it checks with an authority (records then go over the network).
+    #[must_use]
+    pub fn is_online(&self) -> bool {
+        self.online.is_some()
+    }
+
     /// Decides what a client message becomes. `header` holds the writs of
     /// the HTTP request that carried it (none over stdio). This may block
     /// (records, the authority): call it off an async reactor.

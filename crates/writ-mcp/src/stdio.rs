@@ -101,13 +101,7 @@ where
                 let (gw, p, tc, ts) = (gateway.clone(), pending.clone(), to_client.clone(), to_server.clone());
                 if msg.get("method").and_then(Value::as_str) == Some("tools/call") {
                     // Records and the authority block: each call on its own.
-                    calls.spawn(async move {
-                        let decided = tokio::task::spawn_blocking(move || {
-                            let d = gw.inbound(msg, &[]);
-                            dispatch(d, &p, &tc, &ts);
-                        });
-                        let _ = decided.await;
-                    });
+                    calls.spawn_blocking(move || dispatch(gw.inbound(msg, &[]), &p, &tc, &ts));
                 } else {
                     // Everything else in order, without blocking work.
                     dispatch(gw.inbound(msg, &[]), &p, &tc, &ts);
@@ -177,6 +171,11 @@ async fn from_server<S: AsyncRead + Unpin>(
         let is_answer = msg.get("method").is_none() && (msg.get("result").is_some() || msg.get("error").is_some());
         let waiting = if is_answer { msg.get("id").and_then(|id| lock(&pending).remove(&canonical(id))) } else { None };
         match waiting {
+            // Offline, the answer's record is a local append without fsync:
+            // done here. Online it goes to the authority: off the reactor.
+            Some(p) if !gateway.is_online() => {
+                let _ = to_client.send(gateway.outbound(p, msg).to_string());
+            }
             Some(p) => {
                 let gw = gateway.clone();
                 let tc = to_client.clone();

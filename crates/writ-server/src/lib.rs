@@ -16,12 +16,14 @@
 //! one JSON shape, `{"error": {"code", "message"}}`, whose `code` is a
 //! [`writ_api::ApiErrorCode`] and whose HTTP status is that code's; internal
 //! details never reach clients. Every route has a body limit and a timeout.
-//! [`serve_tls`] speaks TLS (rustls).
+//! [`serve_tls`] speaks TLS (rustls), optionally asking gates for client
+//! certificates ([`tls`]).
 #![forbid(unsafe_code)]
 
 pub mod httpsig;
 mod metrics;
 pub mod openapi;
+pub mod tls;
 pub mod web;
 pub mod witnessing;
 
@@ -45,6 +47,7 @@ use writ_authority::{Authority, AuthorityError, CallOptions, Identity};
 use writ_core::Timestamp;
 
 pub use metrics::{Metrics, TrustGauges};
+pub use tls::{ClientAuth, ClientCertificate, TlsError, TlsIdentity};
 
 /// Largest request body: a request may carry a host-evidence envelope of
 /// the format's largest size ([`writ_core::limits::MAX_ENVELOPE_BYTES`]),
@@ -796,51 +799,8 @@ pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> s
     axum::serve(listener, router(state)).await
 }
 
-/// The server's TLS identity: a PEM certificate chain and its private key.
-#[derive(Clone)]
-pub struct TlsIdentity {
-    config: Arc<rustls::ServerConfig>,
-}
-
-impl std::fmt::Debug for TlsIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsIdentity")
-    }
-}
-
-/// Why a TLS identity was refused.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct TlsError(String);
-
-impl TlsIdentity {
-    /// From PEM bytes: the certificate chain (leaf first) and a PKCS#8, PKCS#1
-    /// or SEC1 private key. TLS 1.2 and 1.3 with rustls's safe defaults.
-    ///
-    /// # Errors
-    /// [`TlsError`] naming what is wrong with either file.
-    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Self, TlsError> {
-        use rustls::pki_types::pem::PemObject as _;
-        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-        let certs = CertificateDer::pem_slice_iter(cert_pem)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| TlsError(format!("the certificate file is not PEM certificates: {e}")))?;
-        if certs.is_empty() {
-            return Err(TlsError("the certificate file holds no `CERTIFICATE` block".into()));
-        }
-        let key = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| TlsError(format!("the key file holds no PEM private key: {e}")))?;
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError(format!("TLS setup: {e}")))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| TlsError(format!("the certificate and key do not make a TLS identity: {e}")))?;
-        Ok(Self { config: Arc::new(config) })
-    }
-}
-
-/// Serve `router` over TLS on `listener` until the process ends.
+/// Serve `router` over TLS on `listener` until the process ends; with a
+/// client CA, gates present client certificates (see [`tls`]).
 ///
 /// # Errors
 /// I/O errors of the listener.
@@ -849,6 +809,5 @@ pub async fn serve_tls(
     state: Arc<AppState>,
     identity: TlsIdentity,
 ) -> std::io::Result<()> {
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(identity.config);
-    axum_server::from_tcp_rustls(listener, config).serve(router(state).into_make_service()).await
+    tls::serve(listener, router(state), identity).await
 }

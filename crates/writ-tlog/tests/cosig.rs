@@ -200,3 +200,16 @@ fn vectors_match_and_verify() {
         }
     }
 }
+
+#[test]
+fn independent_python_check_of_the_vectors() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let out = std::process::Command::new("python3")
+        .arg(root.join("tests/interop/cosig_verify.py"))
+        .arg("vectors")
+        .arg(root.join("testdata/witness/cosignatures.json"))
+        .output()
+        .expect("python3 (with pyca/cryptography) must be installed");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && text.contains("verified: 7 cosignature vectors"), "{text}");
+}

@@ -87,11 +87,8 @@ impl Authority {
             .into_iter()
             .filter(|v| v.verdict == state::verdict_str(writ_core::approval::Verdict::Approve))
             .map(|v| {
-                Ok(writ_core::model::Approval {
-                    approver: KeyId::parse(&v.approver).map_err(|e| AuthorityError::Internal(e.into()))?,
-                    time: Timestamp(v.time),
-                    sig: v.sig,
-                })
+                let approver = KeyId::parse(&v.approver).map_err(|e| AuthorityError::Internal(e.into()))?;
+                super::vote::stored_approval(approver, Timestamp(v.time), v.sig)
             })
             .collect::<Result<Vec<_>>>()?;
         let minted = self.mint(

@@ -30,6 +30,7 @@ use writ_policy::PolicySet;
 
 pub use issue::MAX_OFFLINE_SECS;
 pub use once::CallOptions;
+pub use vote::VoteSignature;
 
 use crate::db::{Db, Tx};
 use crate::error::{AuthorityError, Result};

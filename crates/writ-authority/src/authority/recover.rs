@@ -129,22 +129,50 @@ fn signed_uses(envelope: &[u8]) -> Option<i64> {
     writ_core::Unverified::decode(envelope).ok().and_then(|u| u.uses()).and_then(|u| i64::try_from(u).ok())
 }
 
+/// What the ledger of `size` entries says from entry `from` on, reading
+/// `[start, end)` ranges through `read`.
+fn read_view(size: u64, from: u64, mut read: impl FnMut(u64, u64) -> Result<Vec<Vec<u8>>>) -> Result<LedgerView> {
+    let mut v = LedgerView { size, ..LedgerView::default() };
+    let mut start = from;
+    while start < size {
+        let end = size.min(start.saturating_add(writ_ledger::MAX_RANGE));
+        let batch = read(start, end)?;
+        if batch.len() as u64 != end - start {
+            return Err(AuthorityError::Internal(format!(
+                "ledger entries {start}..{end}: {} of them could be read",
+                batch.len()
+            )));
+        }
+        for (i, bytes) in batch.into_iter().enumerate() {
+            let idx = start + i as u64;
+            let e = Entry::decode(&bytes)
+                .map_err(|err| AuthorityError::Internal(format!("ledger entry {idx} does not decode: {err}")))?;
+            v.apply(idx, &e);
+        }
+        start = end;
+    }
+    Ok(v)
+}
+
+/// [`Authority::check_state`] without an open authority: compare the state
+/// in `db` with the first `size` entries of a ledger read through `read`
+/// (`[start, end)` → the entries, in order), changing nothing. `writ audit`
+/// calls it with the store it audits.
+///
+/// # Errors
+/// `read`'s errors, an entry that does not decode, database errors.
+pub fn compare_state(
+    db: &crate::db::Db,
+    size: u64,
+    read: impl FnMut(u64, u64) -> Result<Vec<Vec<u8>>>,
+) -> Result<Vec<Difference>> {
+    let lv = read_view(size, 0, read)?;
+    db.tx(|t| compare(t, &lv))
+}
+
 impl Authority {
     fn read_ledger(&self, from: u64) -> Result<LedgerView> {
-        let size = self.ledger().size();
-        let mut v = LedgerView { size, ..LedgerView::default() };
-        let mut start = from;
-        while start < size {
-            let end = size.min(start.saturating_add(writ_ledger::MAX_RANGE));
-            for (i, bytes) in self.ledger().entries(start, end)?.into_iter().enumerate() {
-                let idx = start + i as u64;
-                let e = Entry::decode(&bytes)
-                    .map_err(|err| AuthorityError::Internal(format!("ledger entry {idx} does not decode: {err}")))?;
-                v.apply(idx, &e);
-            }
-            start = end;
-        }
-        Ok(v)
+        read_view(self.ledger().size(), from, |start, end| Ok(self.ledger().entries(start, end)?))
     }
 
     /// Compare the state with the ledger; every difference, none when they
@@ -167,6 +195,9 @@ impl Authority {
         let (found, remaining) = self.db.tx(|t| {
             let found = compare(t, &lv)?;
             repair(t, &lv, now.unix())?;
+            for (idx, (kind, _, _)) in &lv.index {
+                self.index_gate_record(t, *idx, kind)?;
+            }
             let remaining = compare(t, &lv)?;
             Ok((found, remaining))
         })?;
@@ -188,6 +219,7 @@ impl Authority {
             for (idx, (kind, req, writ)) in &lv.index {
                 if !state::is_indexed(t, *idx)? {
                     state::index_raw(t, *idx, kind, req.as_deref(), writ.as_deref())?;
+                    self.index_gate_record(t, *idx, kind)?;
                     n += 1;
                 }
             }

@@ -4,7 +4,7 @@
 use writ_core::approval::{self, Verdict};
 use writ_core::entry::{self, Entry};
 use writ_core::trust::Role;
-use writ_core::{Sha256Digest, Timestamp};
+use writ_core::{KeyId, Sha256Digest, Timestamp};
 
 use super::once::{CallOptions, Op, Slot};
 use super::{Authority, Identity, bad, truncate};
@@ -13,21 +13,60 @@ use crate::model::{MAX_REASON, RequestView};
 use crate::state::{self, RequestStatus, verdict_str};
 use crate::text::check_display;
 
+/// How a vote is signed: the approver's Ed25519 signature over
+/// [`approval::signing_input`], or a passkey's WebAuthn assertion whose
+/// challenge is that input (see [`writ_core::webauthn`]).
+#[derive(Clone, Copy, Debug)]
+pub enum VoteSignature<'a> {
+    /// Ed25519 signature bytes.
+    Ed25519(&'a [u8]),
+    /// A WebAuthn assertion by a passkey of the trust root.
+    Passkey(&'a writ_core::webauthn::Assertion),
+}
+
+/// Prefix of a passkey approval as stored in a vote's `sig` column: the
+/// JSON of its WebAuthn parts and DER signature follows.
+const STORED_PASSKEY: &str = "webauthn:";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredPasskey {
+    #[serde(flatten)]
+    parts: writ_core::webauthn::AssertionParts,
+    sig: String,
+}
+
+/// The writ's approval of a stored approving vote (`sig` as stored: base64
+/// Ed25519, or a passkey's assertion).
+pub(super) fn stored_approval(approver: KeyId, time: Timestamp, sig: String) -> Result<writ_core::model::Approval> {
+    match sig.strip_prefix(STORED_PASSKEY) {
+        None => Ok(writ_core::model::Approval { approver, time, sig, webauthn: None }),
+        Some(json) => {
+            let s: StoredPasskey = serde_json::from_str(json)
+                .map_err(|e| AuthorityError::Internal(format!("stored passkey approval: {e}")))?;
+            Ok(writ_core::model::Approval { approver, time, sig: s.sig, webauthn: Some(s.parts) })
+        }
+    }
+}
+
 impl Authority {
     /// An approver's vote: `signature` is their Ed25519 signature over
     /// [`approval::signing_input`] of the request digest, the verdict and
     /// `signed_at`, when they signed. `signed_at` must lie between the
-    /// request's creation and `now` (the authority's clock): it becomes the
-    /// approval's `time` in the writ, which verifiers require to be no
-    /// later than its issuance.
+    /// request's creation and `now` (the authority's clock) plus the trust
+    /// root's allowance for approvers' clocks
+    /// ([`writ_core::trust::TrustRootFile::approval_skew`], 30 s by default):
+    /// it becomes the approval's `time` in the writ, which verifiers require
+    /// to be no later than its issuance, so a writ completed by an approval
+    /// signed ahead of `now` is issued (and valid from) that approval's time.
     /// Issues the writ when the approvals reach quorum; denies the request
     /// when the denials do. No reason is stored (see [`Self::vote_with`]).
     ///
     /// # Errors
     /// `forbidden`, `self_approval`, `not_in_group`, `unknown_request`,
     /// `request_not_pending`, `request_expired`, `already_voted`,
-    /// `bad_signature`; `invalid_request` for a `signed_at` after `now` or
-    /// before the request was made; nothing is stored on any of them.
+    /// `bad_signature`; `invalid_request` for a `signed_at` more than the
+    /// allowance after `now` or before the request was made; nothing is
+    /// stored on any of them.
     pub fn vote(
         &self,
         caller: &Identity,
@@ -62,6 +101,30 @@ impl Authority {
         opts: &CallOptions,
         now: Timestamp,
     ) -> Result<RequestView> {
+        self.vote_signed(caller, id, verdict, VoteSignature::Ed25519(signature), signed_at, reason, opts, now)
+    }
+
+    /// [`Self::vote_with`] signed either way ([`VoteSignature`]): with a
+    /// passkey, `caller` is the passkey's identity (its key id, name and
+    /// groups from the trust root's `passkeys`) and the assertion must
+    /// verify as [`writ_core::webauthn::verify_assertion`] says, over the
+    /// signing input of the stored request digest, `verdict` and `signed_at`.
+    ///
+    /// # Errors
+    /// As [`Self::vote_with`]; `bad_signature` naming the WebAuthn check
+    /// that failed (`webauthn_challenge`, `webauthn_rp_id`, ...).
+    #[expect(clippy::too_many_arguments, reason = "the arguments of one vote")]
+    pub fn vote_signed(
+        &self,
+        caller: &Identity,
+        id: &str,
+        verdict: Verdict,
+        signature: VoteSignature<'_>,
+        signed_at: Timestamp,
+        reason: Option<&str>,
+        opts: &CallOptions,
+        now: Timestamp,
+    ) -> Result<RequestView> {
         caller.require(Role::Approver, "approve or deny requests")?;
         if let Some(r) = reason {
             if r.trim().is_empty() || r.len() > MAX_REASON {
@@ -70,7 +133,15 @@ impl Authority {
             check_display("reason", r)?;
         }
         let mut body = format!("{id}\0{}\0{}\0", verdict_str(verdict), signed_at.unix()).into_bytes();
-        body.extend_from_slice(signature);
+        match signature {
+            VoteSignature::Ed25519(sig) => body.extend_from_slice(sig),
+            VoteSignature::Passkey(a) => {
+                for part in [&a.authenticator_data, &a.client_data_json, &a.signature] {
+                    body.extend_from_slice(&(part.len() as u64).to_be_bytes());
+                    body.extend_from_slice(part);
+                }
+            }
+        }
         // The reason is part of the call: a retry with another reason under
         // the same idempotency key is another call.
         if let Some(r) = reason {
@@ -94,7 +165,7 @@ impl Authority {
         caller: &Identity,
         id: &str,
         verdict: Verdict,
-        signature: &[u8],
+        signature: VoteSignature<'_>,
         signed_at: Timestamp,
         reason: Option<&str>,
         opts: &CallOptions,
@@ -120,11 +191,14 @@ impl Authority {
                 return Err(AuthorityError::Expired(id.into()));
             }
             // The signed time becomes the approval's time in the writ: never
-            // after the issuance (so never after this clock), never before
-            // the request existed.
-            if signed_at > now {
+            // after the issuance, never before the request existed. An
+            // approver's clock may run ahead of this one by the trust root's
+            // allowance; the writ such an approval completes is issued at
+            // that time (below), so it still comes after its approvals.
+            let skew = self.trust().file().approval_skew();
+            if signed_at.unix() > now.unix().saturating_add(i64::try_from(skew).unwrap_or(i64::MAX)) {
                 return Err(bad(format!(
-                    "the vote is signed at {signed_at}, after the authority's time {now}; check the approver's clock and vote again"
+                    "the vote is signed at {signed_at}, more than {skew} s after the authority's time {now} (the trust root's approval_skew_secs); check the approver's clock and vote again"
                 )));
             }
             if signed_at.unix() < row.created_at {
@@ -133,20 +207,43 @@ impl Authority {
                 )));
             }
             let digest = Sha256Digest::from_hex(&row.digest).map_err(|e| AuthorityError::Internal(e.into()))?;
-            let key = self.public_key(&caller.key_id).ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
-            if !key.verify_strict(&approval::signing_input(&digest, verdict, signed_at), signature) {
-                return Err(AuthorityError::BadSignature(format!(
-                    "the signature does not verify over the {} input for request digest {digest} at {signed_at}; sign what `writ pending` shows",
-                    verdict_str(verdict)
-                )));
-            }
+            let input = approval::signing_input(&digest, verdict, signed_at);
+            let sig_b64 = match signature {
+                VoteSignature::Ed25519(sig) => {
+                    let key = self
+                        .public_key(&caller.key_id)
+                        .ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
+                    if !key.verify_strict(&input, sig) {
+                        return Err(AuthorityError::BadSignature(format!(
+                            "the signature does not verify over the {} input for request digest {digest} at {signed_at}; sign what `writ pending` shows",
+                            verdict_str(verdict)
+                        )));
+                    }
+                    writ_core::b64::encode(sig)
+                }
+                VoteSignature::Passkey(a) => {
+                    let trust = self.trust();
+                    let pk = trust
+                        .passkey(&caller.key_id)
+                        .ok_or_else(|| AuthorityError::UnknownKey(caller.key_id.to_string()))?;
+                    writ_core::webauthn::verify_assertion(&pk.credential, &input, a).map_err(|e| {
+                        AuthorityError::BadSignature(format!(
+                            "the passkey assertion is refused: {e}; its challenge must be base64url of the {} input for request digest {digest} at {signed_at}",
+                            verdict_str(verdict)
+                        ))
+                    })?;
+                    let (parts, sig) = a.encode();
+                    let json = serde_json::to_string(&StoredPasskey { parts, sig })
+                        .map_err(|e| AuthorityError::Internal(e.to_string()))?;
+                    format!("{STORED_PASSKEY}{json}")
+                }
+            };
             // Distinct approvers: one vote per key and per trust-root name
             // (a person holding two approver keys still counts once).
             let seen = state::has_voted(t, id, &caller.key_id.to_string(), &caller.name)?;
             if seen {
                 return Err(AuthorityError::AlreadyVoted(id.into()));
             }
-            let sig_b64 = writ_core::b64::encode(signature);
             let approval_obj = serde_json::json!({
                 "request_id": id, "approver": caller.key_id.to_string(), "verdict": verdict_str(verdict),
                 "time": signed_at.to_rfc3339(), "sig": sig_b64,
@@ -196,7 +293,17 @@ impl Authority {
             let n = state::count_votes(t, id, verdict)?;
             if n >= required {
                 match verdict {
-                    Verdict::Approve => self.issue(t, id, now)?,
+                    Verdict::Approve => {
+                        // Not before the latest approval (one signed ahead of
+                        // this clock, within the allowance, dates the writ).
+                        let latest = state::votes(t, id)?
+                            .iter()
+                            .filter(|v| v.verdict == verdict_str(Verdict::Approve))
+                            .map(|v| v.time)
+                            .max()
+                            .unwrap_or(now.unix());
+                        self.issue(t, id, Timestamp(latest.max(now.unix())))?;
+                    }
                     Verdict::Deny => {
                         state::set_request_status(t, id, RequestStatus::Denied)?;
                     }

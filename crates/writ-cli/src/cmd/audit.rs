@@ -42,6 +42,13 @@ pub struct AuditArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Audit a remote log from its checkpoint and tiles alone (an authority
+    /// URL or a tile directory URL; see `writ monitor`), with --trust.
+    #[arg(long, value_name = "URL", requires = "trust")]
+    pub remote: Option<String>,
+    /// With --remote: the trust root whose ledger key signs the log.
+    #[arg(long, value_name = "FILE", requires = "remote")]
+    pub trust: Option<PathBuf>,
 }
 
 /// What the home supplies to the semantic audit.
@@ -51,6 +58,8 @@ struct HomeInputs {
     root_versions: BTreeMap<u64, Vec<u8>>,
     writs: HashMap<String, Vec<u8>>,
     writs_source: Option<String>,
+    /// The authority's state beside the audited store, compared with the ledger.
+    state: Option<writ_authority::db::Db>,
 }
 
 fn read_optional(p: &Path) -> anyhow::Result<Option<Vec<u8>>> {
@@ -102,19 +111,22 @@ fn home_inputs(t: &LedgerTarget) -> anyhow::Result<HomeInputs> {
         }
         Location::Sqlite(_) => None,
     };
-    let (writs, writs_source) = match state {
+    let (writs, writs_source, state) = match state {
         Some((db, name)) => {
             let rows = db
                 .tx(writ_authority::state::all_writs)
                 .with_context(|| format!("cannot read the issued writs from {name}"))?;
-            (rows.into_iter().map(|w| (w.id, w.envelope)).collect(), Some(name))
+            (rows.into_iter().map(|w| (w.id, w.envelope)).collect(), Some(name), Some(db))
         }
-        None => (HashMap::new(), None),
+        None => (HashMap::new(), None, None),
     };
-    Ok(HomeInputs { trust, root_pin, root_versions, writs, writs_source })
+    Ok(HomeInputs { trust, root_pin, root_versions, writs, writs_source, state })
 }
 
 pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(url), Some(trust)) = (&args.remote, &args.trust) {
+        return crate::cmd::monitor::audit_remote(url, trust, args.json);
+    }
     let t = &args.target;
     let v = t.verifier()?;
     let saved = match &args.checkpoint {
@@ -151,10 +163,12 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         Ok(None) => {}
         Err(detail) => report.push(Finding::LastSignedInvalid { detail }),
     }
+    let mut state = None;
     let semantic = if args.tree_only {
         None
     } else {
         let inputs = home_inputs(t)?;
+        state = inputs.state.map(|db| (db, inputs.writs_source.clone().unwrap_or_default()));
         let writs = inputs.writs;
         let mut lookup = move |id: &str| writs.get(id).cloned();
         let mut input = SemanticInput {
@@ -165,8 +179,24 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
         };
         Some((semantic_audit(store.as_mut(), report.size, &mut input)?, inputs.writs_source))
     };
+    // The authority's state (revocations, use counts, request status, entry
+    // index) against the ledger: one SQL UPDATE on the state is a finding.
+    let state = match state {
+        Some((db, source)) => {
+            let read = |start: u64, end: u64| -> writ_authority::Result<Vec<Vec<u8>>> {
+                let rows = store.scan_entries(start, usize::try_from(end - start).unwrap_or(usize::MAX))?;
+                Ok(rows.into_iter().map(|(_, data)| data).collect())
+            };
+            let ds = writ_authority::recover::compare_state(&db, report.size, read)
+                .with_context(|| format!("cannot compare the authority's state in {source} with the ledger"))?;
+            Some((ds, source))
+        }
+        None => None,
+    };
     let secs = started.elapsed().as_secs_f64();
-    let ok = report.is_ok() && semantic.as_ref().is_none_or(|(s, _)| s.is_ok());
+    let ok = report.is_ok()
+        && semantic.as_ref().is_none_or(|(s, _)| s.is_ok())
+        && state.as_ref().is_none_or(|(ds, _)| ds.is_empty());
     if args.json {
         let findings: Vec<_> = report
             .findings
@@ -185,11 +215,17 @@ pub fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             "finding_count": report.finding_count,
             "findings": findings,
             "semantic": sem,
+            "state": state.as_ref().map(|(ds, source)| serde_json::json!({
+                "ok": ds.is_empty(),
+                "source": source,
+                "differences": ds,
+            })),
             "seconds": secs,
         });
         writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&j)?)?;
     } else {
         print_text(&report, record_checked, semantic.as_ref(), v.name());
+        print_state(state.as_ref(), args.tree_only);
     }
     Ok(if ok { ExitCode::SUCCESS } else { exit::denied() })
 }
@@ -270,5 +306,22 @@ fn print_text(
     }
     if source.is_none() && s.checked.get("issuances").is_some_and(|n| *n > 0) {
         println!("  (no authority state found beside this store: approvals inside the writs were not verified)");
+    }
+}
+
+fn print_state(state: Option<&(Vec<writ_authority::recover::Difference>, String)>, tree_only: bool) {
+    match state {
+        None if tree_only => {}
+        None => println!("state not compared: no authority state beside this store"),
+        Some((ds, source)) if ds.is_empty() => println!(
+            "ok: the authority's state in {source} agrees with the ledger (entry index, revocations, use counts, uses, writs, request status)"
+        ),
+        Some((ds, source)) => {
+            println!("the authority's state in {source} differs from the ledger ({} differences):", ds.len());
+            for d in ds {
+                let fix = if d.recoverable { "`writ recover` rebuilds it" } else { "not recoverable from the ledger" };
+                println!("  {} ({}): {} ({fix})", d.code, d.subject, d.detail);
+            }
+        }
     }
 }

@@ -54,7 +54,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         Some(p) => Some(files::read_bounded(p, 1 << 20)?),
         None => None,
     };
-    let opts = writ_client::Options { ca_pem, timeout: None };
+    let opts = writ_client::Options { ca_pem, ..writ_client::Options::default() };
     let seed = key.seed();
     let sha = files::hash_file(std::path::Path::new(&args.program))?.to_hex();
     let next = Arc::new(AtomicU64::new(0));

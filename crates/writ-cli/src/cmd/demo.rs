@@ -279,5 +279,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         pg_schema: "writ".into(),
         tls_cert: None,
         tls_key: None,
+        tls_client_ca: None,
+        tls_client_auth: crate::cmd::serve::ClientAuthArg::Required,
     })
 }

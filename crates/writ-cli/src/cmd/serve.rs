@@ -1,4 +1,5 @@
-//! `writ serve`: run the authority's HTTP API, over TLS with `--tls-cert`/`--tls-key`.
+//! `writ serve`: run the authority's HTTP API, over TLS with `--tls-cert`/`--tls-key`,
+//! asking gates for client certificates with `--tls-client-ca`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,6 +31,24 @@ pub struct ServeArgs {
     /// The TLS private key (PEM, PKCS#8 / PKCS#1 / SEC1).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that issue the gates' TLS client certificates:
+    /// a client that presents one must chain to them.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// With --tls-client-ca: `required` refuses every signed call over a
+    /// connection without a verified client certificate (public read routes
+    /// stay open); `optional` verifies one when presented.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ClientAuthArg::Required, requires = "tls_client_ca")]
+    pub tls_client_auth: ClientAuthArg,
+}
+
+/// `--tls-client-auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientAuthArg {
+    /// Verified when presented.
+    Optional,
+    /// Needed for every signed call.
+    Required,
 }
 
 fn is_loopback(listen: &str) -> bool {
@@ -37,17 +56,35 @@ fn is_loopback(listen: &str) -> bool {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let tls =
-        match (&args.tls_cert, &args.tls_key) {
-            (Some(c), Some(k)) => {
-                let cert = crate::files::read_bounded(c, 1 << 20)?;
-                let key = crate::files::read_bounded(k, 1 << 20)?;
-                Some(writ_server::TlsIdentity::from_pem(&cert, &key).map_err(|e| {
-                    UsageError(format!("--tls-cert `{}` / --tls-key `{}`: {e}", c.display(), k.display()))
-                })?)
-            }
-            _ => None,
-        };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            let cert = crate::files::read_bounded(c, 1 << 20)?;
+            let key = crate::files::read_bounded(k, 1 << 20)?;
+            let identity = match &args.tls_client_ca {
+                None => writ_server::TlsIdentity::from_pem(&cert, &key),
+                Some(ca) => {
+                    let ca_pem = crate::files::read_bounded(ca, 1 << 20)?;
+                    let mode = match args.tls_client_auth {
+                        ClientAuthArg::Optional => writ_server::ClientAuth::Optional,
+                        ClientAuthArg::Required => writ_server::ClientAuth::Required,
+                    };
+                    writ_server::TlsIdentity::with_client_ca(&cert, &key, &ca_pem, mode)
+                }
+            };
+            Some(identity.map_err(|e| {
+                UsageError(format!(
+                    "--tls-cert `{}` / --tls-key `{}`{}: {e}",
+                    c.display(),
+                    k.display(),
+                    args.tls_client_ca
+                        .as_ref()
+                        .map(|p| format!(" / --tls-client-ca `{}`", p.display()))
+                        .unwrap_or_default()
+                ))
+            })?)
+        }
+        _ => None,
+    };
     if tls.is_none() && !is_loopback(&args.listen) {
         eprintln!(
             "warning: serving plain HTTP on `{}`: writs are bearer artifacts; pass --tls-cert and --tls-key outside loopback",
@@ -69,6 +106,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         // The first stdout line is the bound address, so scripts and tests can use `--listen 127.0.0.1:0`.
         println!("listening on {scheme}://{addr}");
         eprintln!("writ authority serving {} (ledger {})", home.display(), authority.ledger().origin());
+        if let Some(mode) = tls.as_ref().and_then(writ_server::TlsIdentity::client_auth) {
+            eprintln!("TLS client certificates: {} (verified against --tls-client-ca)", mode.as_str());
+        }
         let state = writ_server::AppState::new(Arc::new(authority));
         match tls {
             Some(identity) => {

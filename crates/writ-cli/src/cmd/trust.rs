@@ -93,6 +93,32 @@ pub enum TrustCommand {
     Set {
         /// The trust-root file.
         #[arg(long, value_name = "FILE")]
+    /// Add an approver's passkey (WebAuthn ES256 credential), e.g. what the
+    /// console's "Register a passkey" prints.
+    AddPasskey {
+        /// The trust-root file.
+        #[arg(long, value_name = "FILE")]
+        trust: PathBuf,
+        /// Who holds it.
+        #[arg(long)]
+        name: String,
+        /// Approver groups.
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Base64 (or base64url) of the P-256 public key: the 65-byte
+        /// uncompressed point, or the SPKI DER that `getPublicKey()` returns.
+        #[arg(long, value_name = "BASE64")]
+        public_key: String,
+        /// Base64url of the credential id.
+        #[arg(long, value_name = "BASE64URL")]
+        credential_id: String,
+        /// The relying-party id (the console's host name).
+        #[arg(long, value_name = "DOMAIN")]
+        rp_id: String,
+        /// Require the User Verified flag (PIN or biometric) on every approval.
+        #[arg(long)]
+        user_verification: bool,
+    },
         trust: PathBuf,
         #[command(flatten)]
         settings: Settings,
@@ -238,6 +264,50 @@ fn apply_settings(root: &mut TrustRoot, s: &Settings) {
     if let Some(m) = s.max_lifetime {
         w.max_writ_lifetime_secs((m > 0).then_some(m));
     }
+/// DER prefix of a P-256 SubjectPublicKeyInfo (the uncompressed point follows).
+const P256_SPKI_PREFIX: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
+
+fn passkey_entry(
+    name: &str,
+    groups: &[String],
+    public_key: &str,
+    credential_id: &str,
+    rp_id: &str,
+    user_verification: bool,
+) -> anyhow::Result<writ_core::trust::TrustedPasskeyFile> {
+    let url = public_key.replace('-', "+").replace('_', "/");
+    let padded = format!("{url}{}", "=".repeat((4 - url.len() % 4) % 4));
+    let raw = writ_core::b64::decode(&padded, 256)
+        .map_err(|e| UsageError(format!("--public-key: {e} (give base64 of the key)")))?;
+    let point = match raw.len() {
+        65 => raw,
+        91 if hex::encode(&raw[..26]) == P256_SPKI_PREFIX => raw[26..].to_vec(),
+        n => {
+            return Err(UsageError(format!(
+                "--public-key is {n} bytes: give the 65-byte uncompressed P-256 point or its 91-byte SPKI DER (ES256 only)"
+            ))
+            .into());
+        }
+    };
+    let cred_id = writ_core::webauthn::b64url_decode(credential_id.trim_end_matches('='), writ_core::webauthn::MAX_CREDENTIAL_ID)
+        .map_err(|e| UsageError(format!("--credential-id: {e}")))?;
+    let cred = writ_core::webauthn::Credential::new(&point, cred_id, rp_id.into(), user_verification)
+        .map_err(|e| UsageError(format!("passkey: {e}")))?;
+    Ok(writ_core::trust::TrustedPasskeyFile {
+        name: name.into(),
+        roles: vec![Role::Approver],
+        groups: groups.to_vec(),
+        public_key: writ_core::b64::encode(cred.public_key()),
+        key_id: cred.key_id(),
+        credential_id: writ_core::webauthn::b64url_encode(&cred.credential_id),
+        rp_id: cred.rp_id.clone(),
+        user_verification,
+        not_before: None,
+        not_after: None,
+        revoked: false,
+    })
+}
+
     if let Some(r) = s.require_receipt {
         w.require_receipt(r);
     }
@@ -386,6 +456,18 @@ pub fn run(args: TrustArgs) -> anyhow::Result<ExitCode> {
             let mut root = files::read_trust(&trust)?;
             edit(&mut root)?;
             save(&trust, &root)?;
+        TrustCommand::AddPasskey { trust, name, groups, public_key, credential_id, rp_id, user_verification } => {
+            let entry = passkey_entry(&name, &groups, &public_key, &credential_id, &rp_id, user_verification)?;
+            let id = entry.key_id;
+            if let Some(home) = signed_home_of(&trust) {
+                edit_signed_home(&home, |doc| Ok(doc.add_passkey(entry)?))?;
+            } else {
+                let mut root = load_or_new(&trust)?;
+                root.add_passkey(entry)?;
+                save(&trust, &root)?;
+            }
+            println!("{id}");
+        }
         }
         TrustCommand::Set { trust, settings } => {
             if let Some(home) = signed_home_of(&trust) {

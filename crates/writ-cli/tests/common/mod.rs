@@ -14,7 +14,15 @@ pub fn writ_ok(dir: &Path, args: &[&str]) -> String {
 /// `dev.key`) and a gate `gate1` (key `gate.key`) in its trust root; returns
 /// dev's key id.
 pub fn home_with_dev_and_gate(dir: &Path) -> String {
-    writ_ok(dir, &["init", "--home", "h"]);
+    home_with_dev_and_gate_on(dir, &[])
+}
+
+/// [`home_with_dev_and_gate`] with more `writ init` arguments (e.g.
+/// `--database URL --pg-schema S` for a home bound to PostgreSQL).
+pub fn home_with_dev_and_gate_on(dir: &Path, init: &[&str]) -> String {
+    let mut args = vec!["init", "--home", "h"];
+    args.extend_from_slice(init);
+    writ_ok(dir, &args);
     let dev = writ_ok(dir, &["keygen", "--out", "dev.key", "--name", "dev"]).trim().to_owned();
     writ_ok(dir, &["keygen", "--out", "gate.key", "--name", "gate1"]);
     writ_ok(
