@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS auth_http_nonces (k TEXT PRIMARY KEY, created INTEGER
 CREATE TABLE IF NOT EXISTS auth_entries (idx INTEGER PRIMARY KEY, kind TEXT NOT NULL, request_id TEXT, writ_id TEXT);
 CREATE INDEX IF NOT EXISTS auth_entries_request ON auth_entries(request_id);
 CREATE INDEX IF NOT EXISTS auth_entries_writ ON auth_entries(writ_id);
+CREATE TABLE IF NOT EXISTS auth_gate_records (digest TEXT PRIMARY KEY, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS auth_idempotency (
   caller TEXT NOT NULL, k TEXT NOT NULL, op TEXT NOT NULL, body_sha256 TEXT NOT NULL, state TEXT NOT NULL,
   outcome TEXT, created INTEGER NOT NULL, PRIMARY KEY (caller, k));

@@ -528,6 +528,25 @@ pub fn entries_for(t: &mut dyn Tx, request_id: Option<&str>, writ_id: Option<&st
     Ok(rows.iter().map(|r| (u64::try_from(col_int(r, 0)).unwrap_or(0), col_text(r, 1))).collect())
 }
 
+/// The ledger index of the gate record whose bytes have SHA-256 `digest`,
+/// if one was logged.
+///
+/// # Errors
+/// Database errors.
+pub fn gate_record_index(t: &mut dyn Tx, digest: &str) -> Result<Option<u64>> {
+    let rows = t.query("SELECT idx FROM auth_gate_records WHERE digest = ?1", &[digest.into()])?;
+    Ok(rows.first().map(|r| u64::try_from(col_int(r, 0)).unwrap_or(0)))
+}
+
+/// Notes that the gate record with SHA-256 `digest` is at `idx`.
+///
+/// # Errors
+/// Database errors.
+pub fn insert_gate_record(t: &mut dyn Tx, digest: &str, idx: u64) -> Result<()> {
+    t.exec("INSERT INTO auth_gate_records (digest, idx) VALUES (?1, ?2)", &[digest.into(), idx_val(idx)])?;
+    Ok(())
+}
+
 /// Index an entry from its parts (recovery).
 ///
 /// # Errors

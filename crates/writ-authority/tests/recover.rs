@@ -88,7 +88,7 @@ fn every_forged_or_lost_decision_is_named_and_recovered_from_the_ledger() {
         program_digest: Sha256Digest::of(b"p"),
         argv_digest: Sha256Digest::of(b"a"),
     });
-    a.record_at(&gate, &start.encode().unwrap(), NOW).unwrap();
+    a.record_at(&gate, &writ_core::gate_record::GateRecord::sign(start, vec![], &key(3)).unwrap(), NOW).unwrap();
     let open = a.submit(&alice, input("/usr/bin/echo"), NOW).unwrap();
     assert!(a.check_state().unwrap().is_empty(), "{:?}", a.check_state().unwrap());
 

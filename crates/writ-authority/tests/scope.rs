@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use writ_authority::model::{HOST_EVIDENCE_PAYLOAD_TYPE, RequestInput, RequestView, TargetInput};
 use writ_authority::{Authority, CallOptions, Config, Identity, Verdict, home};
+use writ_core::gate_record::GateRecord;
 use writ_core::model::Boundaries;
 use writ_core::trust::{Role, key_entry};
 use writ_core::{Context, Sha256Digest, SigningKey, Timestamp, TrustRoot};
@@ -450,28 +451,26 @@ fn gate_records_must_match_what_the_ledger_issued() {
     let bound = e.submit(i).unwrap();
     let (rid, wid) = (bound.request_id.clone(), bound.writ_id.clone().unwrap());
     let start = |writ: &str, req: &str, host: &str, t: Timestamp| {
-        Entry::ExecStart(entry::ExecStart {
+        let e = Entry::ExecStart(entry::ExecStart {
             time: t,
             request_id: req.into(),
             writ_id: writ.into(),
             host: host.into(),
             program_digest: Sha256Digest::of(b"prog"),
             argv_digest: Sha256Digest::of(b"argv"),
-        })
-        .encode()
-        .unwrap()
+        });
+        GateRecord::sign(e, vec![], &key(6)).unwrap()
     };
     let end = |writ: &str, req: &str, host: &str, t: Timestamp| {
-        Entry::ExecEnd(entry::ExecEnd {
+        let e = Entry::ExecEnd(entry::ExecEnd {
             time: t,
             request_id: req.into(),
             writ_id: writ.into(),
             host: host.into(),
             outcome: "exited".into(),
             exit_code: Some(0),
-        })
-        .encode()
-        .unwrap()
+        });
+        GateRecord::sign(e, vec![], &key(6)).unwrap()
     };
     let before = e.snapshot();
     let ghost = "01234567-89ab-7def-8123-456789abcdef";
@@ -487,16 +486,15 @@ fn gate_records_must_match_what_the_ledger_issued() {
         assert_eq!(err.code(), code, "{err}");
     }
     let denial = |req: Option<&str>| {
-        Entry::Denial(entry::Denial {
+        let e = Entry::Denial(entry::Denial {
             time: NOW,
             request_id: req.map(String::from),
             writ_id: None,
             code: "expired".into(),
             detail: "x".into(),
             host: None,
-        })
-        .encode()
-        .unwrap()
+        });
+        GateRecord::sign(e, vec![], &key(6)).unwrap()
     };
     assert_eq!(e.a.record_at(&gate, &denial(Some(ghost)), NOW).unwrap_err().code(), "unknown_request");
     assert_eq!(before, e.snapshot(), "nothing refused was logged");
@@ -508,4 +506,114 @@ fn gate_records_must_match_what_the_ledger_issued() {
         "invalid_request"
     );
     e.a.record_at(&gate, &denial(Some(&rid)), NOW).unwrap();
+}
+
+/// Issue 9 item 6: the authority takes only signed gate records, from a
+/// gate key of the trust root, for a host that key is bound to; the ledger
+/// keeps the signature; a re-sent identical record is logged once.
+#[test]
+fn gate_records_are_signed_by_a_gate_key_bound_to_their_host_and_logged_once() {
+    use writ_core::entry::{self, Entry};
+    let e = setup();
+    let gate = e.who(6);
+    let v = e.submit(input("/usr/bin/echo", &[])).unwrap();
+    let (rid, wid) = (v.request_id.clone(), v.writ_id.clone().unwrap());
+    let start = |host: &str, t: Timestamp| {
+        Entry::ExecStart(entry::ExecStart {
+            time: t,
+            request_id: rid.clone(),
+            writ_id: wid.clone(),
+            host: host.into(),
+            program_digest: Sha256Digest::of(b"prog"),
+            argv_digest: Sha256Digest::of(b"argv"),
+        })
+    };
+    let before = e.snapshot();
+    // Unsigned; signed by a key that is no gate key (alice); by a stranger;
+    // a signed record changed after signing.
+    let unsigned = start("web7", NOW).encode().unwrap();
+    let by_alice = GateRecord::sign(start("web7", NOW), vec![], &key(1)).unwrap();
+    let by_stranger = GateRecord::sign(start("web7", NOW), vec![], &key(99)).unwrap();
+    let mut altered = GateRecord::sign(start("web7", NOW), vec![], &key(6)).unwrap();
+    let at = altered.windows(4).position(|w| w == b"web7").unwrap();
+    altered[at] = b'x';
+    for (bytes, why) in [
+        (&unsigned, "unsigned_gate_record"),
+        (&by_alice, "bad_gate_signature"),
+        (&by_stranger, "bad_gate_signature"),
+        (&altered, "bad_gate_signature"),
+    ] {
+        let err = e.a.record_at(&gate, bytes, NOW).unwrap_err();
+        assert_eq!(err.code(), "bad_signature", "{why}: {err}");
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    assert_eq!(before, e.snapshot(), "nothing refused was logged");
+    // Signed by gate1: logged byte for byte, signature included.
+    let signed = GateRecord::sign(start("web7", NOW), vec!["run_as".into()], &key(6)).unwrap();
+    let (index, _) = e.a.record_at(&gate, &signed, NOW).unwrap();
+    assert_eq!(e.a.ledger().entry(index).unwrap(), signed, "the ledger keeps the signed record");
+    // Re-sent (a sync killed after the upload): the first entry's index, a
+    // proof that verifies, nothing appended; also by another gate identity.
+    let size = e.a.ledger().size();
+    for n in 0..3 {
+        let (again, proof) = e.a.record_at(&gate, &signed, NOW.plus(n)).unwrap();
+        assert_eq!(again, index);
+        let tlog = writ_core::tlog::tlog_proof::TlogProof::parse(&proof).unwrap();
+        assert_eq!((tlog.index, tlog.extra.as_deref()), (index, Some(signed.as_slice())));
+    }
+    assert_eq!(e.a.ledger().size(), size, "an identical record is logged once");
+    // A different record (another time) is a new entry.
+    let (next, _) =
+        e.a.record_at(&gate, &GateRecord::sign(start("web7", NOW.plus(1)), vec![], &key(6)).unwrap(), NOW.plus(1))
+            .unwrap();
+    assert_eq!(next, size);
+}
+
+/// Issue 9 item 9: a gate key the trust root binds to hosts signs records
+/// and host evidence for those hosts only.
+#[test]
+fn a_gate_key_bound_to_hosts_cannot_speak_for_another_host() {
+    use writ_core::entry::{self, Entry};
+    let e = setup();
+    let tp = e.home.join("trust.json");
+    let mut file = e.trust().file().clone();
+    let k = file.keys.iter_mut().find(|k| k.name == "gate1").unwrap();
+    k.hosts = vec!["db*".into()];
+    k.labels = vec!["prod".into()];
+    std::fs::write(&tp, TrustRoot::from_file(file).unwrap().to_json_pretty()).unwrap();
+    let a = Authority::open(&Config::new(&e.home)).unwrap();
+    let gate = a.identify(&key(6).key_id(), NOW).unwrap();
+    let v = a.submit(&a.identify(&key(1).key_id(), NOW).unwrap(), input("/usr/bin/echo", &[]), NOW).unwrap();
+    let record = |host: &str| {
+        GateRecord::sign(
+            Entry::ExecStart(entry::ExecStart {
+                time: NOW,
+                request_id: v.request_id.clone(),
+                writ_id: v.writ_id.clone().unwrap(),
+                host: host.into(),
+                program_digest: Sha256Digest::of(b"prog"),
+                argv_digest: Sha256Digest::of(b"argv"),
+            }),
+            vec![],
+            &key(6),
+        )
+        .unwrap()
+    };
+    let err = a.record_at(&gate, &record("web7"), NOW).unwrap_err();
+    assert_eq!(err.code(), "forbidden", "{err}");
+    assert!(err.to_string().contains("bound by the trust root"), "{err}");
+    a.record_at(&gate, &record("db1"), NOW).unwrap();
+    // Host evidence: for another host, or with a label the key is not bound to.
+    for (host, labels) in [("web7", &["prod"][..]), ("db1", &["pci"][..])] {
+        let n = a.new_nonce(&gate, NOW).unwrap();
+        let mut i = input("/usr/bin/id", &[]);
+        i.evidence = Some(evidence(&n.nonce, host, labels, 6));
+        let err = a.submit(&a.identify(&key(1).key_id(), NOW).unwrap(), i, NOW).unwrap_err();
+        assert_eq!(err.code(), "bad_evidence", "{host} {labels:?}: {err}");
+        assert!(err.to_string().contains("bound by the trust root"), "{err}");
+    }
+    let n = a.new_nonce(&gate, NOW).unwrap();
+    let mut i = input("/usr/bin/id", &[]);
+    i.evidence = Some(evidence(&n.nonce, "db1", &["prod"], 6));
+    a.submit(&a.identify(&key(1).key_id(), NOW).unwrap(), i, NOW).unwrap();
 }

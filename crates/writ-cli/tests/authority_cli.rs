@@ -394,8 +394,8 @@ fn embedded_and_served_authority_end_to_end() {
 
     // a gate records its execution through the client helpers
     let text = std::fs::read_to_string(dir.join("gate1.key")).unwrap();
-    let gate_key = writ_core::SigningKey::from_seed(&base64_seed(text.trim().strip_prefix("ed25519-secret ").unwrap()));
-    let gate = writ_client::Client::new(&url, gate_key).unwrap();
+    let seed = base64_seed(text.trim().strip_prefix("ed25519-secret ").unwrap());
+    let gate = writ_client::Client::new(&url, writ_core::SigningKey::from_seed(&seed)).unwrap();
     let start = writ_core::entry::Entry::ExecStart(writ_core::entry::ExecStart {
         time: writ_core::Timestamp(
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64,
@@ -405,9 +405,10 @@ fn embedded_and_served_authority_end_to_end() {
         host: "host1".into(),
         program_digest: writ_core::Sha256Digest::of(b"uname"),
         argv_digest: writ_core::Sha256Digest::of(b"argv"),
-    })
-    .encode()
-    .unwrap();
+    });
+    // signed by the gate key (issue 9 item 6)
+    let start =
+        writ_core::gate_record::GateRecord::sign(start, vec![], &writ_core::SigningKey::from_seed(&seed)).unwrap();
     let ack = writ_api::GateApi::record(&gate, &start).unwrap();
     assert!(ack.receipt.starts_with(b"c2sp.org/tlog-proof@v1"));
     assert_eq!(

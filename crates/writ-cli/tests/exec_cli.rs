@@ -59,6 +59,9 @@ impl World {
         std::fs::write(p.join("predicate.json"), predicate.to_string()).unwrap();
         ok(p, &["keygen", "--out", "issuer.key", "--name", "authority"]);
         ok(p, &["trust", "add", "--trust", "trust.json", "--role", "issuer", "--key", "issuer.key.pub"]);
+        // The gate's key signs its records (issue 9 item 6).
+        ok(p, &["keygen", "--out", "gate.key", "--name", "gate1"]);
+        ok(p, &["trust", "add", "--trust", "trust.json", "--role", "gate", "--key", "gate.key.pub"]);
         let prog = program.to_str().unwrap();
         ok(
             p,
@@ -91,6 +94,8 @@ impl World {
             "0.2",
             "--spool",
             "spool",
+            "--key",
+            "gate.key",
             "--",
         ];
         args.extend_from_slice(invocation);
@@ -445,6 +450,8 @@ fn offline_records_reach_the_ledger_with_writ_sync_and_survive_a_failed_sync() {
             "--offline",
             "--spool",
             "spool",
+            "--key",
+            "gate.key",
             "--",
             "/usr/bin/printf",
             "hello",
@@ -501,7 +508,7 @@ fn a_missing_or_oversized_writ_is_a_recorded_denial_and_the_status_file_tells_it
     let run = |file: &str| {
         writ(
             p,
-            &["exec", "--writ", file, "--trust", "trust.json", "--offline", "--spool", "spool"]
+            &["exec", "--writ", file, "--trust", "trust.json", "--offline", "--spool", "spool", "--key", "gate.key"]
                 .iter()
                 .chain(&["--status-file", "status.json", "--", "/usr/bin/true"])
                 .copied()
@@ -565,6 +572,8 @@ fn a_missing_or_oversized_writ_is_a_recorded_denial_and_the_status_file_tells_it
             "--offline",
             "--spool",
             "spool",
+            "--key",
+            "gate.key",
             "--status-file",
             "status.json",
             "--",

@@ -198,6 +198,8 @@ fn semantic_audit_of_an_authority_home() {
     run(&["init", "--home", "h"]);
     run(&["keygen", "--out", "dev.key", "--name", "dev"]);
     run(&["trust", "add", "--trust", "h/trust.json", "--role", "requester", "--group", "dev", "--key", "dev.key.pub"]);
+    run(&["keygen", "--out", "gate.key", "--name", "gate1"]);
+    run(&["trust", "add", "--trust", "h/trust.json", "--role", "gate", "--key", "gate.key.pub"]);
     run(&["request", "--home", "h", "--key", "dev.key", "--out", "a.writ", "--", "/usr/bin/echo", "hi"]);
     let home = d.join("h");
     let a = writ(&home, &["audit", "--json"]);
@@ -238,6 +240,35 @@ fn semantic_audit_of_an_authority_home() {
         program_digest: Sha256Digest::of(b"echo"),
         argv_digest: Sha256Digest::of(b"argv"),
     }));
+    // Gate records (issue 9 item 6): one signed by the gate key, one changed
+    // after signing (its code), both appended as they are.
+    let gate_seed = std::fs::read_to_string(d.join("gate.key")).unwrap();
+    let gate_seed: [u8; 32] = writ_core::b64::decode(gate_seed.trim().strip_prefix("ed25519-secret ").unwrap(), 32)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let gate_denial = |code: &str| {
+        let e = Entry::Denial(entry::Denial {
+            time: now,
+            request_id: None,
+            writ_id: None,
+            code: code.into(),
+            detail: "a gate's denial".into(),
+            host: Some("h1".into()),
+        });
+        writ_core::gate_record::GateRecord::sign(e, vec![], &writ_core::SigningKey::from_seed(&gate_seed)).unwrap()
+    };
+    let append_bytes = |b: &[u8]| {
+        let f = d.join("entry.bin");
+        std::fs::write(&f, b).unwrap();
+        let o = writ(&home, &["log", "append", "--file", f.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    append_bytes(&gate_denial("expired"));
+    let mut tampered = gate_denial("malformed");
+    let at = tampered.windows(9).position(|w| w == b"malformed").unwrap();
+    tampered[at..at + 9].copy_from_slice(b"expired!!");
+    append_bytes(&tampered);
     append(Entry::Issuance(entry::Issuance {
         time: now,
         request_id: "01940000-0000-7000-8000-000000000099".into(),
@@ -257,7 +288,13 @@ fn semantic_audit_of_an_authority_home() {
         j["semantic"]["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
     assert!(codes.contains(&"exec_after_revocation"), "{codes:?}");
     assert!(codes.contains(&"issuance_without_request"), "{codes:?}");
-    assert!(codes.contains(&"unsigned_gate_record"), "{codes:?}");
+    // The crafted exec_start carries no gate signature: an error now, not a warning.
+    assert_eq!(codes.iter().filter(|c| **c == "unsigned_gate_record").count(), 1, "{codes:?}");
+    // The tampered denial, and only it, fails its signature.
+    assert_eq!(codes.iter().filter(|c| **c == "bad_gate_signature").count(), 1, "{codes:?}");
+    let bad = j["semantic"]["findings"].as_array().unwrap().iter().find(|f| f["code"] == "bad_gate_signature").unwrap();
+    assert!(bad["message"].as_str().unwrap().contains("does not verify"), "{bad}");
+    assert_eq!(bad["severity"], "error");
     let text = stdout(&writ(&home, &["audit"]));
     assert!(text.contains("history breaks the rules") && text.contains("exec_after_revocation (entry"), "{text}");
     // --tree-only still passes: the tree is intact

@@ -100,12 +100,15 @@ fn only_permitted_requests_reach_the_upstream() {
     ok(p, &["keygen", "--out", "issuer.key", "--name", "authority"]);
     ok(p, &["keygen", "--out", "other.key", "--name", "other"]);
     ok(p, &["trust", "add", "--trust", "trust.json", "--role", "issuer", "--key", "issuer.key.pub"]);
+    // The gate's key signs its records (issue 9 item 6).
+    ok(p, &["keygen", "--out", "gate.key", "--name", "gate1"]);
+    ok(p, &["trust", "add", "--trust", "trust.json", "--role", "gate", "--key", "gate.key.pub"]);
     ok(p, &["sign", "--key", "issuer.key", "--predicate", "predicate.json", "--ttl", "600", "--out", "w.writ"]);
     ok(p, &["sign", "--key", "other.key", "--predicate", "predicate.json", "--ttl", "600", "--out", "rogue.writ"]);
 
     let (up, seen) = upstream();
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let _proxy = proxy(p, port, up, &["--trust", "trust.json", "--spool", "spool"]);
+    let _proxy = proxy(p, port, up, &["--trust", "trust.json", "--spool", "spool", "--key", "gate.key"]);
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let send = |path: &str, auth: Option<&str>, body: &[u8]| -> (u16, String) {
         let mut req = agent.post(&format!("http://127.0.0.1:{port}{path}")).header("x-trace", "1");

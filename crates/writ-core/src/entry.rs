@@ -778,11 +778,18 @@ impl Entry {
         w.finish()
     }
 
-    /// Decode strictly (see the module docs).
+    /// Decode strictly (see the module docs). A signed gate record
+    /// (`crate::gate_record`) decodes to its entry; read its signature with
+    /// [`crate::gate_record::GateRecord::decode`].
     ///
     /// # Errors
     /// [`EntryError`] naming the first deviation found.
     pub fn decode(bytes: &[u8]) -> Result<Self, EntryError> {
+        crate::gate_record::GateRecord::decode(bytes).map(|r| r.entry)
+    }
+
+    /// Decode an entry without a gate trailer, strictly.
+    pub(crate) fn decode_body(bytes: &[u8]) -> Result<Self, EntryError> {
         if bytes.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge { size: bytes.len() });
         }
@@ -1147,8 +1154,8 @@ mod tests {
 
         #[test]
         fn entry_decode_is_canonical_on_any_bytes(b in proptest::collection::vec(any::<u8>(), 0..200)) {
-            if let Ok(e) = Entry::decode(&b) {
-                prop_assert_eq!(e.encode().unwrap(), b);
+            if let Ok(r) = crate::gate_record::GateRecord::decode(&b) {
+                prop_assert_eq!(r.encode().unwrap(), b);
             }
         }
 
@@ -1157,7 +1164,7 @@ mod tests {
             let mut b = e.encode().unwrap();
             let i = pos.index(b.len());
             b[i] = byte;
-            if let Ok(x) = Entry::decode(&b) {
+            if let Ok(x) = crate::gate_record::GateRecord::decode(&b) {
                 prop_assert_eq!(x.encode().unwrap(), b);
             }
         }

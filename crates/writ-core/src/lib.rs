@@ -31,6 +31,7 @@ pub mod dsse;
 pub mod entry;
 #[cfg(feature = "fixtures")]
 pub mod fixtures;
+pub mod gate_record;
 pub mod glob;
 pub mod hybrid;
 pub mod issue;

@@ -88,6 +88,17 @@ pub struct TrustedKeyFile {
     /// Revoked keys verify nothing, ever.
     #[serde(default)]
     pub revoked: bool,
+    /// Gate keys only: the host names (patterns as in a writ's `hosts`) this
+    /// gate may assert; empty: not bound (issue 9, item 9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    /// Gate keys only: the labels this gate may assert; empty: not bound.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// Gate keys only: this gate may run programs in the weaker isolation
+    /// mode (not root: same uid, no cgroup), and its records say so.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub allow_weaker_isolation: bool,
     /// Ledger keys only: the witnesses whose cosignatures (C2SP
     /// `tlog-cosignature`) this log's checkpoints need (see [`crate::witness`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -333,6 +344,37 @@ impl TrustedKey {
     pub fn valid_at(&self, t: Timestamp) -> bool {
         self.entry.not_before.is_none_or(|nb| t >= nb) && self.entry.not_after.is_none_or(|na| t < na)
     }
+
+    /// Whether the trust root binds this gate key to host facts that do not
+    /// include `hostname` and `labels`: `Some(what is wrong)`, else `None`
+    /// (also when the key binds none).
+    #[must_use]
+    pub fn host_binding_error<'l>(
+        &self,
+        hostname: &str,
+        labels: impl IntoIterator<Item = &'l String>,
+    ) -> Option<String> {
+        let e = &self.entry;
+        if !e.hosts.is_empty() && !e.hosts.iter().any(|p| crate::glob::host_match(p, hostname)) {
+            return Some(alloc::format!(
+                "gate key `{}` is bound by the trust root to host {}, not `{hostname}`",
+                e.name,
+                e.hosts.join(", ")
+            ));
+        }
+        if !e.labels.is_empty() {
+            let stray: Vec<&str> = labels.into_iter().filter(|l| !e.labels.contains(l)).map(String::as_str).collect();
+            if !stray.is_empty() {
+                return Some(alloc::format!(
+                    "gate key `{}` is bound by the trust root to labels {}, not {}",
+                    e.name,
+                    e.labels.join(", "),
+                    stray.join(", ")
+                ));
+            }
+        }
+        None
+    }
 }
 
 /// A validated trust root.
@@ -445,6 +487,18 @@ impl TrustRoot {
             && nb >= na
         {
             return Err(TrustError::Invalid(alloc::format!("key `{name}`: not_before must be before not_after")));
+        }
+        let gate_facts = !entry.hosts.is_empty() || !entry.labels.is_empty() || entry.allow_weaker_isolation;
+        if gate_facts && !entry.roles.contains(&Role::Gate) {
+            return Err(TrustError::Invalid(alloc::format!(
+                "key `{name}`: hosts, labels and allow_weaker_isolation are for gate keys only"
+            )));
+        }
+        if entry.hosts.len() > MAX_LIST
+            || entry.labels.len() > MAX_LIST
+            || entry.hosts.iter().chain(&entry.labels).any(|h| h.is_empty() || h.len() > MAX_STRING)
+        {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: hosts or labels out of bounds")));
         }
         crate::witness::validate(&entry).map_err(TrustError::Invalid)?;
         let ml_dsa = crate::hybrid::pinned_ml_dsa_key(&entry).map_err(TrustError::Invalid)?;
@@ -641,6 +695,9 @@ pub fn key_entry(name: &str, roles: Vec<Role>, groups: Vec<String>, key: &Public
         not_before: None,
         not_after: None,
         revoked: false,
+        hosts: Vec::new(),
+        labels: Vec::new(),
+        allow_weaker_isolation: false,
         witnesses: Vec::new(),
         witness_quorum: None,
         suite: None,

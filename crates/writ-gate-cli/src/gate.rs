@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use writ_api::GateApi;
-use writ_core::{Denial, DenialCode, HostFacts, TrustRoot};
+use writ_core::{Denial, DenialCode, HostFacts, SigningKey, TrustRoot};
 use writ_gate::{Recorder, Spool};
 
 use crate::config::GateConfig;
@@ -80,6 +80,9 @@ pub struct Resolved {
     /// The authority, when online (`Err`: it was asked for but cannot be
     /// used, a `status_unknown` denial).
     pub online: Result<Option<Arc<dyn GateApi>>, Denial>,
+    /// The gate's key, which signs every record (`Err`: named but it does
+    /// not load; `Ok(None)`: none named).
+    pub key: Result<Option<Arc<SigningKey>>, String>,
 }
 
 impl std::fmt::Debug for Resolved {
@@ -143,7 +146,9 @@ impl GateArgs {
         } else {
             Ok(None)
         };
-        Ok(Resolved { config, trust, spool, host, online })
+        let signing =
+            key.as_deref().map(|p| files::read_private_key(p).map(Arc::new).map_err(|e| format!("{e:#}"))).transpose();
+        Ok(Resolved { config, trust, spool, host, online, key: signing })
     }
 }
 
@@ -162,16 +167,28 @@ pub fn connect(url: &str, key: Option<&Path>, options: &writ_client::Options) ->
 }
 
 impl Resolved {
-    /// The recorder: online with the spool as fallback, else the spool.
+    /// The recorder: online with the spool as fallback, else the spool;
+    /// every record signed with the gate's key.
     ///
     /// # Errors
-    /// `record_failed` when the spool cannot be opened (offline).
+    /// `record_failed` when the spool cannot be opened (offline), or there
+    /// is no usable gate key of the trust root to sign with; `scope_host`
+    /// when the trust root binds that key to other host facts than the
+    /// configuration's ([`writ_gate::check_gate_key`]).
     pub fn recorder(&self, online: Option<&Arc<dyn GateApi>>) -> Result<Recorder, Denial> {
-        match online {
-            Some(api) => Ok(Recorder::online(api.clone(), self.trust.clone()).with_fallback(self.spool.clone())),
+        let key = self.key.clone().map_err(|e| {
+            Denial::new(DenialCode::RecordFailed, format!("the gate's key, which signs its records: {e}"))
+        })?;
+        writ_gate::check_gate_key(&self.trust, key.as_ref().map(|k| k.key_id()), &self.host)?;
+        let recorder = match online {
+            Some(api) => Recorder::online(api.clone(), self.trust.clone()).with_fallback(self.spool.clone()),
             None => Spool::open(&self.spool)
                 .map(Recorder::offline)
-                .map_err(|e| Denial::new(DenialCode::RecordFailed, format!("cannot open the spool: {e}"))),
-        }
+                .map_err(|e| Denial::new(DenialCode::RecordFailed, format!("cannot open the spool: {e}")))?,
+        };
+        Ok(match key {
+            Some(k) => recorder.signed_by(k),
+            None => recorder,
+        })
     }
 }

@@ -21,9 +21,9 @@ use writ_api::GateApi;
 use writ_core::{Denial, DenialCode, HostFacts, Mode, TrustRoot, Unverified};
 
 use crate::gate::{Evidence, Gate, LaunchOptions, exec_attempt, exec_end_entry, timestamp_now};
-use crate::launch::{DEFAULT_GRACE, Outcome};
+use crate::launch::{DEFAULT_GRACE, Isolation, Outcome, isolation_gaps};
 use crate::program::Program;
-use crate::record::{RecordError, Recorded, Recorder, record_denial, start_not_recorded};
+use crate::record::{RecordError, Recorded, Recorder, check_gate_key, record_denial, start_not_recorded};
 use crate::spool::Durability;
 use crate::watch::{StatusBounds, WatchEnd, fetch_status, watch};
 
@@ -156,6 +156,9 @@ fn resolve(name: &str, claims: &Unverified) -> Result<PathBuf, Denial> {
 }
 
 fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
+    // The trust root's word on this gate's key: host facts it may assert,
+    // and whether it may run in the weaker isolation mode.
+    let allow_weaker = check_gate_key(&req.trust, req.recorder.key_id(), &req.host)?.entry.allow_weaker_isolation;
     let claims = Unverified::decode(&req.writ)?;
     let path = resolve(&req.program, &claims)?;
     let program = Program::open(&path)?;
@@ -200,12 +203,16 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
     // the spool, or in the ledger with a verified acknowledgement) before the
     // program starts.
     let start_entry = permit.exec_start_entry(timestamp_now(), hostname)?;
-    let start = req.recorder.record(&start_entry).map_err(|e| start_not_recorded(&e))?;
+    // The weaker mode only when the trust root allows it for this gate key;
+    // then the exec_start says what it will leave out.
+    let weakened =
+        if allow_weaker { isolation_gaps(permit.verified().scope().boundaries.processes) } else { Vec::new() };
+    let start = req.recorder.record_weakened(&start_entry, &weakened).map_err(|e| start_not_recorded(&e))?;
     let ids = permit.ids();
     let opts = LaunchOptions {
         grace: req.options.grace.map_or(MAX_GRACE, |g| g.min(MAX_GRACE)),
         digest_output: req.options.digest_output,
-        ..LaunchOptions::default()
+        isolation: Isolation { allow_weaker, ..Isolation::default() },
     };
     let running = permit.launch(program, &opts)?;
     let (stop_tx, stop_rx) = mpsc::channel();
@@ -223,6 +230,6 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
     // One fdatasync per offline run: the start was synced before the launch;
     // the end is written (it survives the gate's death) and synced by the
     // next synced append or the kernel (see `Durability::Lazy`).
-    let end = req.recorder.record_or_spool(&end_entry, Durability::Lazy);
+    let end = req.recorder.record_or_spool_weakened(&end_entry, &outcome.weakened, Durability::Lazy);
     Ok(ExecReport { writ_id, outcome, start, end, watch })
 }

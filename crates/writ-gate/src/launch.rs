@@ -588,6 +588,24 @@ fn isolate(iso: &Isolation, processes: Option<u64>) -> Result<Isolated, LaunchEr
     Ok(Isolated { creds, lease, cgroups, weakened })
 }
 
+/// What the weaker isolation mode would leave out of a run on this host
+/// now (`run_as`, `cgroup`, `subreaper`): the checks of a launch, with the
+/// run's cgroups created and removed again. A gate the trust root allows the
+/// weaker mode says this in the `exec_start` it writes before the launch
+/// (the `exec_end` carries what the launch then actually left out).
+#[must_use]
+pub fn isolation_gaps(processes: Option<u64>) -> Vec<String> {
+    let probe = Isolation { allow_weaker: true, ..Isolation::default() };
+    match isolate(&probe, processes) {
+        Ok(Isolated { cgroups, weakened, .. }) => {
+            cgroups.remove();
+            weakened
+        }
+        Err(LaunchError::Boundary { boundary, .. }) => vec![boundary.to_string()],
+        Err(other) => vec![other.to_string()],
+    }
+}
+
 fn proc_fd_path(fd: &std::os::fd::OwnedFd) -> OsString {
     OsString::from(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd)))
 }

@@ -81,10 +81,10 @@ pub use gate::{
 };
 pub use launch::{
     Boundaries, DEFAULT_GRACE, DEFAULT_RUN_UIDS, DEFAULT_UID_LEASE_DIR, EndHandle, EndReason, ExitStatus, Isolation,
-    Launch, Outcome, RunAs, Running, end_runs_on_termination, termination_signal,
+    Launch, Outcome, RunAs, Running, end_runs_on_termination, isolation_gaps, termination_signal,
 };
 pub use program::{MAX_PROGRAM_BYTES, Program, SealedFile};
-pub use record::{RecordError, Recorded, Recorder, check_ack, denial_entry, record_denial};
+pub use record::{RecordError, Recorded, Recorder, check_ack, check_gate_key, denial_entry, record_denial};
 pub use spool::{DrainError, DrainReport, Durability, Spool, SpoolContents, SpoolError, rewrite as rewrite_spool};
 
 /// The core types a gate's caller needs.

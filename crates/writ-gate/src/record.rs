@@ -9,15 +9,22 @@
 //! gate's trust root ([`check_ack`]). A relay that answers `201` itself, a
 //! proof of another entry, or a checkpoint signed by anyone else is a failed
 //! record: for an `exec_start` that means `record_failed`, and nothing runs.
+//!
+//! Every record is a signed gate record (`writ_core::gate_record`): the
+//! entry, what the weaker isolation mode left out of the run (if anything),
+//! the gate key's id and its Ed25519 signature. A recorder without the
+//! gate's key records nothing ([`RecordError::Unsigned`]), so a gate without
+//! its key runs nothing.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use writ_api::{ApiError, GateApi, RecordAck};
 use writ_core::entry::Entry;
+use writ_core::gate_record::GateRecord;
 use writ_core::tlog::note::VerifierKey;
 use writ_core::tlog::tlog_proof::TlogProof;
-use writ_core::{Denial, DenialCode, Role, TrustRoot};
+use writ_core::{Denial, DenialCode, Role, SigningKey, TrustRoot};
 
 use crate::spool::{Durability, Spool, SpoolError};
 
@@ -49,6 +56,9 @@ pub enum RecordError {
     /// The entry does not encode.
     #[error("entry: {0}")]
     Encode(String),
+    /// The recorder has no gate key to sign records with.
+    #[error("this gate has no key to sign its records with: pass --key FILE or set `key` in the gate configuration")]
+    Unsigned,
     /// Not recorded online, then spooled for `sync` (a warning, not a loss).
     #[error("{0} (spooled for `sync`)")]
     SpooledInstead(Box<RecordError>),
@@ -98,6 +108,7 @@ enum Sink {
 /// `exec_start` that gates a run) go to the fallback spool, when one is set.
 pub struct Recorder {
     sink: Sink,
+    key: Option<Arc<SigningKey>>,
     fallback: Option<PathBuf>,
     fallback_spool: OnceLock<Result<Spool, String>>,
 }
@@ -108,7 +119,11 @@ impl std::fmt::Debug for Recorder {
             Sink::Online { .. } => "online".to_owned(),
             Sink::Spool(s) => format!("spool `{}`", s.path().display()),
         };
-        f.debug_struct("Recorder").field("sink", &kind).field("fallback", &self.fallback).finish()
+        f.debug_struct("Recorder")
+            .field("sink", &kind)
+            .field("key", &self.key.as_ref().map(|k| k.key_id()))
+            .field("fallback", &self.fallback)
+            .finish()
     }
 }
 
@@ -116,12 +131,37 @@ impl Recorder {
     /// Records with the authority behind `api`, checking each acknowledgement
     /// against the ledger keys of `trust`.
     pub fn online(api: Arc<dyn GateApi>, trust: TrustRoot) -> Self {
-        Self { sink: Sink::Online { api, trust }, fallback: None, fallback_spool: OnceLock::new() }
+        Self { sink: Sink::Online { api, trust }, key: None, fallback: None, fallback_spool: OnceLock::new() }
     }
 
     /// Records in the spool (offline).
     pub fn offline(spool: Spool) -> Self {
-        Self { sink: Sink::Spool(spool), fallback: None, fallback_spool: OnceLock::new() }
+        Self { sink: Sink::Spool(spool), key: None, fallback: None, fallback_spool: OnceLock::new() }
+    }
+
+    /// Signs every record with the gate's key (its key id and signature go
+    /// into the record; the authority and the audit check them against the
+    /// `gate` keys of the trust root).
+    #[must_use]
+    pub fn signed_by(mut self, key: Arc<SigningKey>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// The id of the key records are signed with.
+    #[must_use]
+    pub fn key_id(&self) -> Option<writ_core::KeyId> {
+        self.key.as_ref().map(|k| k.key_id())
+    }
+
+    /// The signed bytes of the gate record of `e` (with what the weaker
+    /// isolation mode left out of the run, if anything).
+    ///
+    /// # Errors
+    /// [`RecordError::Unsigned`] without a key; [`RecordError::Encode`].
+    pub fn sign(&self, e: &Entry, weakened: &[String]) -> Result<Vec<u8>, RecordError> {
+        let key = self.key.as_ref().ok_or(RecordError::Unsigned)?;
+        GateRecord::sign(e.clone(), weakened.to_vec(), key).map_err(|err| RecordError::Encode(err.to_string()))
     }
 
     /// Online: where records the authority did not take go (opened when
@@ -166,17 +206,25 @@ impl Recorder {
     ///
     /// [`RecordError`] naming why.
     pub fn record(&self, e: &Entry) -> Result<Recorded, RecordError> {
-        self.record_with(e, Durability::Sync)
+        self.record_weakened(e, &[])
     }
 
-    fn record_with(&self, e: &Entry, durability: Durability) -> Result<Recorded, RecordError> {
-        let bytes = e.encode().map_err(|err| RecordError::Encode(err.to_string()))?;
+    /// [`Self::record`] of a run the weaker isolation mode left `weakened`
+    /// out of (the record says so).
+    ///
+    /// # Errors
+    /// As [`Self::record`].
+    pub fn record_weakened(&self, e: &Entry, weakened: &[String]) -> Result<Recorded, RecordError> {
+        self.record_bytes(&self.sign(e, weakened)?, Durability::Sync)
+    }
+
+    fn record_bytes(&self, bytes: &[u8], durability: Durability) -> Result<Recorded, RecordError> {
         match &self.sink {
             Sink::Spool(s) => {
-                s.append_bytes(&bytes, durability)?;
+                s.append_bytes(bytes, durability)?;
                 Ok(Recorded::Spooled)
             }
-            Sink::Online { .. } => self.send_verified(&bytes).map(|index| Recorded::Ledger { index }),
+            Sink::Online { .. } => self.send_verified(bytes).map(|index| Recorded::Ledger { index }),
         }
     }
 
@@ -190,7 +238,22 @@ impl Recorder {
     /// [`RecordError::SpooledInstead`] (a warning: it is in the spool) or
     /// the error that lost it.
     pub fn record_or_spool(&self, e: &Entry, durability: Durability) -> Result<Recorded, RecordError> {
-        match self.record_with(e, durability) {
+        self.record_or_spool_weakened(e, &[], durability)
+    }
+
+    /// [`Self::record_or_spool`] of a run the weaker isolation mode left
+    /// `weakened` out of.
+    ///
+    /// # Errors
+    /// As [`Self::record_or_spool`].
+    pub fn record_or_spool_weakened(
+        &self,
+        e: &Entry,
+        weakened: &[String],
+        durability: Durability,
+    ) -> Result<Recorded, RecordError> {
+        let bytes = self.sign(e, weakened)?;
+        match self.record_bytes(&bytes, durability) {
             Ok(r) => Ok(r),
             Err(err @ (RecordError::Api(_) | RecordError::Unproven(_))) => {
                 let Some(path) = &self.fallback else { return Err(err) };
@@ -199,7 +262,7 @@ impl Recorder {
                     .get_or_init(|| Spool::open(path).map_err(|e| e.to_string()))
                     .as_ref()
                     .map_err(|e| RecordError::Encode(e.clone()));
-                match spool.map(|s| s.append(e)) {
+                match spool.map(|s| s.append_bytes(&bytes, Durability::Sync)) {
                     Ok(Ok(())) => Err(RecordError::SpooledInstead(Box::new(err))),
                     _ => Err(err),
                 }
@@ -207,6 +270,35 @@ impl Recorder {
             Err(other) => Err(other),
         }
     }
+}
+
+/// The trust root's entry for this gate's key: a non-revoked `gate` key
+/// whose host binding (`hosts`, `labels`, when it has any) covers `host`.
+/// A gate runs nothing without one: its records would not verify
+/// (`record_failed`), or it would assert host facts it is not bound to
+/// (`scope_host`).
+///
+/// # Errors
+/// The [`Denial`] naming what is wrong.
+pub fn check_gate_key<'t>(
+    trust: &'t TrustRoot,
+    key: Option<writ_core::KeyId>,
+    host: &writ_core::HostFacts,
+) -> Result<&'t writ_core::trust::TrustedKey, Denial> {
+    let id = key.ok_or_else(|| start_not_recorded(&RecordError::Unsigned))?;
+    let k = trust.key(&id).filter(|k| k.has_role(Role::Gate) && !k.entry.revoked).ok_or_else(|| {
+        Denial::new(
+            DenialCode::RecordFailed,
+            format!("this gate's key {id} is not a gate key of the trust root, so its records would not verify; add it with `writ trust add --role gate`"),
+        )
+    })?;
+    if let Some(why) = k.host_binding_error(&host.hostname, &host.labels) {
+        return Err(Denial::new(
+            DenialCode::ScopeHost,
+            format!("{why}; fix the host facts in the gate configuration, or the key's binding in the trust root"),
+        ));
+    }
+    Ok(k)
 }
 
 /// The `denial` entry for `d` on host `host`, labelled with the writ id the

@@ -24,6 +24,7 @@ use writ_authority::model::{RequestInput, TargetInput};
 use writ_authority::{Authority, Config, home};
 use writ_core::entry::Entry;
 use writ_core::fixtures;
+use writ_core::gate_record::GateRecord;
 use writ_core::model::{Action, ArgRule, ExecAction};
 use writ_core::trust::{Role, key_entry};
 use writ_core::{DenialCode, HostFacts, Sha256Digest, SigningKey, Timestamp, TrustRoot};
@@ -96,10 +97,10 @@ impl World {
             args: args.iter().map(|s| s.to_string()).collect(),
             env,
             cwd: PathBuf::from("/"),
-            trust: fixtures::trust_root(false),
+            trust: offline_trust(),
             host: HostFacts::default(),
             mode: ExecMode::Offline,
-            recorder: Recorder::offline(Spool::open(&self.spool()).unwrap()),
+            recorder: Recorder::offline(Spool::open(&self.spool()).unwrap()).signed_by(Arc::new(key(OFFLINE_GATE))),
             options: ExecOptions { grace: Some(Duration::from_millis(200)), ..ExecOptions::default() },
         }
     }
@@ -270,6 +271,17 @@ fn key(n: u8) -> SigningKey {
     SigningKey::from_seed(&[n; 32])
 }
 
+/// The offline gate's key seed (no fixture key has it).
+const OFFLINE_GATE: u8 = 0x47;
+
+/// The fixtures' trust root with the offline gate's key (which signs its
+/// records) as a `gate` key.
+fn offline_trust() -> TrustRoot {
+    let mut t = fixtures::trust_root(false);
+    t.add(key_entry("gate1", vec![Role::Gate], vec![], &key(OFFLINE_GATE).public())).unwrap();
+    t
+}
+
 impl Online {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -327,7 +339,9 @@ impl Online {
             trust: self.trust.clone(),
             host: HostFacts::default(),
             mode: ExecMode::Online(api.clone()),
-            recorder: Recorder::online(api, self.trust.clone()).with_fallback(self.spool.clone()),
+            recorder: Recorder::online(api, self.trust.clone())
+                .with_fallback(self.spool.clone())
+                .signed_by(Arc::new(key(6))),
             options: ExecOptions {
                 grace: Some(Duration::from_millis(200)),
                 status_interval: Some(Duration::from_millis(100)),
@@ -399,7 +413,7 @@ fn online_an_acknowledgement_that_does_not_prove_the_record_runs_nothing() {
                 detail: "relay".into(),
                 host: None,
             });
-            inner.record(&other.encode().unwrap())
+            inner.record(&GateRecord::sign(other, vec![], &key(6)).unwrap())
         }),
         // A proof of the right entry under a checkpoint with the ledger's
         // name, signed by a key the trust root does not hold.
@@ -523,9 +537,8 @@ fn check_ack_refuses_a_receipt_for_other_bytes() {
         code: "malformed".into(),
         detail: "x".into(),
         host: None,
-    })
-    .encode()
-    .unwrap();
+    });
+    let e = GateRecord::sign(e, vec![], &key(6)).unwrap();
     let ack = o.gate().record(&e).unwrap();
     assert_eq!(writ_gate::check_ack(&o.trust, &e, &ack), Ok(ack.index));
     let mut other = e.clone();

@@ -14,7 +14,7 @@
 //! | every approval names its request's digest, from an eligible approver who is not the requester | `approval_request_mismatch`, `approver_not_eligible`, `self_approval` |
 //! | every issued writ is the one recorded, signed by an issuer key, and carries the approvals its policy required: signed, eligible, distinct, each one recorded before the issuance | `writ_envelope_mismatch`, `issuer_signature_invalid`, `approval_signature_invalid`, `approval_not_logged`, `approvals_missing` (plus the approval codes above) |
 //! | no `exec_start` outside the writ's validity or after its revocation; every gate record names a writ the ledger issued for that request | `exec_outside_validity`, `exec_after_revocation`, `exec_unknown_writ`, `exec_request_mismatch`, `revocation_unknown_writ` |
-//! | gate records are signed by a gate key of the trust root | `unsigned_gate_record` (warning: the entry format has no signature yet) |
+//! | every gate record (`exec_start`, `exec_end`, a gate's `denial`) is signed by a non-revoked `gate` key of the trust root in force, valid at the record's time (`writ_core::gate_record`) | `unsigned_gate_record`, `bad_gate_signature` |
 //! | every trust-root version follows the previous one and is signed by its root quorum | `trust_version_gap`, `trust_version_invalid`, `trust_version_mismatch`, `trust_version_unavailable` |
 //!
 //! Findings of severity [`Severity::Error`] fail the audit; warnings are
@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use writ_core::approval::{self, Verdict};
 use writ_core::entry::{Entry, ExecStart};
+use writ_core::gate_record::{GateRecord, GateRecordError};
 use writ_core::model::Statement;
 use writ_core::trust_chain::{self, KEY_CHANGE_ROLE, SignedTrustRoot};
 use writ_core::{Role, Sha256Digest, Timestamp, TrustRoot};
@@ -83,6 +84,9 @@ pub enum Code {
     RevocationUnknownWrit,
     /// A gate record without a gate signature.
     UnsignedGateRecord,
+    /// A gate record whose signature does not verify under a gate key of
+    /// the trust root in force.
+    BadGateSignature,
     /// A trust-root version that does not follow the previous one.
     TrustVersionGap,
     /// A trust-root version whose signatures or link do not verify.
@@ -96,7 +100,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Self; 22] = [
+    pub const ALL: [Self; 23] = [
         Self::UndecodableEntry,
         Self::IssuanceWithoutRequest,
         Self::IssuanceWithoutAllow,
@@ -115,6 +119,7 @@ impl Code {
         Self::ExecRequestMismatch,
         Self::RevocationUnknownWrit,
         Self::UnsignedGateRecord,
+        Self::BadGateSignature,
         Self::TrustVersionGap,
         Self::TrustVersionInvalid,
         Self::TrustVersionMismatch,
@@ -143,6 +148,7 @@ impl Code {
             Self::ExecRequestMismatch => "exec_request_mismatch",
             Self::RevocationUnknownWrit => "revocation_unknown_writ",
             Self::UnsignedGateRecord => "unsigned_gate_record",
+            Self::BadGateSignature => "bad_gate_signature",
             Self::TrustVersionGap => "trust_version_gap",
             Self::TrustVersionInvalid => "trust_version_invalid",
             Self::TrustVersionMismatch => "trust_version_mismatch",
@@ -153,10 +159,10 @@ impl Code {
     /// How bad it is.
     #[must_use]
     pub fn severity(self) -> Severity {
-        match self {
-            Self::UnsignedGateRecord => Severity::Warning,
-            _ => Severity::Error,
-        }
+        // Every finding fails the audit (`unsigned_gate_record` was a warning
+        // while the entry format had no gate signature).
+        let _ = self;
+        Severity::Error
     }
 }
 
@@ -314,31 +320,45 @@ impl Audit<'_, '_> {
                 }
             }
             Entry::ExecStart(x) => {
-                self.unsigned_gate_record(i);
                 self.execs.push((i, x));
             }
             Entry::ExecEnd(x) => {
-                self.unsigned_gate_record(i);
                 self.checked("exec_ends");
                 self.gate_writ(i, &x.writ_id, &x.request_id, "exec_end");
             }
-            Entry::Denial(d) => {
-                // Gate denials carry the host; they may name writs that were
-                // never issued (a forged writ is denied and recorded).
-                if d.host.is_some() {
-                    self.unsigned_gate_record(i);
-                }
-            }
+            // Gate denials (checked in `gate_signature`) may name writs that
+            // were never issued: a forged writ is denied and recorded.
+            Entry::Denial(_) => {}
             Entry::KeyChange(k) if k.role == KEY_CHANGE_ROLE => self.trust_version(i, &k.key_id, &k.change, &k.actor),
             Entry::KeyChange(_) | Entry::PolicyChange(_) => {}
         }
     }
 
-    fn unsigned_gate_record(&mut self, i: u64) {
+    /// A gate record (`exec_start`, `exec_end`, a denial naming a host)
+    /// must carry a signature by a gate key of the trust root in force,
+    /// valid at the record's time.
+    fn gate_signature(&mut self, i: u64, r: &GateRecord) {
+        let gate_record = match &r.entry {
+            Entry::ExecStart(_) | Entry::ExecEnd(_) => true,
+            Entry::Denial(d) => d.host.is_some() || r.gate.is_some(),
+            _ => false,
+        };
+        if !gate_record {
+            return;
+        }
+        let Some(trust) = self.trust() else {
+            self.skipped("gate_records");
+            return;
+        };
+        let finding = match r.verified_gate(trust) {
+            Ok(_) => None,
+            Err(e @ GateRecordError::Unsigned(_)) => Some((Code::UnsignedGateRecord, e.to_string())),
+            Err(e) => Some((Code::BadGateSignature, e.to_string())),
+        };
         self.checked("gate_records");
-        // INVARIANT: the entry format (writ_core::entry, v1) has no gate
-        // signature field; until it does, every gate record is reported.
-        self.find(Code::UnsignedGateRecord, i, String::new());
+        if let Some((code, d)) = finding {
+            self.find(code, i, format!("entry {i}: {d}"));
+        }
     }
 
     /// A gate record must name a writ issued before it, for its request.
@@ -620,12 +640,7 @@ impl Audit<'_, '_> {
             }
         }
         for (code, (first, n)) in std::mem::take(&mut self.warnings) {
-            let detail = match code {
-                Code::UnsignedGateRecord => format!(
-                    "{n} gate records carry no gate signature (the entry format has none yet), so who recorded them rests on the authority's word"
-                ),
-                _ => format!("{n} occurrences"),
-            };
+            let detail = format!("{n} occurrences");
             self.report.findings.push(SemanticFinding { code, index: Some(first), detail });
         }
         self.report
@@ -663,10 +678,11 @@ pub fn semantic_audit(store: &mut dyn Store, size: u64, input: &mut SemanticInpu
                 break;
             }
             a.report.entries += 1;
-            match Entry::decode(&data) {
-                Ok(e) => {
+            match GateRecord::decode(&data) {
+                Ok(r) => {
                     a.checked("entries");
-                    a.entry(i, e);
+                    a.gate_signature(i, &r);
+                    a.entry(i, r.entry);
                 }
                 Err(e) => a.find(Code::UndecodableEntry, i, format!("entry {i} is not a writ ledger entry: {e}")),
             }

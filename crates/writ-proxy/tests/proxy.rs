@@ -49,7 +49,8 @@ fn proxy(upstream: &str, spool: &Path, limits: Limits) -> SocketAddr {
         trust: fixtures::trust_root(false),
         host: HostFacts::default(),
         online: None,
-        recorder: Recorder::offline(Spool::open(spool).unwrap()),
+        // The gate's key signs every record (issue 9 item 6).
+        recorder: Recorder::offline(Spool::open(spool).unwrap()).signed_by(Arc::new(fixtures::key(0x47))),
         limits,
     })
     .unwrap();

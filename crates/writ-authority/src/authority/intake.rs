@@ -346,6 +346,10 @@ impl Authority {
         for l in &facts.labels {
             check_display("evidence label", l)?;
         }
+        // Host facts are bound to the gate key in the trust root (issue 9 item 9).
+        if let Some(why) = verifier.host_binding_error(&facts.hostname, &facts.labels) {
+            return Err(AuthorityError::BadEvidence(format!("host evidence: {why}")));
+        }
         Ok(Evidence { facts, digest: Sha256Digest::of(envelope.as_bytes()), trusted_labels })
     }
 

@@ -3,6 +3,7 @@
 use writ_core::Sha256Digest;
 use writ_core::Timestamp;
 use writ_core::entry::{self, Entry, EntryKind};
+use writ_core::gate_record::GateRecord;
 use writ_core::status::{StatusStatement, WritState};
 use writ_core::trust::Role;
 
@@ -186,35 +187,77 @@ impl Authority {
         self.record_at(caller, entry_bytes, Timestamp(now))
     }
 
-    /// Record a gate's `exec_start`, `exec_end` or `denial` entry. Refused,
-    /// with nothing logged: a writ or request the ledger never issued
-    /// (`unknown_writ`, `unknown_request`), a request id that is not the
-    /// writ's, a time in the future or before the writ was issued, an
-    /// `exec_end` with no `exec_start` left to end on that host
+    /// Record a gate's `exec_start`, `exec_end` or `denial` record: a
+    /// signed gate record (`writ_core::gate_record`), stored byte for byte
+    /// (its signature stays in the ledger for auditors). Refused, with
+    /// nothing logged: no gate signature, or one that does not verify under
+    /// a non-revoked `gate` key of the trust root valid at the record's time
+    /// (`bad_signature`, the message naming `unsigned_gate_record` or
+    /// `bad_gate_signature`); a signing key the trust root binds to other
+    /// hosts than the record's (`forbidden`); a writ or request the ledger
+    /// never issued (`unknown_writ`, `unknown_request`), a request id that
+    /// is not the writ's, a time in the future or before the writ was
+    /// issued, an `exec_end` with no `exec_start` left to end on that host
     /// (`invalid_request`), an execution on a host outside the writ's scope
     /// (`forbidden`).
+    ///
+    /// **Exactly once.** A record identical to one already in the ledger
+    /// (the same bytes: Ed25519 signatures are deterministic, so a gate or a
+    /// `sync` re-sending a record after a crash sends the same bytes) is not
+    /// appended again: the answer is the first entry's index, with a fresh
+    /// inclusion proof of it.
     ///
     /// # Errors
     /// `forbidden` without the gate role; `malformed` entry bytes or another
     /// kind; the refusals above.
     pub fn record_at(&self, caller: &Identity, entry_bytes: &[u8], now: Timestamp) -> Result<(u64, Vec<u8>)> {
         caller.require(Role::Gate, "record execution entries")?;
-        let e = Entry::decode(entry_bytes).map_err(|err| AuthorityError::Malformed(format!("entry: {err}")))?;
+        let record =
+            GateRecord::decode(entry_bytes).map_err(|err| AuthorityError::Malformed(format!("entry: {err}")))?;
+        let e = &record.entry;
         if !matches!(e.kind(), EntryKind::ExecStart | EntryKind::ExecEnd | EntryKind::Denial) {
             return Err(bad(format!(
                 "gates record exec_start, exec_end and denial entries, not `{}`",
                 e.kind().as_str()
             )));
         }
+        let trust = self.trust();
+        let gate = record
+            .verified_gate(&trust)
+            .map_err(|err| AuthorityError::BadSignature(format!("{}: {err}", err.code())))?;
+        if let Some(why) = gate.host_binding_error(record.host().unwrap_or_default(), std::iter::empty()) {
+            return Err(AuthorityError::Forbidden(format!("{why}: the record is about another host")));
+        }
+        let digest = Sha256Digest::of(entry_bytes).to_hex();
         self.db.tx(|t| {
-            self.check_gate_entry(t, &e, now)?;
+            if let Some(index) = state::gate_record_index(t, &digest)? {
+                let mut p = self.ledger.prove(index)?;
+                p.extra = Some(entry_bytes.to_vec());
+                return Ok((index, p.to_bytes()));
+            }
+            self.check_gate_entry(t, e, now)?;
             let receipt =
                 self.sequenced(|| retry_conflicts(|| self.ledger.append_with_receipt(entry_bytes.to_vec())))?;
-            state::index_entry(t, receipt.index, &e)?;
+            state::index_entry(t, receipt.index, e)?;
+            state::insert_gate_record(t, &digest, receipt.index)?;
             let mut p = receipt.to_tlog_proof();
             p.extra = Some(entry_bytes.to_vec());
             Ok((receipt.index, p.to_bytes()))
         })
+    }
+
+    /// Notes the digest of the gate record at `idx` (recovery: the ledger
+    /// tail a crash left unindexed, or a rebuilt index), so that a re-sent
+    /// copy of it is still answered with `idx`.
+    pub(crate) fn index_gate_record(&self, t: &mut dyn crate::db::Tx, idx: u64, kind: &str) -> Result<()> {
+        if !matches!(kind, "exec_start" | "exec_end" | "denial") {
+            return Ok(());
+        }
+        let digest = Sha256Digest::of(&self.ledger.entry(idx)?).to_hex();
+        if state::gate_record_index(t, &digest)?.is_none() {
+            state::insert_gate_record(t, &digest, idx)?;
+        }
+        Ok(())
     }
 
     /// The checks of [`Self::record_at`], inside its transaction.

@@ -51,6 +51,19 @@ pub struct NewKey {
     /// End of the key's signing window (retirement), RFC 3339 UTC.
     #[arg(long, value_parser = files::parse_time)]
     not_after: Option<Timestamp>,
+    /// Gate keys: a host name (or pattern, as in a writ's `hosts`) this gate
+    /// may assert; repeatable. Unset: the key is bound to no host.
+    #[arg(long = "host", value_name = "HOST")]
+    hosts: Vec<String>,
+    /// Gate keys: a label (e.g. `prod` or `zone=eu`) this gate may assert;
+    /// repeatable.
+    #[arg(long = "label", value_name = "LABEL")]
+    labels: Vec<String>,
+    /// Gate keys: allow this gate the weaker isolation mode (not root: the
+    /// program runs as the gate's uid, without its own cgroup); its records
+    /// say what was left out.
+    #[arg(long)]
+    allow_weaker_isolation: bool,
 }
 
 /// Trust-root-wide requirements, as `set` and `propose` take them.
@@ -243,6 +256,9 @@ fn add_key(root: &mut TrustRoot, key: &Path, new: &NewKey) -> anyhow::Result<Key
     let mut entry = key_entry(&name, roles, new.groups.clone(), &public);
     entry.not_before = new.not_before;
     entry.not_after = new.not_after;
+    entry.hosts.clone_from(&new.hosts);
+    entry.labels.clone_from(&new.labels);
+    entry.allow_weaker_isolation = new.allow_weaker_isolation;
     root.add(entry).with_context(|| format!("cannot add `{}`", key.display()))?;
     eprintln!("added `{name}` ({})", public.key_id());
     Ok(public.key_id())
