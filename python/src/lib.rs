@@ -529,6 +529,61 @@ mod testing {
         let p = serde_json::from_str(predicate_json).map_err(|e| PyValueError::new_err(format!("predicate: {e}")))?;
         Ok(PyBytes::new(py, &fixtures::sign(p)))
     }
+
+    /// The raw public key of the fixture key with public seed `[n; 32]`
+    /// (the delegation vectors' orchestrator is 40, the sub-agent 41).
+    #[pyfunction]
+    pub fn fixture_public_key(py: Python<'_>, n: u8) -> Bound<'_, PyBytes> {
+        PyBytes::new(py, &fixtures::key(n).public().to_bytes())
+    }
+}
+
+/// `writ_core::delegate::mint`: the holder (`seed`, its 32-byte Ed25519
+/// seed) mints a child of `parent` narrowed to `tool` with `args` (name →
+/// allowed values), `not_before` / `not_after` (unix seconds), `uses`,
+/// `depth` (levels allowed below the child) and the next holder `to` (32
+/// raw public key bytes). Returns the child's envelope; raises `Denied`
+/// (`delegation_signature`, `delegation_depth`, `delegation_widened`,
+/// `malformed`) when the parent does not allow it.
+#[pyfunction]
+#[pyo3(signature = (parent, seed, id, now, tool=None, args=Vec::new(), not_before=None, not_after=None, uses=None, depth=None, to=None))]
+#[allow(clippy::too_many_arguments, reason = "keyword arguments of the Python API")]
+fn delegate<'py>(
+    py: Python<'py>,
+    parent: &[u8],
+    seed: &[u8],
+    id: String,
+    now: i64,
+    tool: Option<String>,
+    args: Vec<(String, Vec<String>)>,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+    uses: Option<u32>,
+    depth: Option<u32>,
+    to: Option<&[u8]>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    use writ_core::delegate::{self, Narrowing};
+    let seed: [u8; 32] =
+        seed.try_into().map_err(|_| PyValueError::new_err("the holder key seed must be exactly 32 bytes"))?;
+    let key = writ_core::SigningKey::from_seed(&seed);
+    let holder = to
+        .map(writ_core::PublicKey::from_bytes)
+        .transpose()
+        .map_err(|e| PyValueError::new_err(format!("`to`: {e}")))?;
+    let mut n = Narrowing::new(id, Timestamp(now));
+    if let Some(t) = &tool {
+        let parent = delegate::read_parent(parent).map_err(|d| denied(py, &d))?;
+        n.actions = Some(vec![delegate::narrow_tool(&parent, t, &args).map_err(|d| denied(py, &d))?]);
+    } else if !args.is_empty() {
+        return Err(PyValueError::new_err("`args` narrow a tool: give `tool` too"));
+    }
+    n.not_before = not_before.map(Timestamp);
+    n.not_after = not_after.map(Timestamp);
+    n.uses = uses;
+    n.depth = depth;
+    n.holder = holder;
+    let child = delegate::mint(parent, &key, &n).map_err(|d| denied(py, &d))?;
+    Ok(PyBytes::new(py, &child))
 }
 
 #[pymodule]
@@ -540,6 +595,7 @@ fn _writ(m: &Bound<'_, PyModule>) -> PyResult<()> {
         t.add_function(wrap_pyfunction!(testing::trust_root_json, &t)?)?;
         t.add_function(wrap_pyfunction!(testing::sign, &t)?)?;
         t.add_function(wrap_pyfunction!(testing::native_verify_ns, &t)?)?;
+        t.add_function(wrap_pyfunction!(testing::fixture_public_key, &t)?)?;
         m.add_submodule(&t)?;
     }
     m.add("Denied", m.py().get_type::<Denied>())?;
@@ -552,5 +608,6 @@ fn _writ(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_entry, m)?)?;
     m.add_function(wrap_pyfunction!(read_spool, m)?)?;
     m.add_function(wrap_pyfunction!(denial_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(delegate, m)?)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ native gate and the browser (WebAssembly) for the same bytes.
 
 from __future__ import annotations
 
+import base64 as _base64
 import datetime as _dt
 import functools as _functools
 import inspect as _inspect
@@ -26,6 +27,7 @@ from ._writ import Denied, Permit, TrustRoot, Verified, decode_entry, read_spool
 
 __all__ = [
     "Context",
+    "Delegation",
     "Denied",
     "Gate",
     "Permit",
@@ -33,6 +35,7 @@ __all__ = [
     "Verified",
     "DENIAL_CODES",
     "decode_entry",
+    "delegate",
     "gated",
     "read_spool",
     "set_default_gate",
@@ -303,3 +306,114 @@ def gated(
         return run
 
     return wrap
+
+
+def _unix(t: Any, what: str) -> int:
+    """Unix seconds from an int, an aware ``datetime`` or an RFC 3339 string."""
+    if isinstance(t, bool):
+        raise TypeError(f"`{what}` must be unix seconds, an RFC 3339 string or a datetime")
+    if isinstance(t, int):
+        return t
+    if isinstance(t, str):
+        t = _dt.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=_dt.timezone.utc)
+    if isinstance(t, _dt.datetime):
+        if t.tzinfo is None:
+            raise ValueError(f"`{what}` is a naive datetime; give it a timezone")
+        return int(t.timestamp())
+    raise TypeError(f"`{what}` must be unix seconds, an RFC 3339 string or a datetime")
+
+
+def _key_bytes(key: Any, prefix: str, what: str) -> bytes:
+    """32 raw key bytes, given as such or as the path of a ``writ keygen`` file
+    (``ed25519-secret <base64>`` for a private key, ``ed25519 <base64> [name]``
+    for a public one)."""
+    if isinstance(key, (bytes, bytearray)):
+        raw = bytes(key)
+    else:
+        with open(os.fspath(key), encoding="utf-8") as f:
+            parts = f.read().split()
+        if len(parts) < 2 or parts[0] != prefix:
+            raise ValueError(f"`{what}` is not a writ key file (expected `{prefix} <base64>` from `writ keygen`)")
+        raw = _base64.b64decode(parts[1], validate=True)
+    if len(raw) != 32:
+        raise ValueError(f"`{what}` must be a 32-byte Ed25519 key")
+    return raw
+
+
+def _uuid7() -> str:
+    ms = int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1000)
+    b = bytearray(ms.to_bytes(6, "big") + os.urandom(10))
+    b[6] = 0x70 | (b[6] & 0x0F)
+    b[8] = 0x80 | (b[8] & 0x3F)
+    h = b.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+class Delegation:
+    """A child writ and the ancestors that travel with it (parent first).
+
+    ``writ`` is the child's envelope; pass ``ancestors`` to
+    :meth:`Gate.check` (``ancestors=``) or in a context
+    (``{"ancestors": d.ancestors_b64}``); :meth:`chain_json` is the text of
+    the ``WRIT.chain`` file the native gate reads beside the writ.
+    """
+
+    __slots__ = ("ancestors", "writ")
+
+    def __init__(self, writ: bytes, ancestors: list[bytes]) -> None:
+        self.writ = writ
+        self.ancestors = ancestors
+
+    @property
+    def ancestors_b64(self) -> list[str]:
+        return [_base64.b64encode(a).decode() for a in self.ancestors]
+
+    def chain_json(self) -> str:
+        return _json.dumps({"ancestors": self.ancestors_b64}, separators=(",", ":")) + "\n"
+
+
+def delegate(
+    parent: bytes,
+    key: bytes | str | os.PathLike[str],
+    *,
+    tool: str | None = None,
+    args: Mapping[str, str | list[str]] | None = None,
+    not_before: Any = None,
+    not_after: Any = None,
+    uses: int | None = None,
+    depth: int | None = None,
+    to: bytes | str | os.PathLike[str] | None = None,
+    chain: list[bytes] | tuple[bytes, ...] = (),
+    now: Any = None,
+) -> Delegation:
+    """Mints a child of ``parent`` (a writ whose ``lineage.holder`` is
+    ``key``: a ``writ keygen`` private key file, or its 32-byte seed), signed
+    by that key (``docs/format.md`` §18): only ``tool`` of the parent's tools,
+    with ``args`` (name → the one value, or the values, it may take; other
+    arguments keep the parent's rule), validity ``not_before`` /
+    ``not_after`` (unix seconds, RFC 3339 or datetime), ``uses``, ``depth``
+    (levels allowed below the child) and the next holder ``to`` (a public
+    key file or 32 raw bytes). ``chain`` is the parent's own ancestors when
+    the parent is itself delegated.
+
+    Raises :class:`Denied` (``delegation_signature``: not the holder;
+    ``delegation_depth``; ``delegation_widened``: more than the parent
+    grants) with nothing minted."""
+    if isinstance(parent, str):
+        parent = parent.encode()
+    now_s = _unix(now, "now") if now is not None else int(_dt.datetime.now(_dt.timezone.utc).timestamp())
+    grouped = [(k, [v] if isinstance(v, str) else list(v)) for k, v in (args or {}).items()]
+    child = _writ.delegate(
+        bytes(parent),
+        _key_bytes(key, "ed25519-secret", "key"),
+        _uuid7(),
+        now_s,
+        tool,
+        grouped,
+        None if not_before is None else _unix(not_before, "not_before"),
+        None if not_after is None else _unix(not_after, "not_after"),
+        uses,
+        depth,
+        None if to is None else _key_bytes(to, "ed25519", "to"),
+    )
+    return Delegation(bytes(child), [bytes(parent), *[bytes(a) for a in chain]])
