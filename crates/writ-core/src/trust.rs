@@ -147,45 +147,6 @@ pub struct TrustRootFile {
     pub approval_skew_secs: Option<u64>,
     /// The keys.
     pub keys: Vec<TrustedKeyFile>,
-}
-
-fn default_status_age() -> u64 {
-    300
-}
-
-/// Default of [`TrustRootFile::max_offline_lifetime_secs`]: ten minutes, so a
-/// revoked writ cannot run offline for longer than that.
-pub const DEFAULT_MAX_OFFLINE_LIFETIME_SECS: u64 = 600;
-
-fn default_offline_lifetime() -> u64 {
-    DEFAULT_MAX_OFFLINE_LIFETIME_SECS
-}
-
-/// Default of [`TrustRootFile::approval_skew_secs`].
-pub const DEFAULT_APPROVAL_SKEW_SECS: u64 = 30;
-/// Largest [`TrustRootFile::approval_skew_secs`] a trust root may set.
-pub const MAX_APPROVAL_SKEW_SECS: u64 = 300;
-
-impl TrustRootFile {
-    /// The allowance for an approval signed after the authority's clock:
-    /// `approval_skew_secs`, or [`DEFAULT_APPROVAL_SKEW_SECS`] when absent.
-    #[must_use]
-    pub fn approval_skew(&self) -> u64 {
-        self.approval_skew_secs.unwrap_or(DEFAULT_APPROVAL_SKEW_SECS)
-    }
-}
-
-/// An optional member is absent or has a value; `null` is refused.
-fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(d).map(Some)
-}
-
-/// A key of a loaded trust root.
-#[derive(Clone, Debug)]
-pub struct TrustedKey {
-    /// As written in the file.
-    pub entry: TrustedKeyFile,
-    /// The parsed key.
     /// Passkeys (WebAuthn credentials) of approvers; see [`crate::webauthn`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub passkeys: Vec<TrustedPasskeyFile>,
@@ -306,6 +267,45 @@ impl ApproverKey<'_> {
             }
         }
     }
+}
+
+fn default_status_age() -> u64 {
+    300
+}
+
+/// Default of [`TrustRootFile::max_offline_lifetime_secs`]: ten minutes, so a
+/// revoked writ cannot run offline for longer than that.
+pub const DEFAULT_MAX_OFFLINE_LIFETIME_SECS: u64 = 600;
+
+fn default_offline_lifetime() -> u64 {
+    DEFAULT_MAX_OFFLINE_LIFETIME_SECS
+}
+
+/// Default of [`TrustRootFile::approval_skew_secs`].
+pub const DEFAULT_APPROVAL_SKEW_SECS: u64 = 30;
+/// Largest [`TrustRootFile::approval_skew_secs`] a trust root may set.
+pub const MAX_APPROVAL_SKEW_SECS: u64 = 300;
+
+impl TrustRootFile {
+    /// The allowance for an approval signed after the authority's clock:
+    /// `approval_skew_secs`, or [`DEFAULT_APPROVAL_SKEW_SECS`] when absent.
+    #[must_use]
+    pub fn approval_skew(&self) -> u64 {
+        self.approval_skew_secs.unwrap_or(DEFAULT_APPROVAL_SKEW_SECS)
+    }
+}
+
+/// An optional member is absent or has a value; `null` is refused.
+fn non_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// A key of a loaded trust root.
+#[derive(Clone, Debug)]
+pub struct TrustedKey {
+    /// As written in the file.
+    pub entry: TrustedKeyFile,
+    /// The parsed key.
     pub key: PublicKey,
     /// The ML-DSA-65 half of a hybrid key (its suite pinned here).
     pub ml_dsa: Option<crate::hybrid::MlDsaPublicKey>,
@@ -333,6 +333,7 @@ impl TrustedKey {
             None => v,
         })
     }
+
     /// Whether it holds `role`.
     #[must_use]
     pub fn has_role(&self, role: Role) -> bool {
@@ -383,6 +384,7 @@ pub struct TrustRoot {
     file: TrustRootFile,
     keys: Vec<TrustedKey>,
     by_id: BTreeMap<KeyId, usize>,
+    passkeys: Vec<TrustedPasskey>,
 }
 
 /// Why a trust root was refused.
@@ -410,9 +412,11 @@ impl TrustRoot {
                 max_offline_lifetime_secs: DEFAULT_MAX_OFFLINE_LIFETIME_SECS,
                 approval_skew_secs: None,
                 keys: Vec::new(),
+                passkeys: Vec::new(),
             },
             keys: Vec::new(),
             by_id: BTreeMap::new(),
+            passkeys: Vec::new(),
         }
     }
 
@@ -462,130 +466,12 @@ impl TrustRoot {
         for entry in file.keys {
             root.insert(entry)?;
         }
-        Ok(root)
-    }
-
-    fn insert(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
-        let name = entry.name.clone();
-        if name.is_empty() || name.len() > MAX_STRING || entry.groups.len() > MAX_LIST {
-            return Err(TrustError::Invalid(alloc::format!("key `{name}`: name or groups out of bounds")));
-        }
-        if entry.roles.is_empty() {
-            return Err(TrustError::Invalid(alloc::format!("key `{name}` has no role")));
-        }
-        let raw = b64::decode(&entry.public_key, 32)
-            .map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: public_key: {e}")))?;
-        let key = PublicKey::from_bytes(&raw).map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: {e}")))?;
-        if key.key_id() != entry.key_id {
-            return Err(TrustError::Invalid(alloc::format!(
-                "key `{name}`: key_id {} does not match its public key (expected {})",
-                entry.key_id,
-                key.key_id()
-            )));
-        }
-        if let (Some(nb), Some(na)) = (entry.not_before, entry.not_after)
-            && nb >= na
-        {
-            return Err(TrustError::Invalid(alloc::format!("key `{name}`: not_before must be before not_after")));
-        }
-        let gate_facts = !entry.hosts.is_empty() || !entry.labels.is_empty() || entry.allow_weaker_isolation;
-        if gate_facts && !entry.roles.contains(&Role::Gate) {
-            return Err(TrustError::Invalid(alloc::format!(
-                "key `{name}`: hosts, labels and allow_weaker_isolation are for gate keys only"
-            )));
-        }
-        if entry.hosts.len() > MAX_LIST
-            || entry.labels.len() > MAX_LIST
-            || entry.hosts.iter().chain(&entry.labels).any(|h| h.is_empty() || h.len() > MAX_STRING)
-        {
-            return Err(TrustError::Invalid(alloc::format!("key `{name}`: hosts or labels out of bounds")));
-        }
-        crate::witness::validate(&entry).map_err(TrustError::Invalid)?;
-        let ml_dsa = crate::hybrid::pinned_ml_dsa_key(&entry).map_err(TrustError::Invalid)?;
-        if self.by_id.contains_key(&entry.key_id) || self.passkey(&entry.key_id).is_some() {
-            return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
-        }
-    passkeys: Vec<TrustedPasskey>,
-        self.by_id.insert(entry.key_id, self.keys.len());
-        self.file.keys.push(entry.clone());
-        self.keys.push(TrustedKey { entry, key, ml_dsa });
-        Ok(())
-    }
-
-    /// Adds a key.
-    ///
-    /// # Errors
-    /// As for loading: a bad key, or one already listed.
-    pub fn add(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
-        if self.keys.len() + self.passkeys.len() >= MAX_TRUST_KEYS {
-            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
-        }
-        self.insert(entry)
-    }
-
-    /// Looks a key up by id.
-    #[must_use]
-    pub fn key(&self, id: &KeyId) -> Option<&TrustedKey> {
-        self.by_id.get(id).and_then(|&i| self.keys.get(i))
-    }
-
-    /// The key whose signature on `env` verified: the first signature by a
-    /// key of this trust root with `role`, not revoked, whose window contains
-    /// `at`, and whose signature verifies. Whatever the artifact then claims
-    /// (host-evidence labels, say) is to be trusted from *this* key, never from
-                passkeys: Vec::new(),
-    /// the first signature's key id, which anyone can put first.
-    #[must_use]
-    pub fn verified_signer(
-            passkeys: Vec::new(),
-        &self,
-        env: &crate::dsse::DecodedEnvelope,
-        role: Role,
-        at: Timestamp,
-    ) -> Option<&TrustedKey> {
-        let input = env.signing_input();
-        env.signatures.iter().find_map(|(kid, sig)| {
-            self.key(kid)
-                .filter(|k| k.has_role(role) && !k.entry.revoked && k.valid_at(at) && k.verify_signature(&input, sig).is_ok())
-        })
-    }
-
-    /// All keys, in file order.
-    #[must_use]
-    pub fn keys(&self) -> &[TrustedKey] {
-        &self.keys
-    }
-
-    /// The file form (for writing back).
-    #[must_use]
-    pub fn file(&self) -> &TrustRootFile {
-        &self.file
-    }
-
-    /// Mutable policy settings (lifetime, receipt and status requirements).
-    pub fn settings_mut(&mut self) -> TrustSettings<'_> {
-        TrustSettings { file: &mut self.file }
-    }
-
-    /// Pretty JSON of the file form.
-    #[must_use]
-    pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(&self.file).unwrap_or_default()
-    }
-}
-
-/// Settable trust-root options.
-#[derive(Debug)]
-pub struct TrustSettings<'a> {
-    file: &'a mut TrustRootFile,
-}
-
         for entry in file.passkeys {
             root.insert_passkey(entry)?;
         }
-impl TrustSettings<'_> {
-    /// Sets the maximum writ lifetime.
-    pub fn max_writ_lifetime_secs(&mut self, v: Option<u64>) -> &mut Self {
+        Ok(root)
+    }
+
     fn insert_passkey(&mut self, entry: TrustedPasskeyFile) -> Result<(), TrustError> {
         let name = entry.name.clone();
         let bad = |m: &str| TrustError::Invalid(alloc::format!("passkey `{name}`: {m}"));
@@ -650,6 +536,121 @@ impl TrustSettings<'_> {
         self.key(id).map(ApproverKey::Ed25519).or_else(|| self.passkey(id).map(ApproverKey::Passkey))
     }
 
+    fn insert(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
+        let name = entry.name.clone();
+        if name.is_empty() || name.len() > MAX_STRING || entry.groups.len() > MAX_LIST {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: name or groups out of bounds")));
+        }
+        if entry.roles.is_empty() {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}` has no role")));
+        }
+        let raw = b64::decode(&entry.public_key, 32)
+            .map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: public_key: {e}")))?;
+        let key = PublicKey::from_bytes(&raw).map_err(|e| TrustError::Invalid(alloc::format!("key `{name}`: {e}")))?;
+        if key.key_id() != entry.key_id {
+            return Err(TrustError::Invalid(alloc::format!(
+                "key `{name}`: key_id {} does not match its public key (expected {})",
+                entry.key_id,
+                key.key_id()
+            )));
+        }
+        if let (Some(nb), Some(na)) = (entry.not_before, entry.not_after)
+            && nb >= na
+        {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: not_before must be before not_after")));
+        }
+        let gate_facts = !entry.hosts.is_empty() || !entry.labels.is_empty() || entry.allow_weaker_isolation;
+        if gate_facts && !entry.roles.contains(&Role::Gate) {
+            return Err(TrustError::Invalid(alloc::format!(
+                "key `{name}`: hosts, labels and allow_weaker_isolation are for gate keys only"
+            )));
+        }
+        if entry.hosts.len() > MAX_LIST
+            || entry.labels.len() > MAX_LIST
+            || entry.hosts.iter().chain(&entry.labels).any(|h| h.is_empty() || h.len() > MAX_STRING)
+        {
+            return Err(TrustError::Invalid(alloc::format!("key `{name}`: hosts or labels out of bounds")));
+        }
+        crate::witness::validate(&entry).map_err(TrustError::Invalid)?;
+        let ml_dsa = crate::hybrid::pinned_ml_dsa_key(&entry).map_err(TrustError::Invalid)?;
+        if self.by_id.contains_key(&entry.key_id) || self.passkey(&entry.key_id).is_some() {
+            return Err(TrustError::Invalid(alloc::format!("key id {} is listed twice", entry.key_id)));
+        }
+        self.by_id.insert(entry.key_id, self.keys.len());
+        self.file.keys.push(entry.clone());
+        self.keys.push(TrustedKey { entry, key, ml_dsa });
+        Ok(())
+    }
+
+    /// Adds a key.
+    ///
+    /// # Errors
+    /// As for loading: a bad key, or one already listed.
+    pub fn add(&mut self, entry: TrustedKeyFile) -> Result<(), TrustError> {
+        if self.keys.len() + self.passkeys.len() >= MAX_TRUST_KEYS {
+            return Err(TrustError::Invalid(alloc::format!("more than {MAX_TRUST_KEYS} keys")));
+        }
+        self.insert(entry)
+    }
+
+    /// Looks a key up by id.
+    #[must_use]
+    pub fn key(&self, id: &KeyId) -> Option<&TrustedKey> {
+        self.by_id.get(id).and_then(|&i| self.keys.get(i))
+    }
+
+    /// The key whose signature on `env` verified: the first signature by a
+    /// key of this trust root with `role`, not revoked, whose window contains
+    /// `at`, and whose signature verifies. Whatever the artifact then claims
+    /// (host-evidence labels, say) is to be trusted from *this* key, never from
+    /// the first signature's key id, which anyone can put first.
+    #[must_use]
+    pub fn verified_signer(
+        &self,
+        env: &crate::dsse::DecodedEnvelope,
+        role: Role,
+        at: Timestamp,
+    ) -> Option<&TrustedKey> {
+        let input = env.signing_input();
+        env.signatures.iter().find_map(|(kid, sig)| {
+            self.key(kid)
+                .filter(|k| k.has_role(role) && !k.entry.revoked && k.valid_at(at) && k.verify_signature(&input, sig).is_ok())
+        })
+    }
+
+    /// All keys, in file order.
+    #[must_use]
+    pub fn keys(&self) -> &[TrustedKey] {
+        &self.keys
+    }
+
+    /// The file form (for writing back).
+    #[must_use]
+    pub fn file(&self) -> &TrustRootFile {
+        &self.file
+    }
+
+    /// Mutable policy settings (lifetime, receipt and status requirements).
+    pub fn settings_mut(&mut self) -> TrustSettings<'_> {
+        TrustSettings { file: &mut self.file }
+    }
+
+    /// Pretty JSON of the file form.
+    #[must_use]
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.file).unwrap_or_default()
+    }
+}
+
+/// Settable trust-root options.
+#[derive(Debug)]
+pub struct TrustSettings<'a> {
+    file: &'a mut TrustRootFile,
+}
+
+impl TrustSettings<'_> {
+    /// Sets the maximum writ lifetime.
+    pub fn max_writ_lifetime_secs(&mut self, v: Option<u64>) -> &mut Self {
         self.file.max_writ_lifetime_secs = v;
         self
     }
