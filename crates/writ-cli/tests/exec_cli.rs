@@ -170,6 +170,8 @@ fn a_tampered_writ_is_denied_with_json_on_stdout() {
             "--json",
             "--spool",
             "spool",
+            "--key",
+            "gate.key",
             "--",
             w.program.to_str().unwrap(),
             w.m(),
