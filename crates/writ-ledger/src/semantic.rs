@@ -418,7 +418,16 @@ impl Audit<'_, '_> {
             return None;
         };
         let id = writ_core::KeyId::parse(approver).ok();
+        let passkey = id.as_ref().and_then(|id| trust.passkey(id));
         let why = match id.as_ref().and_then(|id| trust.key(id)) {
+            // A passkey (WebAuthn) approver: only ever an approver.
+            None if passkey.is_some_and(|p| p.entry.revoked || !p.valid_at(time)) => {
+                Some(format!("`{approver}` is revoked or was outside its passkey window at {time}"))
+            }
+            None if passkey.is_some_and(|p| group.is_some_and(|g| !p.entry.groups.iter().any(|x| x == g))) => {
+                Some(format!("`{approver}` is not in approver group `{}`", group.unwrap_or_default()))
+            }
+            None if passkey.is_some() => None,
             None => Some(format!("`{approver}` is not a key of the trust root in force")),
             Some(k) if !k.has_role(Role::Approver) => Some(format!("`{approver}` has no approver role")),
             Some(k) if k.entry.revoked => Some(format!("`{approver}` is revoked")),
@@ -438,16 +447,7 @@ impl Audit<'_, '_> {
         self.checked("issuances");
         match self.requests.get(&x.request_id).map(|r| r.allow) {
             None => self.find(
-        let passkey = id.as_ref().and_then(|id| trust.passkey(id));
                 Code::IssuanceWithoutRequest,
-            // A passkey (WebAuthn) approver: only ever an approver.
-            None if passkey.is_some_and(|p| p.entry.revoked || !p.valid_at(time)) => {
-                Some(format!("`{approver}` is revoked or was outside its passkey window at {time}"))
-            }
-            None if passkey.is_some_and(|p| group.is_some_and(|g| !p.entry.groups.iter().any(|x| x == g))) => {
-                Some(format!("`{approver}` is not in approver group `{}`", group.unwrap_or_default()))
-            }
-            None if passkey.is_some() => None,
                 i,
                 format!(
                     "writ `{}` answers request `{}`, which is not in the ledger before it",
