@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod config;
+mod demo;
 mod embedded;
 mod exit;
 mod files;

@@ -21,14 +21,15 @@
 #![forbid(unsafe_code)]
 
 pub mod httpsig;
-mod metrics;
+pub mod metrics;
 pub mod openapi;
+pub mod selfcheck;
 pub mod tls;
 pub mod web;
 pub mod witnessing;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -69,6 +70,10 @@ pub struct AppState {
     nonces: Mutex<HashMap<String, i64>>,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
+    /// The self-verification counters (see [`selfcheck`]).
+    pub selfcheck: selfcheck::SelfCheck,
+    /// The scripted demo this server shows at `/demo`, when `writ demo` runs it.
+    pub demo: OnceLock<Arc<web::DemoFeed>>,
 }
 
 impl AppState {
@@ -76,7 +81,13 @@ impl AppState {
     #[must_use]
     pub fn new(authority: Arc<Authority>) -> Arc<Self> {
         witnessing::install(&authority);
-        Arc::new(Self { authority, nonces: Mutex::new(HashMap::new()), metrics: Metrics::default() })
+        Arc::new(Self {
+            authority,
+            nonces: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            selfcheck: selfcheck::SelfCheck::default(),
+            demo: OnceLock::new(),
+        })
     }
 }
 
@@ -94,7 +105,10 @@ impl ApiError {
 fn error_response(code: ApiErrorCode, message: String) -> Response {
     let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = writ_api::wire::ErrorBody::from(&writ_api::ApiError::new(code, message));
-    (status, axum::Json(body)).into_response()
+    let mut resp = (status, axum::Json(body)).into_response();
+    // For `track`, which counts refusals by code.
+    resp.extensions_mut().insert(code);
+    resp
 }
 
 impl IntoResponse for ApiError {
@@ -331,6 +345,7 @@ impl<St: Send + Sync> FromRequestParts<St> for TilePath {
 
 async fn submit(State(st): S, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let input: RequestInput = parse_json(&b)?;
+    let _in_flight = st.metrics.in_flight();
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let t0 = Instant::now();
@@ -378,6 +393,7 @@ async fn get_request(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> Ap
 async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let body: VoteInput = parse_json(&b)?;
     let (verdict, sig, signed_at) = writ_api::approval::decode(&body)?;
+    let _in_flight = st.metrics.in_flight();
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
@@ -389,6 +405,7 @@ async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Si
 
 async fn revoke(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let body: RevokeInput = parse_json(&b)?;
+    let _in_flight = st.metrics.in_flight();
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
     let now = now()?;
@@ -428,7 +445,11 @@ async fn record(State(st): S, Signed { who, body: b, .. }: Signed) -> ApiResult<
     let entry = writ_core::b64::decode(&body.entry, writ_core::entry::MAX_ENTRY_BYTES)
         .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("`entry`: {e}")))?;
     let a = st.authority.clone();
+    let in_flight = st.metrics.in_flight();
+    let t0 = Instant::now();
     let (index, receipt) = blocking(move || a.record(&who, &entry)).await?;
+    st.metrics.integrated(t0.elapsed());
+    drop(in_flight);
     let receipt = String::from_utf8(receipt)
         .map_err(|_| ApiError::new(ApiErrorCode::Internal, "the receipt is not UTF-8 text"))?;
     Ok(json(StatusCode::CREATED, &RecordView { index, receipt }))
@@ -686,12 +707,10 @@ async fn readyz(State(st): S) -> ApiResult<Response> {
 }
 
 async fn metrics_route(State(st): S) -> ApiResult<Response> {
-    let cp = st.authority.ledger().latest_checkpoint();
-    let size = cp.checkpoint.size;
-    let a = st.authority.clone();
     let now = now()?;
-    let trust = blocking(move || Ok(a.trust_status(now))).await?;
-    let body = st.metrics.render(size, &metrics::TrustGauges::new(&trust, now));
+    let s = st.clone();
+    let snap = blocking(move || metrics::snapshot(&s, now).map_err(AuthorityError::Ledger)).await?;
+    let body = snap.render();
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response())
 }
 
@@ -753,6 +772,9 @@ async fn track(State(st): S, req: Request, next: Next) -> Response {
         resp
     };
     st.metrics.http(&route, resp.status().as_u16());
+    if let Some(code) = resp.extensions().get::<ApiErrorCode>() {
+        st.metrics.refusal(code.as_str());
+    }
     resp
 }
 
@@ -796,6 +818,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(listener: tokio::net::TcpListener, state: Arc<AppState>) -> std::io::Result<()> {
+    spawn_background(&state);
     axum::serve(listener, router(state)).await
 }
 
@@ -809,5 +832,40 @@ pub async fn serve_tls(
     state: Arc<AppState>,
     identity: TlsIdentity,
 ) -> std::io::Result<()> {
+    spawn_background(&state);
     tls::serve(listener, router(state), identity).await
+}
+
+/// Seconds between two rounds of the background task.
+pub const BACKGROUND_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Start the server's background task (once per state, on the current
+/// tokio runtime): every [`BACKGROUND_INTERVAL`], a self-verification
+/// round ([`selfcheck::SelfCheck::run`]) and one sample of the history
+/// drawn on `/health`. [`serve`] and [`serve_tls`] call it.
+pub fn spawn_background(state: &Arc<AppState>) {
+    let st = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(BACKGROUND_INTERVAL);
+        loop {
+            tick.tick().await;
+            let s = st.clone();
+            let round = tokio::task::spawn_blocking(move || {
+                let Ok(now) = now() else { return };
+                s.selfcheck.run(s.authority.ledger(), &s.authority.trust(), now);
+                if let Ok(snap) = metrics::snapshot(&s, now) {
+                    s.metrics.sample(metrics::Sample {
+                        at: now.0,
+                        ledger_size: snap.ledger_size,
+                        issued: snap.issuance.count,
+                        backlog: snap.backlog,
+                        selfcheck_failures: snap.selfcheck.total_failures(),
+                    });
+                }
+            });
+            if let Err(e) = round.await {
+                eprintln!("writ-server: background round failed: {e}");
+            }
+        }
+    });
 }

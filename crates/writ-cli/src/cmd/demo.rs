@@ -1,12 +1,24 @@
 //! `writ demo`: the whole flow, for real, in a scratch directory.
 //!
-//! Every step is the `writ` command a user would type, run as a child
-//! process of this same binary against an embedded authority (SQLite ledger,
-//! no server), with its output shown. The demo stops with an error as soon
-//! as a step does not behave as it should, so it doubles as a smoke test.
+//! Two ways to watch it:
+//!
+//! - **In the browser** (the default on a terminal, or `--live`): an
+//!   embedded authority on SQLite is served with its web pages, and the
+//!   scenario of `crate::demo` (an AI agent at work: allowed, approved,
+//!   refused, revoked, forged) plays against it; `/demo` shows each step as
+//!   it happens. The server stays up after the last step until Ctrl-C.
+//! - **In the terminal** (`--headless`, and the default when stdout is not a
+//!   terminal, so scripts and CI get it): every step is the `writ` command
+//!   a user would type, run as a child process of this same binary against
+//!   an embedded authority (SQLite ledger, no server), with its output
+//!   shown. It stops with an error as soon as a step does not behave as it
+//!   should, so it doubles as a smoke test.
 
-use std::path::PathBuf;
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
@@ -22,8 +34,24 @@ pub struct DemoArgs {
     /// After the walk-through, serve the demo's authority at ADDR (e.g.
     /// `127.0.0.1:7300`) so its ledger can be browsed and verified in the
     /// Proof Viewer (`/proofs`) and the Lineage Explorer (`/lineage`); Ctrl-C ends it.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "live")]
     pub serve: Option<String>,
+    /// The terminal walk-through (the default when stdout is not a terminal).
+    #[arg(long, conflicts_with = "live")]
+    pub headless: bool,
+    /// The browser demo even when stdout is not a terminal.
+    #[arg(long)]
+    pub live: bool,
+    /// Browser demo: address to serve the pages at.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7300")]
+    pub listen: String,
+    /// Browser demo: seconds the deploy waits for approvals in the console
+    /// before the simulated approvers (bob and carol) vote.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub approve_after: u64,
+    /// Browser demo: seconds between steps.
+    #[arg(long, value_name = "SECS", default_value_t = 2)]
+    pub pace: u64,
 }
 
 struct Demo {
@@ -52,10 +80,6 @@ impl Demo {
         }
         Ok(stdout)
     }
-
-    fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
-        std::fs::write(self.dir.join(name), text).with_context(|| format!("cannot write {name}"))
-    }
 }
 
 fn json_field(stdout: &str, field: &str) -> anyhow::Result<String> {
@@ -63,48 +87,28 @@ fn json_field(stdout: &str, field: &str) -> anyhow::Result<String> {
     v.get(field).and_then(|f| f.as_str()).map(str::to_owned).with_context(|| format!("no `{field}` in {v}"))
 }
 
-pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let dir = match args.dir {
+fn scratch_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match dir {
         Some(d) => d,
         None => std::env::temp_dir().join(format!("writ-demo-{}", files::new_id())),
     };
     std::fs::create_dir_all(&dir)?;
-    let dir = std::fs::canonicalize(&dir)?;
+    Ok(std::fs::canonicalize(&dir)?)
+}
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.live || (!args.headless && args.serve.is_none() && std::io::stdout().is_terminal()) {
+        return live(args);
+    }
+    let dir = scratch_dir(args.dir)?;
     let d = Demo { exe: std::env::current_exe().context("cannot find the writ binary")?, dir: dir.clone() };
     println!("writ demo in {}", dir.display());
     let echo = files::resolve_program("echo")?;
     let echo = echo.to_str().context("echo path is not UTF-8")?.to_owned();
 
     // 1. An authority with its keys, trust root, default policies and ledger.
-    d.step(
-        "create an authority home (keys, trust root, Cedar policies, SQLite ledger)",
-        &["init", "--home", "home"],
-        0,
-    )?;
-    for (who, role, group) in [
-        ("alice", "requester", "dev"),
-        ("bob", "approver", "sre"),
-        ("carol", "approver", "sre"),
-        ("gate", "gate", "ci"),
-    ] {
-        d.step(&format!("a key for {who}"), &["keygen", "--out", &format!("{who}.key"), "--name", who], 0)?;
-        d.step(
-            &format!("trust {who} as {role} in group {group}"),
-            &[
-                "trust",
-                "add",
-                "--trust",
-                "home/trust.json",
-                "--role",
-                role,
-                "--group",
-                group,
-                "--key",
-                &format!("{who}.key.pub"),
-            ],
-            0,
-        )?;
-    }
+    let actors = crate::demo::ACTORS.get(..4).unwrap_or_default();
+    crate::demo::setup_home(&|t, a, e| d.step(t, a, e), actors)?;
 
     // 2. Policy allows it at once: the writ comes with its ledger receipt.
     let out = d.step(
@@ -176,19 +180,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     )?;
 
     // 4. A deploy needs two SRE approvals and is single-use.
-    d.write("deploy.sh", "#!/bin/sh\necho \"deploying $1\"\n")?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        std::fs::set_permissions(dir.join("deploy.sh"), std::fs::Permissions::from_mode(0o755))?;
-    }
-    let deploy = dir.join("deploy.sh");
+    let deploy = crate::demo::write_deploy_script(&dir)?;
     let deploy = deploy.to_str().context("path is not UTF-8")?;
-    let policies = std::fs::read_to_string(dir.join("home/policies.cedar")).context("no policies.cedar")?;
-    let demo_policy = format!(
-        "\n@id(\"demo-deploy-needs-two-sre\")\n@approvals(\"2\")\n@approver_group(\"sre\")\n@max_duration(\"600\")\n@single_use(\"true\")\npermit (principal in Writ::Group::\"dev\", action == Writ::Action::\"exec\", resource)\nwhen {{ resource.path == \"{deploy}\" && context.reason != \"\" }};\n"
-    );
-    d.write("home/policies.cedar", &(policies + &demo_policy))?;
+    crate::demo::add_policy(&dir.join("home"), &crate::demo::deploy_policy(deploy))?;
     println!("\n▶ add a policy: deploys of {deploy} need two approvals from group sre, single use");
     let out = d.step(
         "alice asks to deploy v2; policy needs two approvals, so it is pending",
@@ -282,4 +276,81 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tls_client_ca: None,
         tls_client_auth: crate::cmd::serve::ClientAuthArg::Required,
     })
+}
+
+/// Runs `writ ARGS` in `dir` quietly; its output is shown only when it does
+/// not exit with `expect`.
+fn quiet(exe: &Path, dir: &Path, args: &[&str], expect: i32) -> anyhow::Result<String> {
+    let out =
+        Command::new(exe).args(args).current_dir(dir).env_remove("WRIT_HOME").output().context("cannot run writ")?;
+    let code = out.status.code().unwrap_or(-1);
+    if code != expect {
+        bail!(
+            "`writ {}` exited {code}, expected {expect}:\n{}{}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The browser demo: an authority served with its pages, the scenario
+/// played against it and shown at `/demo`.
+fn live(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let dir = scratch_dir(args.dir)?;
+    let exe = std::env::current_exe().context("cannot find the writ binary")?;
+    println!("writ demo in {}: setting up an authority (keys, trust root, policies, SQLite ledger)", dir.display());
+    crate::demo::setup_home(&|_, a, e| quiet(&exe, &dir, a, e), &crate::demo::ACTORS)?;
+    let home = dir.join("home");
+    let deploy = crate::demo::write_deploy_script(&dir)?;
+    let sleep = files::resolve_program("sleep")?;
+    let (deploy, sleep) = (
+        deploy.to_str().context("path is not UTF-8")?.to_owned(),
+        sleep.to_str().context("path is not UTF-8")?.to_owned(),
+    );
+    crate::demo::add_policy(&home, &(crate::demo::deploy_policy(&deploy) + &crate::demo::long_job_policy(&sleep)))?;
+    let authority = Arc::new(
+        writ_authority::Authority::open(&writ_authority::Config::new(&home))
+            .map_err(|e| crate::config::open_error(e, &home, None))?,
+    );
+    let opts = crate::demo::Options {
+        pace: Duration::from_secs(args.pace),
+        approve_after: Duration::from_secs(args.approve_after),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", args.listen))?;
+        let addr = listener.local_addr()?;
+        let base = format!("http://{addr}");
+        let state = writ_server::AppState::new(authority.clone());
+        let feed = Arc::new(writ_server::web::DemoFeed::new("An AI agent at work", &crate::demo::STEPS));
+        feed.note(&format!(
+            "To approve the deploy yourself, sign in to the console ({base}/console) as dana, an approver of group sre, \
+             with the key file {}; after {} s the simulated approvers bob and carol approve it.",
+            dir.join("dana.key").display(),
+            args.approve_after
+        ));
+        if state.demo.set(feed.clone()).is_err() {
+            bail!("the demo feed was set twice");
+        }
+        println!(
+            "\nwatch it: {base}/demo\n  console:          {base}/console\n  Proof Viewer:     {base}/proofs\n  \
+             Lineage Explorer: {base}/lineage\n  health:           {base}/health\n"
+        );
+        let server = tokio::spawn(writ_server::serve(listener, state));
+        let scenario = crate::demo::Scenario::new(&dir, &base, authority)?;
+        let ok = tokio::task::spawn_blocking(move || scenario.play(&feed, &opts, &|line| println!("{line}")))
+            .await
+            .context("the scenario stopped")?;
+        if ok {
+            println!("\nevery step behaved as expected; the pages stay up at {base}/demo (Ctrl-C to stop)");
+        } else {
+            println!("\nSOME STEPS DID NOT BEHAVE AS EXPECTED (see {base}/demo); the pages stay up (Ctrl-C to stop)");
+        }
+        server.await.context("the server stopped")?.context("server failed")
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -22,6 +22,8 @@ pub const VERIFY_JS: &str = include_str!("assets/verify.js");
 pub const PROOFS_JS: &str = include_str!("assets/proofs.js");
 /// The Lineage Explorer's script (verify badges).
 pub const LINEAGE_JS: &str = include_str!("assets/lineage.js");
+/// The demo page's script (polls the scenario's steps).
+pub const DEMO_JS: &str = include_str!("assets/demo.js");
 /// The offline page's bootstrap (used by `writ proofs export`).
 pub const OFFLINE_JS: &str = include_str!("assets/offline.js");
 /// The one stylesheet.
@@ -37,6 +39,7 @@ fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
         "verify.js" => (JS, VERIFY_JS.as_bytes()),
         "proofs.js" => (JS, PROOFS_JS.as_bytes()),
         "lineage.js" => (JS, LINEAGE_JS.as_bytes()),
+        "demo.js" => (JS, DEMO_JS.as_bytes()),
         _ => return None,
     })
 }

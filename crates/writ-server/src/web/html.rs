@@ -42,11 +42,19 @@ pub fn url(s: &str) -> String {
 pub enum Nav {
     Proofs,
     Lineage,
+    Health,
+    Demo,
 }
 
 /// A whole page: `title` (escaped here), `main` (already-built HTML) and the
 /// ES modules to load (paths under `/web/assets/`, constants of this crate).
 pub fn page(title: &str, nav: Nav, main: &str, scripts: &[&str]) -> String {
+    page_with_head(title, nav, "", main, scripts)
+}
+
+/// [`page`] with `head` (already-built HTML, e.g. a refresh `<meta>`)
+/// added to the document's head.
+pub fn page_with_head(title: &str, nav: Nav, head: &str, main: &str, scripts: &[&str]) -> String {
     let cur = |n: Nav| if n == nav { " aria-current=\"page\"" } else { "" };
     let mut s = String::with_capacity(main.len() + 2048);
     let _ = write!(
@@ -54,7 +62,7 @@ pub fn page(title: &str, nav: Nav, main: &str, scripts: &[&str]) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{} · writ</title>\n<link rel=\"stylesheet\" href=\"/web/assets/style.css\">\n\
-         <link rel=\"icon\" href=\"data:,\">\n",
+         <link rel=\"icon\" href=\"data:,\">\n{head}",
         esc(title)
     );
     for src in scripts {
@@ -65,13 +73,16 @@ pub fn page(title: &str, nav: Nav, main: &str, scripts: &[&str]) -> String {
         "</head>\n<body>\n<a class=\"skip-link\" href=\"#main\">Skip to content</a>\n\
          <header class=\"top\"><a class=\"brand\" href=\"/proofs\">writ</a>\n\
          <nav aria-label=\"Main\"><a href=\"/proofs\"{}>Proof Viewer</a> \
-         <a href=\"/lineage\"{}>Lineage Explorer</a> <a href=\"/lineage/gaps\">Gap report</a></nav></header>\n\
+         <a href=\"/lineage\"{}>Lineage Explorer</a> <a href=\"/lineage/gaps\">Gap report</a> \
+         <a href=\"/health\"{}>Health</a> <a href=\"/demo\"{}>Demo</a></nav></header>\n\
          <main id=\"main\">\n{main}\n</main>\n\
          <footer><p>Served by <code>writ serve</code>. Every check on these pages runs in your browser with \
          writ-core compiled to WebAssembly, against the trust root you pinned; the server is not trusted.</p></footer>\n\
          </body>\n</html>\n",
         cur(Nav::Proofs),
         cur(Nav::Lineage),
+        cur(Nav::Health),
+        cur(Nav::Demo),
     );
     s
 }

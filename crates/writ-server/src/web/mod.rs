@@ -19,8 +19,10 @@
 
 mod api;
 mod assets;
+pub mod demo;
 pub mod export;
 mod graph;
+mod health;
 mod html;
 mod index;
 mod pages;
@@ -36,6 +38,7 @@ use writ_core::Sha256Digest;
 use writ_core::entry::Entry;
 
 use crate::AppState;
+pub use demo::DemoFeed;
 
 /// The Content-Security-Policy of every page: scripts, styles, images and
 /// connections from this origin only, no inline script (WebAssembly may be
@@ -192,6 +195,9 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S>
         .route("/lineage", get(pages::lineage))
         .route("/lineage/impact", get(pages::impact))
         .route("/lineage/gaps", get(pages::gaps))
+        .route("/health", get(health::health))
+        .route("/demo", get(demo::page))
+        .route("/demo/steps.json", get(demo::steps))
         .route("/web/assets/{name}", get(assets::asset))
         .route("/v1/public/entries/{index}", get(api::entry))
         .route("/v1/public/search", get(api::search))

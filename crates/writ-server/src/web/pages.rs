@@ -16,7 +16,7 @@ use super::{PageError, W, WebError, graph};
 
 type P = Result<Response, PageError>;
 
-fn html_response(body: String) -> Response {
+pub(super) fn html_response(body: String) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], body).into_response()
 }
 
