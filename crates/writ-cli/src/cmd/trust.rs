@@ -93,19 +93,6 @@ pub enum TrustCommand {
         #[command(flatten)]
         new: NewKey,
     },
-    /// Mark a key revoked: nothing it signed verifies any more.
-    Revoke {
-        /// The trust-root file.
-        #[arg(long, value_name = "FILE")]
-        trust: PathBuf,
-        /// Key id (hex) to revoke.
-        #[arg(long)]
-        key_id: String,
-    },
-    /// Set trust-root-wide requirements.
-    Set {
-        /// The trust-root file.
-        #[arg(long, value_name = "FILE")]
     /// Add an approver's passkey (WebAuthn ES256 credential), e.g. what the
     /// console's "Register a passkey" prints.
     AddPasskey {
@@ -132,6 +119,19 @@ pub enum TrustCommand {
         #[arg(long)]
         user_verification: bool,
     },
+    /// Mark a key revoked: nothing it signed verifies any more.
+    Revoke {
+        /// The trust-root file.
+        #[arg(long, value_name = "FILE")]
+        trust: PathBuf,
+        /// Key id (hex) to revoke.
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Set trust-root-wide requirements.
+    Set {
+        /// The trust-root file.
+        #[arg(long, value_name = "FILE")]
         trust: PathBuf,
         #[command(flatten)]
         settings: Settings,
@@ -264,22 +264,6 @@ fn add_key(root: &mut TrustRoot, key: &Path, new: &NewKey) -> anyhow::Result<Key
     Ok(public.key_id())
 }
 
-fn key_id(text: &str, flag: &str) -> anyhow::Result<KeyId> {
-    KeyId::parse(text).map_err(|e| UsageError(format!("{flag} `{text}`: {e}")).into())
-}
-
-fn revoke_key(file: &mut TrustRootFile, id: KeyId) -> anyhow::Result<()> {
-    let entry =
-        file.keys.iter_mut().find(|k| k.key_id == id).with_context(|| format!("key {id} is not in the trust root"))?;
-    entry.revoked = true;
-    Ok(())
-}
-
-fn apply_settings(root: &mut TrustRoot, s: &Settings) {
-    let mut w = root.settings_mut();
-    if let Some(m) = s.max_lifetime {
-        w.max_writ_lifetime_secs((m > 0).then_some(m));
-    }
 /// DER prefix of a P-256 SubjectPublicKeyInfo (the uncompressed point follows).
 const P256_SPKI_PREFIX: &str = "3059301306072a8648ce3d020106082a8648ce3d030107034200";
 
@@ -324,6 +308,22 @@ fn passkey_entry(
     })
 }
 
+fn key_id(text: &str, flag: &str) -> anyhow::Result<KeyId> {
+    KeyId::parse(text).map_err(|e| UsageError(format!("{flag} `{text}`: {e}")).into())
+}
+
+fn revoke_key(file: &mut TrustRootFile, id: KeyId) -> anyhow::Result<()> {
+    let entry =
+        file.keys.iter_mut().find(|k| k.key_id == id).with_context(|| format!("key {id} is not in the trust root"))?;
+    entry.revoked = true;
+    Ok(())
+}
+
+fn apply_settings(root: &mut TrustRoot, s: &Settings) {
+    let mut w = root.settings_mut();
+    if let Some(m) = s.max_lifetime {
+        w.max_writ_lifetime_secs((m > 0).then_some(m));
+    }
     if let Some(r) = s.require_receipt {
         w.require_receipt(r);
     }
@@ -456,6 +456,18 @@ pub fn run(args: TrustArgs) -> anyhow::Result<ExitCode> {
             save(&trust, &root)?;
             println!("{id}");
         }
+        TrustCommand::AddPasskey { trust, name, groups, public_key, credential_id, rp_id, user_verification } => {
+            let entry = passkey_entry(&name, &groups, &public_key, &credential_id, &rp_id, user_verification)?;
+            let id = entry.key_id;
+            if let Some(home) = signed_home_of(&trust) {
+                edit_signed_home(&home, |doc| Ok(doc.add_passkey(entry)?))?;
+            } else {
+                let mut root = load_or_new(&trust)?;
+                root.add_passkey(entry)?;
+                save(&trust, &root)?;
+            }
+            println!("{id}");
+        }
         TrustCommand::Revoke { trust, key_id: text } => {
             let id = key_id(&text, "--key-id")?;
             let edit = |doc: &mut TrustRoot| -> anyhow::Result<()> {
@@ -472,18 +484,6 @@ pub fn run(args: TrustArgs) -> anyhow::Result<ExitCode> {
             let mut root = files::read_trust(&trust)?;
             edit(&mut root)?;
             save(&trust, &root)?;
-        TrustCommand::AddPasskey { trust, name, groups, public_key, credential_id, rp_id, user_verification } => {
-            let entry = passkey_entry(&name, &groups, &public_key, &credential_id, &rp_id, user_verification)?;
-            let id = entry.key_id;
-            if let Some(home) = signed_home_of(&trust) {
-                edit_signed_home(&home, |doc| Ok(doc.add_passkey(entry)?))?;
-            } else {
-                let mut root = load_or_new(&trust)?;
-                root.add_passkey(entry)?;
-                save(&trust, &root)?;
-            }
-            println!("{id}");
-        }
         }
         TrustCommand::Set { trust, settings } => {
             if let Some(home) = signed_home_of(&trust) {
