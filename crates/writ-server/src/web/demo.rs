@@ -208,7 +208,7 @@ fn step_html(s: &DemoStep) -> String {
     let (mark, label) = match s.state {
         StepState::Pending => ("·", "to come"),
         StepState::Running => ("▶", "running"),
-        StepState::Waiting => ("⏳", "waiting for approvals"),
+        StepState::Waiting => ("…", "waiting for approvals"),
         StepState::Done => ("✓", "as expected"),
         StepState::Failed => ("✗", "NOT as expected"),
     };

@@ -2,7 +2,7 @@
 // steps (the same markup the server renders; text only, via textContent).
 import { mk } from "./verify.js";
 
-const MARKS = { pending: ["·", "to come"], running: ["▶", "running"], waiting: ["⏳", "waiting for approvals"], done: ["✓", "as expected"], failed: ["✗", "NOT as expected"] };
+const MARKS = { pending: ["·", "to come"], running: ["▶", "running"], waiting: ["…", "waiting for approvals"], done: ["✓", "as expected"], failed: ["✗", "NOT as expected"] };
 
 function stepNode(s) {
   const [mark, label] = MARKS[s.state] || ["?", s.state];
