@@ -381,13 +381,13 @@ impl Gateway {
 
     fn call(&self, msg: &Value, id: &Value, params: &Value, header: &[Presented]) -> Inbound {
         let Some(name) = params.get("name").and_then(Value::as_str) else {
-            return Inbound::Reply(denial_error(id, &malformed("`tools/call` needs `params.name` (a string)"), None));
+            return self.refuse(id, &malformed("`tools/call` needs `params.name` (a string)"), &[]);
         };
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
             Some(_) => {
-                return Inbound::Reply(denial_error(id, &malformed("`params.arguments` must be an object"), None));
+                return self.refuse(id, &malformed("`params.arguments` must be an object"), &[]);
             }
         };
         let mut presented = header.to_vec();

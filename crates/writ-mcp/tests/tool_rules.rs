@@ -173,7 +173,9 @@ fn gateway(dir: &std::path::Path) -> Gateway {
         trust: fixtures::trust_root(false),
         host: writ_core::HostFacts::default(),
         online: None,
-        recorder: Recorder::offline(Spool::open(&dir.join("spool")).unwrap()),
+        // Offline the spool holds the records, each signed by the gate's key.
+        recorder: Recorder::offline(Spool::open(&dir.join("spool")).unwrap())
+            .signed_by(std::sync::Arc::new(fixtures::key(90))),
         methods: Default::default(),
         approvals: None,
     })
