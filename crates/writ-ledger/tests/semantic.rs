@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use common::{Backend, signer};
 use writ_core::entry::{self, Entry};
 use writ_core::fixtures::{self, T0};
+use writ_core::gate_record::GateRecord;
 use writ_core::model::{Approval, Predicate};
 use writ_core::trust::{Role, key_entry};
 use writ_core::trust_chain;
@@ -77,6 +78,18 @@ fn issuance(p: &Predicate, env: &[u8]) -> Entry {
     })
 }
 
+/// The gate key of these histories (in the trust root, role `gate`).
+fn gate() -> SigningKey {
+    SigningKey::from_seed(&[0x47; 32])
+}
+
+/// The fixtures' trust root with the gate key.
+fn gate_trust() -> TrustRoot {
+    let mut t = fixtures::trust_root(false);
+    t.add(key_entry("gate-1", vec![Role::Gate], vec![], &gate().public())).unwrap();
+    t
+}
+
 fn exec_start(p: &Predicate, at: Timestamp) -> Entry {
     Entry::ExecStart(entry::ExecStart {
         time: at,
@@ -115,7 +128,7 @@ impl History {
             entries: Vec::new(),
             raw: Vec::new(),
             writs: BTreeMap::new(),
-            trust: Some(fixtures::trust_root(false)),
+            trust: Some(gate_trust()),
             pin: None,
             versions: BTreeMap::new(),
         }
@@ -147,7 +160,15 @@ impl History {
 
     fn audit_on(&self, b: &Backend) -> SemanticReport {
         let ledger = b.open(1);
-        let mut bytes: Vec<Vec<u8>> = self.entries.iter().map(|e| e.encode().unwrap()).collect();
+        // Gate records are signed by the gate key (issue 9 item 6).
+        let mut bytes: Vec<Vec<u8>> = self
+            .entries
+            .iter()
+            .map(|e| match e {
+                Entry::ExecStart(_) | Entry::ExecEnd(_) => GateRecord::sign(e.clone(), vec![], &gate()).unwrap(),
+                _ => e.encode().unwrap(),
+            })
+            .collect();
         for (at, r) in &self.raw {
             bytes.insert(*at, r.clone());
         }
@@ -171,7 +192,7 @@ impl History {
 }
 
 fn codes(r: &SemanticReport) -> Vec<Code> {
-    r.findings.iter().filter(|f| f.code != Code::UnsignedGateRecord).map(|f| f.code).collect()
+    r.findings.iter().map(|f| f.code).collect()
 }
 
 #[track_caller]
@@ -195,11 +216,37 @@ fn clean_history_passes_and_says_what_it_checked() {
         assert_eq!(r.checked["exec_starts"], 1);
         assert_eq!(r.checked["revocations"], 1);
         assert!(r.skipped.is_empty(), "{:?}", r.skipped);
-        // gate records are not signed yet: one warning, counted, not a failure
-        let w: Vec<_> = r.findings.iter().filter(|f| f.code == Code::UnsignedGateRecord).collect();
-        assert_eq!(w.len(), 1);
-        assert_eq!(r.warning_count, 2);
+        // both gate records are signed by the trust root's gate key
+        assert_eq!(r.checked["gate_records"], 2);
+        assert_eq!(r.warning_count, 0);
     }
+}
+
+/// Issue 9 item 6: a gate record without a signature, or whose signature
+/// does not verify under a gate key of the trust root in force, fails the
+/// audit, each named by its entry.
+#[test]
+fn unsigned_and_badly_signed_gate_records_are_findings() {
+    let (mut h, p) = History::clean();
+    let end = |at: i64| exec_end(&p, T0.plus(at));
+    // Entry 8: unsigned. Entry 9: signed, then its exit code changed.
+    // Entry 10: signed by a key that is not a gate key of the trust root.
+    h.raw.push((8, end(30).encode().unwrap()));
+    let mut tampered = GateRecord::sign(end(31), vec![], &gate()).unwrap();
+    let body = end(31).encode().unwrap().len();
+    tampered[body - 1] ^= 1;
+    h.raw.push((9, tampered));
+    h.raw.push((10, GateRecord::sign(end(32), vec![], &fixtures::alice()).unwrap()));
+    let r = h.audit();
+    assert!(!r.is_ok());
+    let found: Vec<(Code, Option<u64>)> = r.findings.iter().map(|f| (f.code, f.index)).collect();
+    assert!(found.contains(&(Code::UnsignedGateRecord, Some(8))), "{found:?}");
+    assert!(found.contains(&(Code::BadGateSignature, Some(9))), "{found:?}");
+    assert!(found.contains(&(Code::BadGateSignature, Some(10))), "{found:?}");
+    assert_eq!(found.iter().filter(|(c, _)| matches!(c, Code::UnsignedGateRecord | Code::BadGateSignature)).count(), 3);
+    // Without a trust root the check is skipped, never passed.
+    h.trust = None;
+    assert_eq!(h.audit().skipped["gate_records"], 5);
 }
 
 #[test]
@@ -304,6 +351,7 @@ fn a_forged_approval_signature_in_the_writ() {
         approver: fixtures::bob().key_id(),
         time: T0,
         sig: writ_core::b64::encode(&fixtures::stranger().sign(b"not bob")),
+        webauthn: None,
     };
     p.governance.approvals = vec![fixtures::approval(&fixtures::alice()), forged];
     let env = fixtures::sign(p.clone());
@@ -420,7 +468,7 @@ fn root_key(n: u8) -> SigningKey {
 /// Version 1 (root key 1) and a version 2 adding root key 2, signed by both.
 fn versions() -> (Vec<u8>, Vec<u8>, trust_chain::SignedTrustRoot, trust_chain::SignedTrustRoot) {
     let expires = T0.plus(365 * 86_400);
-    let mut t1 = fixtures::trust_root(false);
+    let mut t1 = gate_trust();
     t1.add(key_entry("root-1", vec![Role::Root], vec![], &root_key(1).public())).unwrap();
     let v1 = trust_chain::sign(&trust_chain::initial(t1.file().clone(), 1, expires).unwrap(), &root_key(1)).unwrap();
     let s1 = trust_chain::verify_pinned(&v1, &trust_chain::parse(&v1).unwrap().digest()).unwrap();
