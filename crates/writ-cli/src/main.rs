@@ -80,6 +80,8 @@ enum Command {
     Delegate(cmd::delegate::DelegateArgs),
     /// Run a transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.
     Witness(cmd::witness::WitnessArgs),
+    /// Follow a remote log from its checkpoint and tiles: consistency, semantic audit, watches.
+    Monitor(cmd::monitor::MonitorArgs),
     // @subcommands (one line per subcommand; keep this marker)
 }
 
@@ -119,6 +121,7 @@ fn main() -> ExitCode {
         Command::Recover(a) => cmd::recover::run(a),
         Command::Witness(a) => cmd::witness::run(a),
         Command::Delegate(a) => cmd::delegate::run(a),
+        Command::Monitor(a) => cmd::monitor::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };
     match result {

@@ -13,6 +13,7 @@ pub mod init;
 pub mod inspect;
 pub mod keygen;
 pub mod log;
+pub mod monitor;
 pub mod pending;
 pub mod proofs;
 pub mod proxy;
