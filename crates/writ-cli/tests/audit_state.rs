@@ -5,7 +5,7 @@
 //! SQLite home and on a home bound to the real PostgreSQL server
 //! (`DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
 #[allow(dead_code, reason = "shared helpers, not all used here")]
 mod common;

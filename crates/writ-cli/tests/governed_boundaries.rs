@@ -5,7 +5,7 @@
 //! the gate stops or confines it; the same writ's boundaries let a run inside
 //! them succeed. (Wall clock and file size: `demo.rs`.)
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
 mod common;
 

@@ -7,7 +7,7 @@
 //! `writ-gate exec`) and the operator CLI (`--tls-client-cert/--tls-client-key`)
 //! present theirs; `optional` verifies one when presented.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
 #[allow(dead_code, reason = "shared helpers, not all used here")]
 mod common;

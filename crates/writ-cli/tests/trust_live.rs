@@ -5,7 +5,7 @@
 //! server's log, `/readyz` detail and `/metrics`, and the last good version
 //! stays in force. Real binary, real SQLite home, real processes.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "tests")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
 mod served;
 
