@@ -55,6 +55,9 @@ fn world() -> World {
     let marker = p.join("ran");
     ok(p, &["keygen", "--out", "issuer.key", "--name", "authority"]);
     ok(p, &["trust", "add", "--trust", "trust.json", "--role", "issuer", "--key", "issuer.key.pub"]);
+    // The gate's key signs its records (issue 9 item 6).
+    ok(p, &["keygen", "--out", "gate.key", "--name", "gate1"]);
+    ok(p, &["trust", "add", "--trust", "trust.json", "--role", "gate", "--key", "gate.key.pub"]);
     ok(p, &["keygen", "--out", "o.key", "--name", "orchestrator"]);
     ok(p, &["keygen", "--out", "s.key", "--name", "sub-agent"]);
     let digest = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881";
@@ -85,6 +88,7 @@ fn world() -> World {
 impl World {
     fn gate_exec(&self, file: &str, extra: &[&str]) -> Output {
         let mut args = vec!["exec", "--writ", file, "--trust", "trust.json", "--offline", "--spool", "spool", "--json"];
+        args.extend_from_slice(&["--key", "gate.key"]);
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--", self.program.to_str().unwrap(), self.marker.to_str().unwrap()]);
         writ(self.dir.path(), &args)
