@@ -74,6 +74,15 @@ MUTATIONS = [
     (lambda p: p["scope"]["actions"].append({"http": {"method": "GET", "path": "/v1/a", "body_sha256": None}}),
      "null body digest"),
     (lambda p: p["scope"]["actions"].append({"http": {"method": "get", "path": "/v1/a"}}), "lower-case method"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "args": {"n": {"range": {}}}}}),
+     "a range without bounds"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "args": {"n": {"range": {"max": None}}}}}),
+     "a null range bound"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "args": {"n": {"range": {"max": 2.5}}}}}),
+     "a non-integer range bound"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "args_sha256": "ab"}}), "a short args digest"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "definition_sha256": None}}),
+     "a null definition digest"),
 ]
 
 # Shapes the prose allows that a too-strict schema would refuse.
@@ -90,6 +99,13 @@ ALLOWED_VARIANTS = [
      "an approval whose sig is not base64 (bad_approval, not malformed)"),
     (lambda p: p["scope"].setdefault("environment", {}).setdefault("env", {}).__setitem__("LANG", None),
      "an env variable allowed with any value (null)"),
+    (lambda p: p["scope"]["actions"].append({"tool": {"name": "t", "args": {"n": {"range": {"min": -5, "max": 10}},
+                                                                            "m": {"range": {"max": 3}}},
+                                                      "args_sha256": "0" * 64, "definition_sha256": "1" * 64}}),
+     "a tool action with ranges and both digests"),
+    (lambda p: p["scope"]["actions"].append({"exec": {"program": "/bin/x", "sha256": "0" * 64,
+                                                      "args": [{"range": {"min": 1}}]}}),
+     "a range argument of an exec action"),
 ]
 
 
