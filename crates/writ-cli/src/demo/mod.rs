@@ -165,6 +165,7 @@ pub struct Scenario {
     agent: Arc<Client>,
     approvers: Vec<(String, SigningKey, Arc<Client>)>,
     gate: Arc<Client>,
+    gate_key: Arc<SigningKey>,
     echo: String,
     sleep: String,
     deploy: String,
@@ -236,6 +237,7 @@ impl Scenario {
             agent: client("alice")?,
             approvers,
             gate: client("gate")?,
+            gate_key: Arc::new(key(dir, "gate")?),
             echo: path(crate::files::resolve_program("echo")?)?,
             sleep: path(crate::files::resolve_program("sleep")?)?,
             deploy: path(dir.join("deploy.sh"))?,
@@ -337,7 +339,7 @@ impl Scenario {
             trust: self.trust.clone(),
             host: HostFacts { hostname: "gate".into(), labels: Default::default() },
             mode,
-            recorder: Recorder::online(self.gate.clone(), self.trust.clone()),
+            recorder: Recorder::online(self.gate.clone(), self.trust.clone()).signed_by(self.gate_key.clone()),
             options: ExecOptions { status_interval: Some(Duration::from_millis(300)), ..ExecOptions::default() },
         };
         let writ_id = writ_id_of(writ);
