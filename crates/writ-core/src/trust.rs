@@ -486,7 +486,7 @@ impl TrustRoot {
         let id = crate::webauthn::b64url_decode(&entry.credential_id, crate::webauthn::MAX_CREDENTIAL_ID)
             .map_err(|e| bad(&alloc::format!("credential_id: {e}")))?;
         let credential = crate::webauthn::Credential::new(&raw, id, entry.rp_id.clone(), entry.user_verification)
-            .map_err(|e| bad(e))?;
+            .map_err(&bad)?;
         if credential.key_id() != entry.key_id {
             return Err(bad(&alloc::format!(
                 "key_id {} does not match its public key (expected {})",

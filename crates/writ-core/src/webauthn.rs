@@ -362,6 +362,7 @@ pub fn b64url_decode(text: &str, max: usize) -> Result<Vec<u8>, &'static str> {
 
 /// Test authenticator: deterministic assertions (never for production use).
 #[cfg(feature = "fixtures")]
+#[allow(clippy::expect_used, clippy::missing_panics_doc, reason = "test support built from constants")]
 pub mod testing {
     use alloc::string::String;
     use alloc::vec::Vec;

@@ -74,6 +74,8 @@ pub struct AppState {
     pub selfcheck: selfcheck::SelfCheck,
     /// The scripted demo this server shows at `/demo`, when `writ demo` runs it.
     pub demo: OnceLock<Arc<web::DemoFeed>>,
+    /// Signed webhooks on pending requests and decisions (`writ serve --webhook`).
+    pub webhooks: OnceLock<web::Webhooks>,
 }
 
 impl AppState {
@@ -87,6 +89,7 @@ impl AppState {
             metrics: Metrics::default(),
             selfcheck: selfcheck::SelfCheck::default(),
             demo: OnceLock::new(),
+            webhooks: OnceLock::new(),
         })
     }
 }
@@ -355,6 +358,7 @@ async fn submit(State(st): S, Signed { who, body: b, idempotency }: Signed) -> A
     if v.status == "issued" {
         st.metrics.issued(t0.elapsed());
     }
+    web::console_hook::after_submit(&st, &v);
     Ok(json(StatusCode::CREATED, &v))
 }
 
@@ -400,6 +404,7 @@ async fn vote(State(st): S, Id(id): Id, Signed { who, body: b, idempotency }: Si
     let reason = body.reason.clone();
     let v = blocking(move || a.vote_with(&who, &id, verdict, &sig, signed_at, reason.as_deref(), &opts, now)).await?;
     st.metrics.approval(body.verdict.as_str());
+    web::console_hook::after_vote(&st, &v);
     Ok(json(StatusCode::OK, &v))
 }
 

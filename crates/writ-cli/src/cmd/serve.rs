@@ -40,6 +40,16 @@ pub struct ServeArgs {
     /// stay open); `optional` verifies one when presented.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ClientAuthArg::Required, requires = "tls_client_ca")]
     pub tls_client_auth: ClientAuthArg,
+    /// POST a signed, Slack-compatible message here on new pending requests,
+    /// votes and decisions (repeatable; see docs/web.md, "Webhooks").
+    #[arg(long = "webhook", value_name = "URL", requires = "webhook_secret_file")]
+    pub webhooks: Vec<String>,
+    /// The webhooks' HMAC-SHA256 secret (the file's bytes, trailing newline removed; at least 16).
+    #[arg(long, value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// The console's public base URL for webhook links (default: the listening address).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 /// `--tls-client-auth`.
@@ -110,6 +120,18 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             eprintln!("TLS client certificates: {} (verified against --tls-client-ca)", mode.as_str());
         }
         let state = writ_server::AppState::new(Arc::new(authority));
+        if !args.webhooks.is_empty() {
+            let secret = match &args.webhook_secret_file {
+                Some(p) => crate::files::read_bounded(p, 4096)?,
+                None => Vec::new(),
+            };
+            let secret = secret.strip_suffix(b"\n").unwrap_or(&secret);
+            let base = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{addr}"));
+            let hooks = writ_server::web::Webhooks::new(&args.webhooks, secret, &base)
+                .map_err(|e| UsageError(format!("--webhook: {e}")))?;
+            eprintln!("webhooks: {} target(s), links under {base}/console", args.webhooks.len());
+            let _ = state.webhooks.set(hooks);
+        }
         match tls {
             Some(identity) => {
                 let std_listener = listener.into_std()?;

@@ -24,6 +24,8 @@ pub const PROOFS_JS: &str = include_str!("assets/proofs.js");
 pub const LINEAGE_JS: &str = include_str!("assets/lineage.js");
 /// The demo page's script (polls the scenario's steps).
 pub const DEMO_JS: &str = include_str!("assets/demo.js");
+/// The Governance Console's script (sign-in, signing, votes).
+pub const CONSOLE_JS: &str = include_str!("assets/console.js");
 /// The offline page's bootstrap (used by `writ proofs export`).
 pub const OFFLINE_JS: &str = include_str!("assets/offline.js");
 /// The one stylesheet.
@@ -40,6 +42,7 @@ fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
         "proofs.js" => (JS, PROOFS_JS.as_bytes()),
         "lineage.js" => (JS, LINEAGE_JS.as_bytes()),
         "demo.js" => (JS, DEMO_JS.as_bytes()),
+        "console.js" => (JS, CONSOLE_JS.as_bytes()),
         _ => return None,
     })
 }

@@ -44,6 +44,7 @@ pub enum Nav {
     Lineage,
     Health,
     Demo,
+    Console,
 }
 
 /// A whole page: `title` (escaped here), `main` (already-built HTML) and the
@@ -74,7 +75,7 @@ pub fn page_with_head(title: &str, nav: Nav, head: &str, main: &str, scripts: &[
          <header class=\"top\"><a class=\"brand\" href=\"/proofs\">writ</a>\n\
          <nav aria-label=\"Main\"><a href=\"/proofs\"{}>Proof Viewer</a> \
          <a href=\"/lineage\"{}>Lineage Explorer</a> <a href=\"/lineage/gaps\">Gap report</a> \
-         <a href=\"/health\"{}>Health</a> <a href=\"/demo\"{}>Demo</a></nav></header>\n\
+         <a href=\"/health\"{}>Health</a> <a href=\"/demo\"{}>Demo</a> <a href=\"/console\"{}>Console</a></nav></header>\n\
          <main id=\"main\">\n{main}\n</main>\n\
          <footer><p>Served by <code>writ serve</code>. Every check on these pages runs in your browser with \
          writ-core compiled to WebAssembly, against the trust root you pinned; the server is not trusted.</p></footer>\n\
@@ -83,6 +84,7 @@ pub fn page_with_head(title: &str, nav: Nav, head: &str, main: &str, scripts: &[
         cur(Nav::Lineage),
         cur(Nav::Health),
         cur(Nav::Demo),
+        cur(Nav::Console),
     );
     s
 }

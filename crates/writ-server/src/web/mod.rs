@@ -19,6 +19,9 @@
 
 mod api;
 mod assets;
+mod console;
+pub mod console_hook;
+mod console_view;
 pub mod demo;
 pub mod export;
 mod graph;
@@ -38,6 +41,8 @@ use writ_core::Sha256Digest;
 use writ_core::entry::Entry;
 
 use crate::AppState;
+pub use console::{revoke_input as console_revoke_input, why_not as console_why_not};
+pub use console_hook::Webhooks;
 pub use demo::DemoFeed;
 
 /// The Content-Security-Policy of every page: scripts, styles, images and
@@ -199,6 +204,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S>
         .route("/demo", get(demo::page))
         .route("/demo/steps.json", get(demo::steps))
         .route("/web/assets/{name}", get(assets::asset))
+        .merge(console::routes(web.app.clone()))
         .route("/v1/public/entries/{index}", get(api::entry))
         .route("/v1/public/search", get(api::search))
         .route("/v1/public/lineage/{index}", get(api::lineage))
