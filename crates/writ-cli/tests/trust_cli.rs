@@ -363,3 +363,37 @@ fn a_running_server_refuses_a_hand_edit() {
     assert!(err.contains("edited by hand") && err.contains("keeping the last good version"), "{err}");
     assert!(!key_changes(dir).iter().any(|k| k.2 == "version 3"), "the edit is not logged");
 }
+
+/// Issue 9 items 1 and 9: `writ trust add --role gate --host H --label L
+/// --allow-weaker-isolation` binds a gate key's host facts and isolation mode
+/// through the signed path (a new version, logged); without the flags the
+/// key entry has none of those members (existing digests stay as they were);
+/// on a key without the gate role they are refused.
+#[test]
+fn gate_keys_are_bound_to_host_facts_through_the_signed_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    signed_home(dir);
+    ok(dir, &["keygen", "--out", "gate.key", "--name", "gate-build-01"]);
+    ok(dir, &["keygen", "--out", "plain.key", "--name", "gate-plain"]);
+    let add = ["trust", "add", "--trust", "h/trust.json", "--role", "gate", "--key"];
+    ok(dir, &[&add[..], &["gate.key.pub", "--host", "build-*", "--label", "zone=eu", "--label", "prod"]].concat());
+    ok(dir, &[&add[..], &["plain.key.pub", "--allow-weaker-isolation"]].concat());
+    assert!(key_changes(dir).iter().any(|k| k.1 == "trust_root" && k.2 == "version 3"), "{:?}", key_changes(dir));
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("h/trust.json")).unwrap()).unwrap();
+    let key = |name: &str| t["keys"].as_array().unwrap().iter().find(|k| k["name"] == name).unwrap().clone();
+    let bound = key("gate-build-01");
+    assert_eq!(bound["hosts"], serde_json::json!(["build-*"]));
+    assert_eq!(bound["labels"], serde_json::json!(["zone=eu", "prod"]));
+    assert!(bound.get("allow_weaker_isolation").is_none(), "omitted when false: {bound}");
+    let plain = key("gate-plain");
+    assert_eq!(plain["allow_weaker_isolation"], true);
+    assert!(plain.get("hosts").is_none() && plain.get("labels").is_none(), "omitted when empty: {plain}");
+    ok(dir, &["keygen", "--out", "dev.key", "--name", "dev"]);
+    let (c, text) = code(
+        dir,
+        &["trust", "add", "--trust", "h/trust.json", "--role", "requester", "--key", "dev.key.pub", "--host", "h"],
+    );
+    assert_ne!(c, 0, "{text}");
+    assert!(text.contains("for gate keys only"), "{text}");
+}
