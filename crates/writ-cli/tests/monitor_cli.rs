@@ -88,7 +88,8 @@ fn log_files(entries: &[Vec<u8>]) -> HashMap<String, Vec<u8>> {
     let size = entries.len() as u64;
     for t in tile::tiles_for_size(None, 0, size) {
         let start = usize::try_from(t.index * TILE_WIDTH).unwrap();
-        let bundle = tile::encode_bundle(entries[start..start + usize::from(t.width)].iter().map(Vec::as_slice)).unwrap();
+        let bundle =
+            tile::encode_bundle(entries[start..start + usize::from(t.width)].iter().map(Vec::as_slice)).unwrap();
         out.insert(format!("/v1/log/{}", t.path()), bundle);
     }
     let mut f = Frontier::new();
@@ -231,13 +232,21 @@ fn a_semantic_fault_is_found_from_tiles_alone_and_a_watch_reaches_the_webhook() 
     let (code, events, text) = monitor(
         d,
         &srv.url,
-        &["--watch", "requester=mallory", "--watch", &format!("program=sha256:{}", program.to_hex()), "--webhook", &webhook],
+        &[
+            "--watch",
+            "requester=mallory",
+            "--watch",
+            &format!("program=sha256:{}", program.to_hex()),
+            "--webhook",
+            &webhook,
+        ],
     );
     assert_eq!(code, 77, "a semantic fault is exit 77: {text}");
     let unknown = events.iter().find(|e| e["code"] == "exec_unknown_writ").unwrap_or_else(|| panic!("{text}"));
     assert_eq!(unknown["index"], 2);
     assert_eq!(unknown["level"], "fault");
-    let watched: Vec<_> = events.iter().filter(|e| e["code"] == "watch").map(|e| e["index"].as_u64().unwrap()).collect();
+    let watched: Vec<_> =
+        events.iter().filter(|e| e["code"] == "watch").map(|e| e["index"].as_u64().unwrap()).collect();
     assert_eq!(watched, [1, 2], "{text}");
     let posts = hook.posts.lock().unwrap().clone();
     let posted: Vec<serde_json::Value> = posts.iter().map(|p| serde_json::from_str(p).unwrap()).collect();
@@ -259,7 +268,8 @@ fn a_semantic_fault_is_found_from_tiles_alone_and_a_watch_reaches_the_webhook() 
     let (code, text) = run(d, &["audit", "--remote", &srv.url, "--trust", "trust.json", "--json"]);
     assert_eq!(code, 77, "{text}");
     assert!(text.contains("exec_unknown_writ"), "{text}");
-    let (code, text) = run(d, &["monitor", &srv.url, "--trust", "trust.json", "--state", "s2", "--watch", "colour=red"]);
+    let (code, text) =
+        run(d, &["monitor", &srv.url, "--trust", "trust.json", "--state", "s2", "--watch", "colour=red"]);
     assert_eq!(code, 2, "{text}");
     assert!(text.contains("requester, approver, key, program"), "{text}");
 }

@@ -60,7 +60,11 @@ pub fn verify_pinned(
 ) -> Result<(), SignatureFault> {
     match pq {
         None if sig.len() == SIGNATURE_LEN => {
-            if ed.verify_strict(msg, sig) { Ok(()) } else { Err(SignatureFault::Invalid) }
+            if ed.verify_strict(msg, sig) {
+                Ok(())
+            } else {
+                Err(SignatureFault::Invalid)
+            }
         }
         None => Err(SignatureFault::SuiteMismatch),
         Some(pq) => {
@@ -86,9 +90,7 @@ pub fn pinned_ml_dsa_key(entry: &crate::trust::TrustedKeyFile) -> Result<Option<
     let name = &entry.name;
     match (entry.suite, &entry.ml_dsa_public_key) {
         (None, None) => Ok(None),
-        (None, Some(_)) => {
-            Err(alloc::format!("key `{name}`: ml_dsa_public_key needs `suite`: \"{SUITE_NAME}\""))
-        }
+        (None, Some(_)) => Err(alloc::format!("key `{name}`: ml_dsa_public_key needs `suite`: \"{SUITE_NAME}\"")),
         (Some(Suite::Ed25519MlDsa65), None) => {
             Err(alloc::format!("key `{name}`: suite `{SUITE_NAME}` needs ml_dsa_public_key"))
         }
@@ -207,7 +209,8 @@ pub fn public_key_file(key: &HybridSigningKey, name: Option<&str>) -> String {
 /// # Errors
 /// A message when the text is not `ed25519+ml-dsa-65 <base64> <base64> [name]`.
 pub fn parse_public_key_file(text: &str) -> Result<(PublicKey, MlDsaPublicKey, Option<String>), &'static str> {
-    const FORM: &str = "a hybrid public key file reads `ed25519+ml-dsa-65 <base64 ed25519 key> <base64 ml-dsa-65 key> [name]`";
+    const FORM: &str =
+        "a hybrid public key file reads `ed25519+ml-dsa-65 <base64 ed25519 key> <base64 ml-dsa-65 key> [name]`";
     let body = text.strip_suffix('\n').unwrap_or(text);
     let rest = body.strip_prefix(PUBLIC_PREFIX).ok_or(FORM)?;
     let mut parts = rest.splitn(3, ' ');

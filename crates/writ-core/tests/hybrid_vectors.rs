@@ -123,8 +123,9 @@ fn vectors() -> Vec<Vector> {
     };
     let mut other = predicate();
     other.id = "01940000-0000-7000-8000-0000000000f1".into();
-    let other_sig = b64::decode(&serde_json::from_slice::<dsse::Envelope>(&signed(&other)).unwrap().signatures[0].sig, 1 << 16)
-        .unwrap();
+    let other_sig =
+        b64::decode(&serde_json::from_slice::<dsse::Envelope>(&signed(&other)).unwrap().signatures[0].sig, 1 << 16)
+            .unwrap();
     let attacker_pq = other_ml_dsa().ml_dsa().sign(&dsse::pae(IN_TOTO_PAYLOAD_TYPE, &payload(&p))).unwrap();
     // The ML-DSA half as a DSSE signature of its own beside the Ed25519 one.
     let split = {
@@ -137,20 +138,30 @@ fn vectors() -> Vec<Vector> {
         serde_json::to_vec(&env).unwrap()
     };
     let with_receipt = ContextSpec { receipt: Some(receipt(&good, &p, |l, _| l.to_string())), ..check.clone() };
-    let receipt_stripped = ContextSpec { receipt: Some(receipt(&good, &p, |l, i| if i == 0 { l.to_string() } else { String::new() })), ..check.clone() };
+    let receipt_stripped = ContextSpec {
+        receipt: Some(receipt(&good, &p, |l, i| if i == 0 { l.to_string() } else { String::new() })),
+        ..check.clone()
+    };
     // The ML-DSA line of the checkpoint of another tree swapped in.
     let foreign_line = {
         let r = receipt(&signed(&other), &other, |l, _| l.to_string());
         let proof = TlogProof::parse(r.as_bytes()).unwrap();
         let cp = String::from_utf8(proof.checkpoint).unwrap();
-        cp.split_inclusive('\n').last().unwrap().to_string()
+        cp.split_inclusive('\n').next_back().unwrap().to_string()
     };
     let receipt_swapped = ContextSpec {
         receipt: Some(receipt(&good, &p, |l, i| if i == 1 { foreign_line.clone() } else { l.to_string() })),
         ..check.clone()
     };
     vec![
-        v("allow_hybrid", "an ed25519+ml-dsa-65 issuer key's writ, both halves valid", &good, "trust-hybrid.json", &check, None),
+        v(
+            "allow_hybrid",
+            "an ed25519+ml-dsa-65 issuer key's writ, both halves valid",
+            &good,
+            "trust-hybrid.json",
+            &check,
+            None,
+        ),
         v(
             "allow_hybrid_with_receipt",
             "its receipt, the checkpoint signed by the hybrid ledger key (Ed25519 and ML-DSA-65 note lines)",
@@ -294,7 +305,8 @@ fn every_hybrid_vector_file_gives_its_expected_verdict() {
         let expected: serde_json::Value = serde_json::from_slice(&fs::read(d.join(&name)).unwrap()).unwrap();
         let trust = TrustRoot::from_json(&fs::read(d.join(expected["trust"].as_str().unwrap())).unwrap()).unwrap();
         let spec: ContextSpec = serde_json::from_value(expected["context"].clone()).unwrap();
-        let verdict = verify(&fs::read(d.join(format!("{stem}.writ.json"))).unwrap(), &trust, &spec.to_context().unwrap());
+        let verdict =
+            verify(&fs::read(d.join(format!("{stem}.writ.json"))).unwrap(), &trust, &spec.to_context().unwrap());
         match expected["code"].as_str() {
             None => assert!(verdict.is_ok(), "{stem}: expected allow, got {:?}", verdict.err()),
             Some(code) => {

@@ -58,7 +58,10 @@ fn log(key: &SigningKey) -> Mem {
         f.append_entry(e);
     }
     let signer = NoteSigner::new(ORIGIN, key.as_dalek().clone()).unwrap();
-    files.insert("checkpoint".into(), Checkpoint::new(ORIGIN, u64::from(ENTRIES), f.root()).sign(&signer).unwrap().into_bytes());
+    files.insert(
+        "checkpoint".into(),
+        Checkpoint::new(ORIGIN, u64::from(ENTRIES), f.root()).sign(&signer).unwrap().into_bytes(),
+    );
     Mem(files)
 }
 

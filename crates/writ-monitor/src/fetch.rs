@@ -69,11 +69,7 @@ impl Fetcher for HttpFetcher {
             return Err(err(format!("HTTP {status}")));
         }
         let mut buf = Vec::new();
-        resp.body_mut()
-            .as_reader()
-            .take(MAX_RESPONSE + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| err(e.to_string()))?;
+        resp.body_mut().as_reader().take(MAX_RESPONSE + 1).read_to_end(&mut buf).map_err(|e| err(e.to_string()))?;
         if buf.len() as u64 > MAX_RESPONSE {
             return Err(err(format!("larger than {MAX_RESPONSE} bytes")));
         }

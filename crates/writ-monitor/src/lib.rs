@@ -33,6 +33,7 @@ use std::path::PathBuf;
 
 use writ_core::TrustRoot;
 use writ_core::entry::Entry;
+use writ_core::gate_record::GateRecord;
 use writ_core::trust::Role;
 use writ_ledger::semantic::{SemanticInput, Severity, semantic_audit};
 use writ_tlog::checkpoint::{self, Checkpoint};
@@ -347,7 +348,9 @@ impl<F: Fetcher> Monitor<F> {
         self.state.append_entries(&fresh)?;
         self.semantic(prev, cp.size, &mut report);
         for (i, e) in (prev..).zip(&fresh) {
-            let Ok(entry) = Entry::decode(e) else { continue };
+            // Gate records (exec_start, exec_end, a gate's denial) carry the
+            // gate's signature after the entry: read them as the audit does.
+            let Ok(GateRecord { entry, .. }) = GateRecord::decode(e) else { continue };
             for w in self.watches.iter().filter(|w| w.matches(&entry)) {
                 report.events.push(Event {
                     level: Level::Watch,

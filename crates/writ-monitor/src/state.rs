@@ -54,12 +54,13 @@ fn scan_entries(path: &Path, want: u64, keep: bool) -> Result<(u64, Vec<Vec<u8>>
     }
     let (mut at, mut n, mut out) = (0usize, 0u64, Vec::new());
     while n < want {
-        let len = data
-            .get(at..at + 4)
-            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-            .map(|b| u32::from_be_bytes(b) as usize);
+        let len =
+            data.get(at..at + 4).and_then(|b| <[u8; 4]>::try_from(b).ok()).map(|b| u32::from_be_bytes(b) as usize);
         let Some(rec) = len.and_then(|l| data.get(at + 4..at + 4 + l)) else {
-            return Err(err(path, format!("holds {n} entries; the state names {want} (delete the state directory to start over)")));
+            return Err(err(
+                path,
+                format!("holds {n} entries; the state names {want} (delete the state directory to start over)"),
+            ));
         };
         if keep {
             out.push(rec.to_vec());
@@ -81,7 +82,10 @@ impl State {
         let (note_bytes, checkpoint, frontier) = match fs::read(&path) {
             Ok(bytes) => {
                 let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| err(&path, e))?;
-                let note_text = v.get("checkpoint").and_then(serde_json::Value::as_str).ok_or_else(|| err(&path, "no `checkpoint`"))?;
+                let note_text = v
+                    .get("checkpoint")
+                    .and_then(serde_json::Value::as_str)
+                    .ok_or_else(|| err(&path, "no `checkpoint`"))?;
                 let text = note::parse(note_text.as_bytes()).map_err(|e| err(&path, e))?.text;
                 let cp = Checkpoint::parse(&text).map_err(|e| err(&path, e))?;
                 let hashes = v
@@ -137,7 +141,8 @@ impl State {
     /// uncommitted tail first.
     pub(crate) fn append_entries(&mut self, entries: &[Vec<u8>]) -> Result<(), MonitorError> {
         let path = self.dir.join(ENTRIES);
-        let mut f = OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(|e| err(&path, e))?;
+        let mut f =
+            OpenOptions::new().create(true).write(true).truncate(false).open(&path).map_err(|e| err(&path, e))?;
         f.set_len(self.entries_len).map_err(|e| err(&path, e))?;
         let mut buf = Vec::new();
         for e in entries {
@@ -163,7 +168,12 @@ impl State {
     /// Records `cp` (its note as served) and the frontier that gives its
     /// root: `state.json` written to a temporary file, fsynced, renamed over
     /// the old one, and the directory fsynced.
-    pub(crate) fn commit(&mut self, note_bytes: &[u8], cp: &Checkpoint, frontier: Frontier) -> Result<(), MonitorError> {
+    pub(crate) fn commit(
+        &mut self,
+        note_bytes: &[u8],
+        cp: &Checkpoint,
+        frontier: Frontier,
+    ) -> Result<(), MonitorError> {
         let path = self.dir.join(STATE);
         let note_text = std::str::from_utf8(note_bytes).map_err(|_| err(&path, "the checkpoint is not UTF-8"))?;
         let body = serde_json::json!({

@@ -10,7 +10,9 @@ use writ_tlog::Hash;
 pub struct EntriesStore(pub Vec<Vec<u8>>);
 
 fn read_only() -> LedgerError {
-    LedgerError::Inconsistent("the monitor's copy of the log holds entries only; it is read by the semantic audit".into())
+    LedgerError::Inconsistent(
+        "the monitor's copy of the log holds entries only; it is read by the semantic audit".into(),
+    )
 }
 
 impl Store for EntriesStore {

@@ -45,7 +45,8 @@ impl PublicKey {
     /// # Errors
     /// A message when the length is wrong.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, &'static str> {
-        let enc = EncodedVerifyingKey::<MlDsa65>::try_from(bytes).map_err(|_| "an ml-dsa-65 public key is 1952 bytes")?;
+        let enc =
+            EncodedVerifyingKey::<MlDsa65>::try_from(bytes).map_err(|_| "an ml-dsa-65 public key is 1952 bytes")?;
         let key = ml_dsa::VerifyingKey::<MlDsa65>::decode(&enc);
         // pkDecode is total on 1952 bytes; re-encoding must give them back
         // (one key, one encoding).
