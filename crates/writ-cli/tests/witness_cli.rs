@@ -17,55 +17,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
 mod served;
+mod witnessed;
 
-use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use served::{run, serve};
+use witnessed::{cosignatures, ok, start_witness, without_cosignatures};
 use writ_ledger::writ_tlog::note::NoteSigner;
 use writ_ledger::writ_tlog::tlog_proof::TlogProof;
 use writ_ledger::{Ledger, LedgerOptions, Location};
 use writ_witness::witness::AddCheckpoint;
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let (c, text) = run(dir, args);
-    assert_eq!(c, 0, "writ {args:?}: {text}");
-    text
-}
-
-/// A running `writ witness serve`, killed when dropped.
-struct WitnessProc {
-    child: Child,
-    url: String,
-}
-
-impl Drop for WitnessProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_witness(dir: &Path, wdir: &str, logs: &[String]) -> WitnessProc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_writ"));
-    cmd.args(["witness", "serve", "--dir", wdir, "--listen", "127.0.0.1:0"]);
-    for l in logs {
-        cmd.args(["--log", l]);
-    }
-    let mut child = cmd
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join(format!("{wdir}.err"))).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert!(line.starts_with("http://"), "no address line: {line:?}");
-    WitnessProc { child, url: line.trim().to_owned() }
-}
 
 /// POST an add-checkpoint body: status, content type, body.
 fn post(url: &str, body: &[u8]) -> (u16, String, String) {
@@ -82,7 +46,7 @@ fn python(args: &[&str]) -> (bool, String) {
 }
 
 fn cosignature_lines(note: &str) -> usize {
-    note.lines().filter(|l| l.starts_with("\u{2014} witness.example/")).count()
+    cosignatures(note).lines().count()
 }
 
 fn request(dir: &Path, url: &str, out: &str) {
@@ -99,56 +63,10 @@ fn witnessed_receipts_forks_and_rollbacks() {
     let d = tmp.path();
     ok(d, &["init", "--home", "h"]);
     ok(d, &["keygen", "--out", "alice.key", "--name", "alice"]);
-    let log_vkey = ok(d, &["log", "--home", "h", "key"]).trim().to_owned();
-    let origin = log_vkey.split('+').next().unwrap().to_owned();
-    let log_arg = format!("{origin}={log_vkey}");
-
-    // Three witnesses.
-    let mut wkeys = Vec::new();
-    let mut witnesses = Vec::new();
-    for i in 1..=3 {
-        let wdir = format!("w{i}");
-        let vkey = ok(d, &["witness", "init", "--dir", &wdir, "--name", &format!("witness.example/w{i}")]);
-        wkeys.push(vkey.lines().next().unwrap().to_owned());
-        witnesses.push(start_witness(d, &wdir, std::slice::from_ref(&log_arg)));
-    }
-
-    // The trust root's ledger key gets the 2-of-3 policy, published as a
-    // signed version.
-    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("h/trust.json")).unwrap()).unwrap();
-    let ledger_key =
-        doc["keys"].as_array_mut().unwrap().iter_mut().find(|k| k["name"] == origin.as_str()).expect("ledger key");
-    ledger_key["witnesses"] = witnesses
-        .iter()
-        .zip(&wkeys)
-        .enumerate()
-        .map(|(i, (w, k))| serde_json::json!({"name": format!("witness.example/w{}", i + 1), "key": k, "url": w.url}))
-        .collect();
-    ledger_key["witness_quorum"] = 2.into();
-    std::fs::write(d.join("doc.json"), serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
-    ok(
-        d,
-        &[
-            "trust",
-            "propose",
-            "--home",
-            "h",
-            "--document",
-            "doc.json",
-            "--out",
-            "next.json",
-            "--add-key",
-            "alice.key.pub",
-            "--role",
-            "requester",
-            "--group",
-            "dev",
-        ],
-    );
-    ok(d, &["trust", "sign", "next.json", "--key", "h/root.key"]);
-    ok(d, &["trust", "publish", "--home", "h", "next.json"]);
-    let trust: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("h/trust.json")).unwrap()).unwrap();
-    assert!(trust.to_string().contains("witness_quorum"), "h/trust.json is the version in force: {trust}");
+    // Three witnesses; the trust root's ledger key gets the 2-of-3 policy,
+    // published as a signed version.
+    let witnessed::Witnessed { witnesses, keys: wkeys, log_vkey } =
+        witnessed::witnessed(d, &["--add-key", "alice.key.pub", "--role", "requester", "--group", "dev"]);
 
     // A witnessed receipt.
     let srv = serve(d, &[]);
@@ -177,23 +95,14 @@ fn witnessed_receipts_forks_and_rollbacks() {
     assert!(good, "independent check of the served witnessed checkpoint: {out}");
 
     // Without the cosignature lines the same receipt is denied.
-    let bare: String =
-        receipt.lines().filter(|l| !l.starts_with("\u{2014} witness.example/")).map(|l| format!("{l}\n")).collect();
-    std::fs::write(d.join("bare.receipt"), bare).unwrap();
+    std::fs::write(d.join("bare.receipt"), without_cosignatures(&receipt)).unwrap();
     let (c, text) = verify(d, "a.writ", "bare.receipt");
     assert!(c == 77 && text.contains("witness_quorum"), "{text}");
 
     // A fork: a second log under the ledger's key holding the same issuance
     // entry, larger than what the witnesses cosigned.
-    let proof = TlogProof::parse(receipt.as_bytes()).unwrap();
-    let issuance = proof.extra.clone().unwrap();
-    let signer: NoteSigner = writ_ledger::key::load(&d.join("h/ledger.key")).unwrap();
-    let fork = Ledger::open(Location::Sqlite(d.join("fork.sqlite")), signer, LedgerOptions::default()).unwrap();
-    let real_size = proof.index + 1;
-    for i in 0..real_size {
-        fork.append(format!("forged {i}").into_bytes()).unwrap();
-    }
-    let fork_receipt = fork.append_with_receipt(issuance.clone()).unwrap();
+    let (fork, fork_bytes) = witnessed::fork(d, &receipt);
+    let real_size = TlogProof::parse(receipt.as_bytes()).unwrap().index + 1;
     let fork_cp = fork.latest_checkpoint();
     let probe = AddCheckpoint { old: 0, proof: vec![], note: fork_cp.note.clone().into_bytes() };
     let (status, _, text) = post(&witnesses[0].url, &probe.to_bytes());
@@ -212,14 +121,11 @@ fn witnessed_receipts_forks_and_rollbacks() {
         .query_row("SELECT count(*) FROM refused", [], |r| r.get(0))
         .unwrap();
     assert_eq!(refused, 1, "the fork's signed checkpoint is kept as evidence");
-    let fork_bytes = fork_receipt.to_tlog_proof_with_extra(issuance).to_bytes();
     std::fs::write(d.join("fork.receipt"), &fork_bytes).unwrap();
     let (c, text) = verify(d, "a.writ", "fork.receipt");
     assert!(c == 77 && text.contains("witness_quorum"), "the fork's receipt lacks the quorum: {text}");
     // The real log's cosignatures copied onto the fork's checkpoint.
-    let copied: String =
-        receipt.lines().filter(|l| l.starts_with("\u{2014} witness.example/")).map(|l| format!("{l}\n")).collect();
-    std::fs::write(d.join("copied.receipt"), [fork_bytes, copied.into_bytes()].concat()).unwrap();
+    std::fs::write(d.join("copied.receipt"), [fork_bytes, cosignatures(&receipt).into_bytes()].concat()).unwrap();
     let (c, text) = verify(d, "a.writ", "copied.receipt");
     assert!(c == 77 && text.contains("witness_stale"), "cosignatures of another checkpoint: {text}");
     let (good, out) = quorum("copied.receipt");
