@@ -86,7 +86,15 @@ fn gates_and_operators_present_client_certificates_when_the_authority_requires_t
     let srv = serve(d, &["--tls-cert", "server.crt", "--tls-key", "server.pem", "--tls-client-ca", "ca.crt"]);
     let url = srv.url.replace("127.0.0.1", "localhost");
     assert!(url.starts_with("https://localhost:"), "{url}");
-    let err = std::fs::read_to_string(d.join("serve.err")).unwrap();
+    // The mode is logged right after the address line.
+    let mut err = String::new();
+    for _ in 0..200 {
+        err = std::fs::read_to_string(d.join("serve.err")).unwrap();
+        if err.contains("TLS client certificates:") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
     assert!(err.contains("TLS client certificates: required"), "{err}");
 
     // The operator CLI with its client certificate: the request is issued.
