@@ -275,6 +275,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tls_key: None,
         tls_client_ca: None,
         tls_client_auth: crate::cmd::serve::ClientAuthArg::Required,
+        webhooks: Vec::new(),
+        webhook_secret_file: None,
+        public_url: None,
     })
 }
 
