@@ -362,8 +362,8 @@ def writ_ok(bins, cwd, *args) -> str:
 @pytest.fixture
 def authority(bins, tmp_path):
     """`writ init` + `writ serve`: the gateway's key may request (and records
-    as a gate); alice approves. Policies: `refund` single use, `deploy` needs
-    one approval."""
+    as a gate); alice approves. Policies: `refund` single use, `deploy` and
+    `echo` need one approval."""
     d = tmp_path
     writ_ok(bins, d, "init", "--home", "h")
     for name in ("gw", "alice"):
@@ -377,6 +377,8 @@ def authority(bins, tmp_path):
             'permit (principal in Writ::Group::"agents", action == Writ::Action::"tool", resource == Writ::Tool::"refund");\n'
             '\n@id("mcp-deploy")\n@max_duration("600")\n@approvals("1")\n@approver_group("ops")\n'
             'permit (principal in Writ::Group::"agents", action == Writ::Action::"tool", resource == Writ::Tool::"deploy");\n'
+            '\n@id("mcp-echo")\n@max_duration("600")\n@approvals("1")\n@approver_group("ops")\n'
+            'permit (principal in Writ::Group::"agents", action == Writ::Action::"tool", resource == Writ::Tool::"echo");\n'
         )
     serve = subprocess.Popen([bins["writ"], "serve", "--home", "h", "--listen", "127.0.0.1:0"], cwd=d,
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -460,3 +462,33 @@ def test_online_without_elicitation_the_answer_is_approval_required_with_the_url
 
     asyncio.run(run())
     assert [c["tool"] for c in Upstream(log).calls()] == ["deploy"]
+
+
+def test_online_approval_binds_the_call_arguments(bins, authority):
+    """A call with arguments: the approval request the gateway files carries
+    them (exact values, the argument object's digest), `writ show` puts them
+    before the approver, and the issued writ admits exactly that call: other
+    arguments under the same approval are `scope_args` and reach nothing; the
+    approved call runs once, then the approval is spent."""
+    d, url = authority
+    log = d / "upstream.log"
+
+    async def run():
+        async with online_client(bins, d, url, log) as client:
+            with pytest.raises(MCPError) as info:
+                await client.call_tool("echo", {"text": "ship v1.2 \"now\""})
+            w = info.value.data["writ"]
+            assert w["code"] == "approval_required", w
+            shown = writ_ok(bins, d, "show", "--authority", url, "--key", "alice.key", w["request_id"])
+            assert 'arg          text="ship v1.2 \\"now\\""' in shown, shown
+            assert "args sha256  " in shown, shown
+            approve(bins, d, url, w["request_id"])
+            retry = w["retry"]["_meta"]
+            assert await expect_denied(client.call_tool("echo", {"text": "rm -rf /"}, meta=retry)) == "scope_args"
+            assert await expect_denied(client.call_tool("echo", {"text": "ship v1.2 \"now\"", "x": 1}, meta=retry)) == "scope_args"
+            assert Upstream(log).calls() == [], "a call the approval does not cover ran"
+            assert text(await client.call_tool("echo", {"text": "ship v1.2 \"now\""}, meta=retry)) == 'ship v1.2 "now"'
+            assert await expect_denied(client.call_tool("echo", {"text": "ship v1.2 \"now\""}, meta=retry)) == "replayed"
+
+    asyncio.run(run())
+    assert [(c["tool"], c["args"]) for c in Upstream(log).calls()] == [("echo", {"text": 'ship v1.2 "now"'})]

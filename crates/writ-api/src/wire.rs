@@ -47,6 +47,18 @@ pub enum TargetInput {
     Tool {
         /// Tool name.
         name: String,
+        /// The call's arguments, each as the exact string a writ's rule
+        /// matches (for MCP: a JSON string is itself, any other value its
+        /// canonical JSON); each becomes an `exact` rule of the writ.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "strict_map")]
+        args: BTreeMap<String, String>,
+        /// Lowercase hex sha256 of the whole argument object; the writ binds it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        args_sha256: Option<String>,
+        /// Lowercase hex sha256 of the tool's definition as its server
+        /// announced it; the writ binds it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        definition_sha256: Option<String>,
     },
 }
 

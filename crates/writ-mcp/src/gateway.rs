@@ -205,6 +205,22 @@ pub fn denial_error(id: &Value, d: &Denial, writ_id: Option<&str>) -> Value {
     error(id, DENIED, &message, Some(json!({"writ": w})))
 }
 
+/// The target of an approval request for `tool`: its name, the arguments'
+/// string forms (exact rules in the writ; left out, the digest alone binding
+/// them, when they exceed what a request may carry or hold control
+/// characters the authority refuses to show), the arguments' digest and the
+/// definition digest.
+fn approval_target(tool: &ToolAttempt) -> TargetInput {
+    let showable = |s: &str| s.len() <= writ_api::wire::MAX_FIELD && !s.chars().any(char::is_control);
+    let fits = tool.args.len() <= writ_api::wire::MAX_ARGV && tool.args.iter().all(|(k, v)| showable(k) && showable(v));
+    TargetInput::Tool {
+        name: tool.name.clone(),
+        args: if fits { tool.args.clone() } else { Default::default() },
+        args_sha256: tool.args_sha256.map(|d| d.to_hex()),
+        definition_sha256: tool.definition_sha256.map(|d| d.to_hex()),
+    }
+}
+
 fn malformed(detail: impl Into<String>) -> Denial {
     Denial::new(DenialCode::Malformed, detail)
 }
@@ -397,15 +413,15 @@ impl Gateway {
         }
         presented.dedup();
         let definition = self.tools.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(name).copied();
-        let attempt = Attempt::Tool(ToolAttempt {
+        let tool = ToolAttempt {
             name: name.to_owned(),
             args: canon::arg_strings(&args),
             args_sha256: Some(canon::digest(&Value::Object(args))),
             definition_sha256: definition,
-        });
+        };
         let writ = match presented.as_slice() {
             [one] => one.clone(),
-            [] => match self.approved(id, name, params) {
+            [] => match self.approved(id, &tool, params) {
                 Ok(p) => p,
                 Err(answer) => return answer,
             },
@@ -414,6 +430,7 @@ impl Gateway {
                 return self.refuse(id, &d, &[]);
             }
         };
+        let attempt = Attempt::Tool(tool);
         let permit = match self.check(&writ, &attempt) {
             Ok(p) => p,
             Err(d) => return self.refuse(id, &d, &writ.writ),
@@ -479,7 +496,10 @@ impl Gateway {
 
     /// A call without a writ: with approvals configured, the writ of the
     /// approval request it names (retry) or files (first time), once issued.
-    fn approved(&self, id: &Value, name: &str, params: &Value) -> Result<Presented, Inbound> {
+    /// The request carries the call's arguments and digests (see
+    /// [`approval_target`]), so the writ admits this call and no other.
+    fn approved(&self, id: &Value, tool: &ToolAttempt, params: &Value) -> Result<Presented, Inbound> {
+        let name = tool.name.as_str();
         let Some(a) = &self.approvals else {
             let d = malformed(format!(
                 "`tools/call` of `{name}` carries no writ: put one in `_meta[\"{META_KEY}\"]` (base64) or the Writ header"
@@ -496,7 +516,7 @@ impl Gateway {
             Some(rid) => a.api.request(&rid),
             None => {
                 let input = RequestInput {
-                    target: TargetInput::Tool { name: name.to_owned() },
+                    target: approval_target(tool),
                     reason: format!("MCP tools/call of `{name}` through writ-gate mcp on `{}`", self.hostname),
                     duration_secs: a.duration_secs,
                     env: Default::default(),

@@ -279,7 +279,7 @@ impl Authority {
             TargetInput::Http { method, path } => {
                 (Target::Http { method: method.clone(), path: path.clone() }, Vec::new())
             }
-            TargetInput::Tool { name } => (Target::Tool { name: name.clone() }, Vec::new()),
+            TargetInput::Tool { name, .. } => (Target::Tool { name: name.clone() }, Vec::new()),
         };
         let mut preq = PolicyRequest::new(
             Requester::new(caller.name.clone(), caller.key_id.to_string(), caller.groups.iter().cloned()),
@@ -391,7 +391,7 @@ fn request_entries(
     let (resource, action) = match target {
         TargetInput::Exec { program, .. } => (program.clone(), "exec"),
         TargetInput::Http { method, path } => (format!("{method} {path}"), "http"),
-        TargetInput::Tool { name } => (name.clone(), "tool"),
+        TargetInput::Tool { name, .. } => (name.clone(), "tool"),
     };
     let mut entries = vec![
         Entry::Request(entry::Request {
@@ -660,10 +660,22 @@ fn validate_input(input: &RequestInput) -> Result<TargetInput> {
             }
             Ok(input.target.clone())
         }
-        TargetInput::Tool { name } => {
+        TargetInput::Tool { name, args, args_sha256, definition_sha256 } => {
             check_str("name", name, 256)?;
             if name.is_empty() {
                 return Err(bad("tool name is empty"));
+            }
+            if args.len() > MAX_ARGV {
+                return Err(bad(format!("a tool call carries at most {MAX_ARGV} `args`; send `args_sha256` alone")));
+            }
+            for (k, v) in args {
+                check_str("args", k, MAX_FIELD)?;
+                check_str(&format!("args.{k}"), v, MAX_FIELD)?;
+            }
+            for (field, d) in [("args_sha256", args_sha256), ("definition_sha256", definition_sha256)] {
+                if let Some(d) = d {
+                    Sha256Digest::from_hex(d).map_err(|e| bad(format!("`{field}`: {e}")))?;
+                }
             }
             Ok(input.target.clone())
         }

@@ -166,13 +166,20 @@ impl Authority {
             TargetInput::Http { method, path } => {
                 Action::Http(HttpAction { method: method.clone(), path: path.clone(), body_sha256: None })
             }
-            TargetInput::Tool { name } => {
+            TargetInput::Tool { name, args, args_sha256, definition_sha256 } => {
+                let digest = |d: &Option<String>| {
+                    d.as_deref().map(Sha256Digest::from_hex).transpose().map_err(|e| AuthorityError::Internal(e.into()))
+                };
+                let args_sha256 = digest(args_sha256)?;
                 Action::Tool(ToolAction {
                     name: name.clone(),
-                    args: Default::default(),
-                    more_args: false,
-                    args_sha256: None,
-                    definition_sha256: None,
+                    args: writ_core::json::StrictMap(
+                        args.iter().map(|(k, v)| (k.clone(), ArgRule::Exact(v.clone()))).collect(),
+                    ),
+                    // The digest alone pins every argument.
+                    more_args: args.is_empty() && args_sha256.is_some(),
+                    args_sha256,
+                    definition_sha256: digest(definition_sha256)?,
                 })
             }
         };

@@ -116,7 +116,11 @@ pub(super) fn view(p: ViewParts<'_>) -> RequestView {
             writ_policy::command_line(&a)
         }
         TargetInput::Http { method, path } => format!("http {method} {path}"),
-        TargetInput::Tool { name } => format!("tool {name}"),
+        TargetInput::Tool { name, args, .. } if args.is_empty() => format!("tool {name}"),
+        TargetInput::Tool { name, args, .. } => {
+            let pairs: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            format!("tool {name} {}", writ_policy::command_line(&pairs))
+        }
     };
     let d = &p.plan.decision;
     RequestView {

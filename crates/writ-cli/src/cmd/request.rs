@@ -123,7 +123,9 @@ fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
         return Ok(report(json_of(&args), &view, written.as_ref()));
     }
     let target = match (&args.tool, args.command.split_first()) {
-        (Some(t), None) => TargetInput::Tool { name: t.clone() },
+        (Some(t), None) => {
+            TargetInput::Tool { name: t.clone(), args: Default::default(), args_sha256: None, definition_sha256: None }
+        }
         (None, Some((prog, rest))) => {
             let path = files::resolve_program(prog)?;
             let sha = files::hash_file(&path)?;

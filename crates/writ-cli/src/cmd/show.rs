@@ -49,8 +49,17 @@ pub fn render(view: &RequestView, doc: &RequestDocument) -> String {
         TargetInput::Http { method, path } => {
             let _ = writeln!(o, "  http         {} {}", q(method), q(path));
         }
-        TargetInput::Tool { name } => {
+        TargetInput::Tool { name, args, args_sha256, definition_sha256 } => {
             let _ = writeln!(o, "  tool         {}", q(name));
+            for (k, v) in args {
+                let _ = writeln!(o, "  arg          {}={}", visible(k), q(v));
+            }
+            if let Some(d) = args_sha256 {
+                let _ = writeln!(o, "  args sha256  {} (the whole argument object)", visible(d));
+            }
+            if let Some(d) = definition_sha256 {
+                let _ = writeln!(o, "  definition   sha256:{} (the tool as its server announced it)", visible(d));
+            }
         }
     }
     if doc.env.is_empty() {
