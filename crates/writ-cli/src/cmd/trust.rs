@@ -93,8 +93,8 @@ pub enum TrustCommand {
         #[command(flatten)]
         new: NewKey,
     },
-    /// Add an approver's passkey (WebAuthn ES256 credential), e.g. what the
-    /// console's "Register a passkey" prints.
+    /// Add an approver's passkey (WebAuthn ES256 credential): its public key
+    /// as `AuthenticatorAttestationResponse.getPublicKey()` returns it.
     AddPasskey {
         /// The trust-root file.
         #[arg(long, value_name = "FILE")]
