@@ -76,10 +76,10 @@ enum Command {
     Man(cmd::completions::ManArgs),
     /// Rebuild the authority's state from the ledger (--check: name every difference).
     Recover(cmd::recover::RecoverArgs),
-    /// Mint a narrower child of a writ you hold, for a sub-agent (signed by your holder key).
-    Delegate(cmd::delegate::DelegateArgs),
     /// Run a transparency-log witness (C2SP tlog-witness): cosign consistent checkpoints.
     Witness(cmd::witness::WitnessArgs),
+    /// Mint a narrower child of a writ you hold, for a sub-agent (signed by your holder key).
+    Delegate(cmd::delegate::DelegateArgs),
     /// Follow a remote log from its checkpoint and tiles: consistency, semantic audit, watches.
     Monitor(cmd::monitor::MonitorArgs),
     // @subcommands (one line per subcommand; keep this marker)

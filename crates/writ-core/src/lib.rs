@@ -49,11 +49,11 @@ pub mod trust;
 pub mod trust_chain;
 pub mod unverified;
 pub mod verify;
+pub mod webauthn;
 pub mod witness;
 #[cfg(feature = "fixtures")]
 pub mod witness_vectors;
 
-pub mod webauthn;
 /// The transparency-log primitives (Merkle proofs, signed notes, checkpoints).
 pub use writ_tlog as tlog;
 

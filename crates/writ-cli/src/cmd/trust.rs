@@ -279,18 +279,23 @@ fn passkey_entry(
     let padded = format!("{url}{}", "=".repeat((4 - url.len() % 4) % 4));
     let raw = writ_core::b64::decode(&padded, 256)
         .map_err(|e| UsageError(format!("--public-key: {e} (give base64 of the key)")))?;
-    let point = match raw.len() {
-        65 => raw,
-        91 if hex::encode(&raw[..26]) == P256_SPKI_PREFIX => raw[26..].to_vec(),
-        n => {
+    let spki_point = raw
+        .split_at_checked(26)
+        .filter(|(prefix, point)| point.len() == 65 && hex::encode(prefix) == P256_SPKI_PREFIX)
+        .map(|(_, point)| point.to_vec());
+    let point = match (raw.len(), spki_point) {
+        (65, _) => raw,
+        (_, Some(point)) => point,
+        (n, None) => {
             return Err(UsageError(format!(
                 "--public-key is {n} bytes: give the 65-byte uncompressed P-256 point or its 91-byte SPKI DER (ES256 only)"
             ))
             .into());
         }
     };
-    let cred_id = writ_core::webauthn::b64url_decode(credential_id.trim_end_matches('='), writ_core::webauthn::MAX_CREDENTIAL_ID)
-        .map_err(|e| UsageError(format!("--credential-id: {e}")))?;
+    let cred_id =
+        writ_core::webauthn::b64url_decode(credential_id.trim_end_matches('='), writ_core::webauthn::MAX_CREDENTIAL_ID)
+            .map_err(|e| UsageError(format!("--credential-id: {e}")))?;
     let cred = writ_core::webauthn::Credential::new(&point, cred_id, rp_id.into(), user_verification)
         .map_err(|e| UsageError(format!("passkey: {e}")))?;
     Ok(writ_core::trust::TrustedPasskeyFile {
