@@ -41,9 +41,9 @@ pub use authority::recover;
 pub mod text;
 pub mod trust_store;
 
+pub use authority::VoteSignature;
 pub use authority::{
     Authority, CallOptions, Config, DEFAULT_PENDING_TTL_SECS, Identity, MAX_OFFLINE_SECS, NONCE_TTL_SECS,
 };
-pub use authority::VoteSignature;
 pub use error::{AuthorityError, ErrorKind, Result};
 pub use writ_core::approval::Verdict;

@@ -121,8 +121,8 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedEnvelope, String> {
     let mut signatures = Vec::with_capacity(env.signatures.len());
     for s in &env.signatures {
         let keyid = KeyId::parse(&s.keyid).map_err(|e| alloc::format!("signature keyid `{}`: {e}", s.keyid))?;
-        let sig = b64::decode(&s.sig, crate::hybrid::HYBRID_SIGNATURE_LEN)
-            .map_err(|e| alloc::format!("signature: {e}"))?;
+        let sig =
+            b64::decode(&s.sig, crate::hybrid::HYBRID_SIGNATURE_LEN).map_err(|e| alloc::format!("signature: {e}"))?;
         // Ed25519, or Ed25519 ‖ ML-DSA-65 (`crate::hybrid`); which one a key
         // must use is the trust root's to say, not the envelope's.
         if sig.len() != SIGNATURE_LEN && sig.len() != crate::hybrid::HYBRID_SIGNATURE_LEN {

@@ -485,8 +485,8 @@ impl TrustRoot {
             .map_err(|e| bad(&alloc::format!("public_key: {e}")))?;
         let id = crate::webauthn::b64url_decode(&entry.credential_id, crate::webauthn::MAX_CREDENTIAL_ID)
             .map_err(|e| bad(&alloc::format!("credential_id: {e}")))?;
-        let credential = crate::webauthn::Credential::new(&raw, id, entry.rp_id.clone(), entry.user_verification)
-            .map_err(&bad)?;
+        let credential =
+            crate::webauthn::Credential::new(&raw, id, entry.rp_id.clone(), entry.user_verification).map_err(&bad)?;
         if credential.key_id() != entry.key_id {
             return Err(bad(&alloc::format!(
                 "key_id {} does not match its public key (expected {})",
@@ -613,8 +613,9 @@ impl TrustRoot {
     ) -> Option<&TrustedKey> {
         let input = env.signing_input();
         env.signatures.iter().find_map(|(kid, sig)| {
-            self.key(kid)
-                .filter(|k| k.has_role(role) && !k.entry.revoked && k.valid_at(at) && k.verify_signature(&input, sig).is_ok())
+            self.key(kid).filter(|k| {
+                k.has_role(role) && !k.entry.revoked && k.valid_at(at) && k.verify_signature(&input, sig).is_ok()
+            })
         })
     }
 

@@ -508,9 +508,7 @@ impl Ledger {
     /// checkpoint.
     pub fn refresh(&self) -> Result<u64> {
         let (rtx, rrx) = mpsc::sync_channel(1);
-        self.tx
-            .send(Job::Refresh(rtx))
-            .map_err(|_| LedgerError::Stopped("the ledger was closed".into()))?;
+        self.tx.send(Job::Refresh(rtx)).map_err(|_| LedgerError::Stopped("the ledger was closed".into()))?;
         rrx.recv()
             .map_err(|_| LedgerError::Stopped("the sequencer exited before re-reading the store".into()))?
             .map_err(LedgerError::Stopped)

@@ -66,7 +66,11 @@ pub(crate) fn key_id_for(name: &str, alg: u8, public_key: &[u8; 32]) -> u32 {
 /// Split a verifier key string `<name>+<hex key id>+<base64(alg ‖ pubkey)>`
 /// whose signature type byte must be `alg`: the name, the stated key id and
 /// the Ed25519 key. The caller checks the id against the key.
-pub(crate) fn split_vkey<'a>(s: &'a str, alg: u8, what: &'static str) -> Result<(&'a str, u32, VerifyingKey), TlogError> {
+pub(crate) fn split_vkey<'a>(
+    s: &'a str,
+    alg: u8,
+    what: &'static str,
+) -> Result<(&'a str, u32, VerifyingKey), TlogError> {
     let bad = |detail| TlogError::Malformed { what, detail };
     if s.len() > MAX_KEY_NAME + 64 {
         return Err(TlogError::TooLarge { what, max: MAX_KEY_NAME + 64 });
@@ -145,7 +149,10 @@ impl VerifierKey {
         let (name, id, key) = split_vkey(s, ALG_ED25519, "verifier key")?;
         let v = Self::new(name, key)?;
         if v.id != id {
-            return Err(TlogError::Malformed { what: "verifier key", detail: "key id does not match the name and key" });
+            return Err(TlogError::Malformed {
+                what: "verifier key",
+                detail: "key id does not match the name and key",
+            });
         }
         Ok(v)
     }
