@@ -59,6 +59,36 @@ fn http(url: &str, path: &str, headers: &[(&str, &str)]) -> String {
     out
 }
 
+/// GET `path`; the raw response.
+fn get(url: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let addr = url.strip_prefix("http://").unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n").as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The `writ_replicas` gauge a replica's `/metrics` shows, once it reads
+/// `want` (PostgreSQL drops a killed replica's session a moment later).
+fn replicas_seen(url: &str, want: u64) -> u64 {
+    let mut seen = 0;
+    for _ in 0..100 {
+        let m = get(url, "/metrics");
+        seen = m
+            .lines()
+            .find_map(|l| l.strip_prefix("writ_replicas "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no writ_replicas in /metrics:\n{m}"));
+        if seen == want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    seen
+}
+
 #[test]
 fn two_replicas_one_killed_under_load() {
     let mut pg = postgres::Client::connect(&url(), postgres::NoTls)
@@ -126,6 +156,10 @@ fn two_replicas_one_killed_under_load() {
     let again = http(&u2, "/v1/nonces", &hs);
     assert!(again.starts_with("HTTP/1.1 401") && again.contains("replayed_signature"), "{again}");
 
+    // both replicas are counted, from either one (the health page shows the same figure)
+    assert_eq!(replicas_seen(&u1, 2), 2);
+    assert_eq!(replicas_seen(&u2, 2), 2);
+
     let b2 = bench(&u2, "300");
     let b1 = bench(&u1, "100");
     // let replica 1 finish its share, then kill it while replica 2 may still be busy
@@ -143,6 +177,7 @@ fn two_replicas_one_killed_under_load() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(replicas_seen(&u2, 1), 1, "the killed replica is no longer counted");
     r2.kill().unwrap();
     r2.wait().unwrap();
 

@@ -38,6 +38,11 @@ pub struct Lease {
     url: String,
     key: i64,
     client: Mutex<postgres::Client>,
+    /// A second connection for [`Lease::view`] (the first may be waiting
+    /// for the lock).
+    observer: Mutex<Option<postgres::Client>>,
+    /// Backend pid of `client` (updated when it reconnects).
+    pid: Mutex<i32>,
     state: Mutex<State>,
     cv: Condvar,
 }
@@ -46,6 +51,32 @@ impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lease").finish_non_exhaustive()
     }
+}
+
+/// What [`Lease::view`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseView {
+    /// Replicas connected for this ledger's lease (this one included).
+    pub replicas: u64,
+    /// The server process (PostgreSQL backend pid) of the lease connection
+    /// that holds the lease now; `None` while no append is in flight.
+    pub leader: Option<i32>,
+    /// This replica's lease connection (its backend pid).
+    pub this_replica: i32,
+}
+
+/// The `application_name` every lease connection of one ledger carries, so
+/// that the replicas can be counted in `pg_stat_activity`.
+fn application_name(key: i64) -> String {
+    format!("writ-seq-{key:016x}")
+}
+
+/// A lease connection, named for its ledger, and its backend pid.
+fn connect_named(url: &str, key: i64) -> Result<(postgres::Client, i32)> {
+    let mut c = postgres::Client::connect(url, postgres::NoTls)?;
+    c.execute(&format!("SET application_name = '{}'", application_name(key)), &[])?;
+    let pid = c.query_one("SELECT pg_backend_pid()", &[])?.get::<_, i32>(0);
+    Ok((c, pid))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -60,13 +91,46 @@ impl Lease {
     pub fn connect(url: &str, schema: &str) -> Result<Self> {
         let h = writ_tlog::hash::sha256(schema.as_bytes());
         let mix = i64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+        let key = LOCK_BASE ^ mix;
+        let (client, pid) = connect_named(url, key)?;
         Ok(Self {
             url: url.to_string(),
-            key: LOCK_BASE ^ mix,
-            client: Mutex::new(postgres::Client::connect(url, postgres::NoTls)?),
+            key,
+            client: Mutex::new(client),
+            observer: Mutex::new(None),
+            pid: Mutex::new(pid),
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
         })
+    }
+
+    /// Who takes part in this ledger's sequencing right now: the replicas
+    /// connected for its lease and the one holding it, if any. Read over a
+    /// connection of its own, so it never waits behind an append.
+    ///
+    /// # Errors
+    /// PostgreSQL errors.
+    pub fn view(&self) -> Result<LeaseView> {
+        let mut obs = lock(&self.observer);
+        let mut c = match obs.take() {
+            Some(c) if !c.is_closed() => c,
+            _ => postgres::Client::connect(&self.url, postgres::NoTls)?,
+        };
+        let replicas = c
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                &[&application_name(self.key)],
+            )?
+            .get::<_, i64>(0);
+        let leader = c
+            .query_opt(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND (classid::bigint << 32 | objid::bigint) = $1",
+                &[&self.key],
+            )?
+            .map(|r| r.get::<_, i32>(0));
+        *obs = Some(c);
+        let own = *lock(&self.pid);
+        Ok(LeaseView { replicas: u64::try_from(replicas).unwrap_or(0), leader, this_replica: own })
     }
 
     /// Run `f` (a ledger append, or opening the ledger) under the lease.
@@ -102,7 +166,9 @@ impl Lease {
                     // lock is fine: nobody is in flight, everyone else waits.
                     let mut c = lock(&self.client);
                     if c.is_closed() {
-                        *c = postgres::Client::connect(&self.url, postgres::NoTls)?;
+                        let (fresh, pid) = connect_named(&self.url, self.key)?;
+                        *c = fresh;
+                        *lock(&self.pid) = pid;
                     }
                     c.execute("SELECT pg_advisory_lock($1)", &[&self.key])?;
                     st.held_since = Some(Instant::now());
@@ -132,8 +198,9 @@ impl Lease {
             if c.execute("SELECT pg_advisory_unlock($1)", &[&self.key]).is_err() {
                 // The session is broken, so PostgreSQL already dropped the
                 // lock; reconnect now (or on the next enter).
-                if let Ok(fresh) = postgres::Client::connect(&self.url, postgres::NoTls) {
+                if let Ok((fresh, pid)) = connect_named(&self.url, self.key) {
                     *c = fresh;
+                    *lock(&self.pid) = pid;
                 }
             }
             st.held_since = None;

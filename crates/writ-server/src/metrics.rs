@@ -329,7 +329,8 @@ pub struct Sequencer {
     /// `sqlite` or `postgresql`.
     pub backend: &'static str,
     /// Replicas appending to this ledger, when this replica can know it
-    /// (SQLite: 1; PostgreSQL: not known from one replica).
+    /// (SQLite: 1; PostgreSQL: the lease connections in `pg_stat_activity`;
+    /// absent when PostgreSQL could not be asked).
     pub replicas: Option<u64>,
     /// What is known of the replicas and the leader, in words.
     pub detail: String,
@@ -389,20 +390,29 @@ pub fn snapshot(st: &crate::AppState, now: Timestamp) -> writ_ledger::Result<Sna
     let cp = a.ledger().latest_checkpoint();
     let ledger = m.tally(a.ledger(), now)?;
     let status = a.trust_status(now);
-    let sequencer = if a.shared_nonces() {
-        Sequencer {
+    let sequencer = match a.sequencer_view() {
+        Ok(Some(v)) => Sequencer {
             backend: "postgresql",
-            replicas: None,
-            detail: "replicas share one PostgreSQL database; each append runs under the sequencer lease \
-                     (a PostgreSQL advisory lock), so exactly one replica is the leader at a time"
-                .into(),
-        }
-    } else {
-        Sequencer {
+            replicas: Some(v.replicas),
+            detail: match v.leader {
+                Some(pid) if pid == v.this_replica => format!("leader now: this replica (lease connection pid {pid})"),
+                Some(pid) => format!(
+                    "leader now: another replica (lease connection pid {pid}); this one is pid {}",
+                    v.this_replica
+                ),
+                None => "no append in flight: no replica holds the sequencer lease; the next append takes it".into(),
+            },
+        },
+        Ok(None) => Sequencer {
             backend: "sqlite",
             replicas: Some(1),
             detail: "one replica: this process is the only sequencer and the leader (SQLite)".into(),
-        }
+        },
+        Err(e) => Sequencer {
+            backend: "postgresql",
+            replicas: None,
+            detail: format!("the sequencer lease could not be read from PostgreSQL: {e}"),
+        },
     };
     Ok(Snapshot {
         at: now,

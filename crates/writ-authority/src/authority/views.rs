@@ -9,6 +9,16 @@ use crate::model::{DecisionView, RequestDocument, RequestView, TargetInput, Vote
 use crate::state::{self, RequestStatus};
 
 impl Authority {
+    /// The sequencer lease as PostgreSQL sees it now (replicas connected,
+    /// the one holding it); `None` on SQLite, where this process is the only
+    /// sequencer.
+    ///
+    /// # Errors
+    /// PostgreSQL errors reading it.
+    pub fn sequencer_view(&self) -> Result<Option<writ_ledger::lease::LeaseView>> {
+        Ok(self.lease.as_ref().map(writ_ledger::lease::Lease::view).transpose()?)
+    }
+
     /// Pending requests (for approvers).
     ///
     /// # Errors
