@@ -1,7 +1,7 @@
 //! The authority's home directory: keys, trust root, policies, databases.
 //!
 //! ```text
-//! HOME/issuer.key        issuer signing key (writ private-key format, 0600)
+//! HOME/issuer.key        issuer signing key (writ private-key format, or the hybrid one, 0600)
 //! HOME/issuer.key.pub    its public key
 //! HOME/ledger.key        ledger checkpoint key (signed-note format, 0600; writ-ledger)
 //! HOME/trust.json        trust root: `authority` (issuer) + the ledger key (role ledger, named by the origin)
@@ -23,6 +23,7 @@ use std::io::{Read as _, Write as _};
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
+use writ_core::hybrid::HybridSigningKey;
 use writ_core::keys::public_key_file;
 use writ_core::trust::{Role, key_entry};
 use writ_core::{PublicKey, SigningKey, TrustRoot};
@@ -230,6 +231,88 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// # Errors
 /// A message naming the file and the problem.
 pub fn read_private_key(path: &Path) -> Result<SigningKey> {
+    let text = read_key_text(path)?;
+    let b64 = text
+        .trim_end()
+        .strip_prefix(PRIVATE_PREFIX)
+        .ok_or_else(|| cfg(format!("`{}` is not a writ private key", path.display())))?;
+    let seed = Zeroizing::new(writ_core::b64::decode(b64, 32).map_err(|e| cfg(format!("`{}`: {e}", path.display())))?);
+    let arr: Zeroizing<[u8; 32]> = Zeroizing::new(
+        seed.as_slice().try_into().map_err(|_| cfg(format!("`{}`: a key seed is 32 bytes", path.display())))?,
+    );
+    Ok(SigningKey::from_seed(&arr))
+}
+
+/// The authority's issuer key: plain Ed25519, or the hybrid
+/// `ed25519+ml-dsa-65` suite (`writ init --suite hybrid`), which signs every
+/// writ and status response with both halves.
+#[derive(Debug)]
+pub enum IssuerKey {
+    /// Plain Ed25519.
+    Ed25519(SigningKey),
+    /// Ed25519 + ML-DSA-65.
+    Hybrid(HybridSigningKey),
+}
+
+impl IssuerKey {
+    /// The key id (of the Ed25519 half for a hybrid key).
+    #[must_use]
+    pub fn key_id(&self) -> writ_core::KeyId {
+        self.ed25519().key_id()
+    }
+
+    /// The Ed25519 key (the whole key, or a hybrid key's first half).
+    #[must_use]
+    pub fn ed25519(&self) -> &SigningKey {
+        match self {
+            Self::Ed25519(k) => k,
+            Self::Hybrid(k) => k.ed25519(),
+        }
+    }
+
+    /// Signs a writ statement into its DSSE envelope.
+    ///
+    /// # Errors
+    /// As [`writ_core::issue::sign`].
+    pub fn sign_writ(&self, statement: &writ_core::model::Statement) -> Result<Vec<u8>> {
+        match self {
+            Self::Ed25519(k) => writ_core::issue::sign(statement, k),
+            Self::Hybrid(k) => writ_core::issue::sign_hybrid(statement, k),
+        }
+        .map_err(AuthorityError::Internal)
+    }
+
+    /// Signs a status response.
+    ///
+    /// # Errors
+    /// Only if ML-DSA signing fails.
+    pub fn sign_status(&self, statement: &writ_core::status::StatusStatement) -> Result<Vec<u8>> {
+        match self {
+            Self::Ed25519(k) => Ok(writ_core::status::sign(statement, k)),
+            Self::Hybrid(k) => {
+                writ_core::status::sign_hybrid(statement, k).map_err(|e| AuthorityError::Internal(e.into()))
+            }
+        }
+    }
+}
+
+/// Reads the issuer key file: a writ private key, or a hybrid one
+/// (`ed25519+ml-dsa-65-secret …`).
+///
+/// # Errors
+/// As [`read_private_key`].
+pub fn read_issuer_key(path: &Path) -> Result<IssuerKey> {
+    let text = read_key_text(path)?;
+    if text.starts_with(writ_core::hybrid::PRIVATE_PREFIX) {
+        return writ_core::hybrid::parse_private_key_file(&text)
+            .map(IssuerKey::Hybrid)
+            .map_err(|e| cfg(format!("`{}`: {e}", path.display())));
+    }
+    read_private_key(path).map(IssuerKey::Ed25519)
+}
+
+/// The text of a private key file, refused when group or others can read it.
+fn read_key_text(path: &Path) -> Result<Zeroizing<String>> {
     let meta = fs::metadata(path).map_err(|e| cfg(format!("cannot open key `{}`: {e}", path.display())))?;
     if meta.permissions().mode() & 0o077 != 0 {
         return Err(cfg(format!(
@@ -242,15 +325,7 @@ pub fn read_private_key(path: &Path) -> Result<SigningKey> {
     fs::File::open(path)
         .and_then(|f| f.take(256).read_to_string(&mut text))
         .map_err(|e| cfg(format!("cannot read key `{}`: {e}", path.display())))?;
-    let b64 = text
-        .trim_end()
-        .strip_prefix(PRIVATE_PREFIX)
-        .ok_or_else(|| cfg(format!("`{}` is not a writ private key", path.display())))?;
-    let seed = Zeroizing::new(writ_core::b64::decode(b64, 32).map_err(|e| cfg(format!("`{}`: {e}", path.display())))?);
-    let arr: Zeroizing<[u8; 32]> = Zeroizing::new(
-        seed.as_slice().try_into().map_err(|_| cfg(format!("`{}`: a key seed is 32 bytes", path.display())))?,
-    );
-    Ok(SigningKey::from_seed(&arr))
+    Ok(text)
 }
 
 fn write_private_key(path: &Path, key: &SigningKey) -> Result<()> {
@@ -288,6 +363,17 @@ pub fn init(home: &Path) -> Result<InitReport> {
 /// # Errors
 /// As [`init`]; database errors.
 pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
+    init_with(home, store, false)
+}
+
+/// [`init_in`] with hybrid `ed25519+ml-dsa-65` issuer and ledger keys when
+/// `hybrid`: the trust root pins the suite and the ML-DSA-65 half of both,
+/// writs and status responses carry both signatures, checkpoints both
+/// signature lines.
+///
+/// # Errors
+/// As [`init_in`].
+pub fn init_with(home: &Path, store: &Store, hybrid: bool) -> Result<InitReport> {
     for f in [ISSUER_KEY, TRUST, POLICIES, LEDGER_KEY, STATE_DB, LEDGER_DB, STORE] {
         if home.join(f).exists() {
             return Err(cfg(format!(
@@ -298,16 +384,38 @@ pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
     }
     fs::create_dir_all(home).map_err(|e| cfg(format!("cannot create `{}`: {e}", home.display())))?;
     let _ = fs::set_permissions(home, fs::Permissions::from_mode(0o700));
-    let issuer = SigningKey::from_seed(&*random_bytes::<32>()?);
-    write_private_key(&home.join(ISSUER_KEY), &issuer)?;
-    write_new(
-        &home.join(format!("{ISSUER_KEY}.pub")),
-        public_key_file(&issuer.public(), Some("authority")).as_bytes(),
-        0o644,
-    )?;
+    let issuer_entry = if hybrid {
+        let issuer = HybridSigningKey::from_seeds(&*random_bytes::<32>()?, &*random_bytes::<32>()?);
+        write_new(&home.join(ISSUER_KEY), writ_core::hybrid::private_key_file(&issuer).as_bytes(), 0o600)?;
+        write_new(
+            &home.join(format!("{ISSUER_KEY}.pub")),
+            writ_core::hybrid::public_key_file(&issuer, Some("authority")).as_bytes(),
+            0o644,
+        )?;
+        issuer.key_entry("authority", vec![Role::Issuer], Vec::new())
+    } else {
+        let issuer = SigningKey::from_seed(&*random_bytes::<32>()?);
+        write_private_key(&home.join(ISSUER_KEY), &issuer)?;
+        write_new(
+            &home.join(format!("{ISSUER_KEY}.pub")),
+            public_key_file(&issuer.public(), Some("authority")).as_bytes(),
+            0o644,
+        )?;
+        key_entry("authority", vec![Role::Issuer], Vec::new(), &issuer.public())
+    };
+    let issuer_key_id = issuer_entry.key_id.to_string();
     let origin = format!("writ.local/{}", random_hex::<4>()?);
-    let signer = create_ledger_key(&home.join(LEDGER_KEY), &origin)?;
+    let signer = if hybrid {
+        writ_ledger::key::create_hybrid(&home.join(LEDGER_KEY), &origin)?
+    } else {
+        create_ledger_key(&home.join(LEDGER_KEY), &origin)?
+    };
     let ledger_pub = PublicKey::from_bytes(signer.verifier().public_key().as_bytes()).map_err(cfg)?;
+    let mut ledger_entry = key_entry(&origin, vec![Role::Ledger], Vec::new(), &ledger_pub);
+    if let Some(pq) = signer.verifier().ml_dsa() {
+        ledger_entry.suite = Some(writ_core::hybrid::Suite::Ed25519MlDsa65);
+        ledger_entry.ml_dsa_public_key = Some(writ_core::b64::encode(pq.as_bytes()));
+    }
     let mut trust = TrustRoot::empty();
     // Safe defaults: gates need the ledger receipt and a fresh status from
     // the authority (so revocation and use counts are enforced), and no writ
@@ -318,8 +426,8 @@ pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
         .require_status(true)
         .max_writ_lifetime_secs(Some(DEFAULT_MAX_WRIT_LIFETIME_SECS))
         .max_offline_lifetime_secs(DEFAULT_MAX_OFFLINE_LIFETIME_SECS);
-    trust.add(key_entry("authority", vec![Role::Issuer], Vec::new(), &issuer.public())).map_err(cfg)?;
-    trust.add(key_entry(&origin, vec![Role::Ledger], Vec::new(), &ledger_pub)).map_err(cfg)?;
+    trust.add(issuer_entry).map_err(cfg)?;
+    trust.add(ledger_entry).map_err(cfg)?;
     write_new(&home.join(TRUST), format!("{}\n", trust.to_json_pretty()).as_bytes(), 0o644)?;
     write_new(&home.join(POLICIES), writ_policy::DEFAULT_POLICIES.as_bytes(), 0o644)?;
     let (location, db) = match store {
@@ -342,7 +450,7 @@ pub fn init_in(home: &Path, store: &Store) -> Result<InitReport> {
     if matches!(store, Store::Postgres { .. }) {
         bind_store(home, store)?;
     }
-    Ok(InitReport { home: home.to_path_buf(), issuer_key_id: issuer.key_id().to_string(), origin, ledger_vkey: vkey })
+    Ok(InitReport { home: home.to_path_buf(), issuer_key_id, origin, ledger_vkey: vkey })
 }
 
 /// Creates the ledger key, retrying while the created file does not load

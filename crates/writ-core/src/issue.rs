@@ -24,6 +24,22 @@ pub fn statement(predicate: Predicate) -> Statement {
 /// A message when the statement breaks a format rule or the key is not the
 /// predicate's `issuer`.
 pub fn sign(statement: &Statement, key: &SigningKey) -> Result<Vec<u8>, String> {
+    let payload = checked_payload(statement, key)?;
+    Ok(dsse::sign(IN_TOTO_PAYLOAD_TYPE, &payload, key))
+}
+
+/// [`sign`] with a hybrid `ed25519+ml-dsa-65` issuer key: one DSSE
+/// signature holding both halves (docs/format.md §17).
+///
+/// # Errors
+/// As [`sign`]; when ML-DSA signing fails.
+pub fn sign_hybrid(statement: &Statement, key: &crate::hybrid::HybridSigningKey) -> Result<Vec<u8>, String> {
+    let payload = checked_payload(statement, key.ed25519())?;
+    crate::hybrid::sign_envelope(IN_TOTO_PAYLOAD_TYPE, &payload, key).map_err(String::from)
+}
+
+/// The statement's payload bytes once it is valid and `key` is its issuer.
+fn checked_payload(statement: &Statement, key: &SigningKey) -> Result<Vec<u8>, String> {
     statement.validate()?;
     if statement.predicate.issuer != key.key_id() {
         return Err(alloc::format!(
@@ -32,6 +48,5 @@ pub fn sign(statement: &Statement, key: &SigningKey) -> Result<Vec<u8>, String> 
             key.key_id()
         ));
     }
-    let payload = serde_json::to_vec(statement).map_err(|e| alloc::format!("{e}"))?;
-    Ok(dsse::sign(IN_TOTO_PAYLOAD_TYPE, &payload, key))
+    serde_json::to_vec(statement).map_err(|e| alloc::format!("{e}"))
 }

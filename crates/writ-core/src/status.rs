@@ -69,6 +69,18 @@ pub fn sign(statement: &StatusStatement, key: &SigningKey) -> Vec<u8> {
     dsse::sign(STATUS_PAYLOAD_TYPE, &payload, key)
 }
 
+/// [`sign`] with a hybrid `ed25519+ml-dsa-65` issuer key.
+///
+/// # Errors
+/// When ML-DSA signing fails.
+pub fn sign_hybrid(
+    statement: &StatusStatement,
+    key: &crate::hybrid::HybridSigningKey,
+) -> Result<Vec<u8>, &'static str> {
+    let payload = serde_json::to_vec(statement).unwrap_or_default();
+    crate::hybrid::sign_envelope(STATUS_PAYLOAD_TYPE, &payload, key)
+}
+
 /// What a verified status response says, ready for a [`crate::Context`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CheckedStatus {

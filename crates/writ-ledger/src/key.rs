@@ -3,8 +3,10 @@
 //! `ledger.key` holds one line in the signed-note private-key format of
 //! `golang.org/x/mod/sumdb/note`:
 //! `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 ‖ Ed25519 seed)>`. The name
-//! is the log's origin. The file is created with mode 0600 and refused when
-//! group or others can read it.
+//! is the log's origin. A hybrid (`ed25519+ml-dsa-65`) key adds a second
+//! line `ML-DSA-65+<base64 ML-DSA-65 seed>`; its notes carry both signature
+//! lines. The file is created with mode 0600 and refused when group or
+//! others can read it.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -18,6 +20,8 @@ use zeroize::Zeroizing;
 use crate::error::{LedgerError, Result};
 
 const PREFIX: &str = "PRIVATE+KEY+";
+/// Prefix of the ML-DSA-65 seed line of a hybrid ledger key.
+const ML_DSA_PREFIX: &str = "ML-DSA-65+";
 /// Largest key file accepted.
 pub const MAX_KEY_FILE: u64 = 1024;
 
@@ -48,7 +52,21 @@ pub fn encode(signer_name: &str, key_id: u32, seed: &[u8; 32]) -> Zeroizing<Stri
 /// [`LedgerError::Config`] naming what is wrong.
 pub fn decode(text: &str) -> Result<NoteSigner> {
     let bad = |what: &str| LedgerError::Config(format!("invalid ledger key file: {what}"));
-    let rest = text.trim_end_matches('\n').strip_prefix(PREFIX).ok_or_else(|| bad("missing `PRIVATE+KEY+` prefix"))?;
+    let mut lines = text.trim_end_matches('\n').split('\n');
+    let first = lines.next().unwrap_or_default();
+    let pq = match (lines.next(), lines.next()) {
+        (None, _) => None,
+        (Some(line), None) => {
+            let b64 =
+                line.strip_prefix(ML_DSA_PREFIX).ok_or_else(|| bad("the second line is not `ML-DSA-65+<seed>`"))?;
+            let raw = Zeroizing::new(STANDARD.decode(b64).map_err(|_| bad("ML-DSA-65 seed is not base64"))?);
+            let seed: Zeroizing<[u8; 32]> =
+                Zeroizing::new(raw.as_slice().try_into().map_err(|_| bad("ML-DSA-65 seed must be 32 bytes"))?);
+            Some(writ_tlog::mldsa::SigningKey::from_seed(&seed))
+        }
+        (Some(_), Some(_)) => return Err(bad("more than two lines")),
+    };
+    let rest = first.strip_prefix(PREFIX).ok_or_else(|| bad("missing `PRIVATE+KEY+` prefix"))?;
     // Split from the left: names never contain `+`, base64 may.
     let mut parts = rest.splitn(3, '+');
     let (Some(name), Some(id), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -66,7 +84,10 @@ pub fn decode(text: &str) -> Result<NoteSigner> {
     if format!("{:08x}", signer.verifier().key_id()) != id {
         return Err(bad("key id does not match the key"));
     }
-    Ok(signer)
+    Ok(match pq {
+        Some(pq) => signer.with_ml_dsa(pq),
+        None => signer,
+    })
 }
 
 /// Load the signer from `path`.
@@ -99,12 +120,35 @@ pub fn load(path: &Path) -> Result<NoteSigner> {
 /// # Errors
 /// I/O errors (including "already exists").
 pub fn create(path: &Path, origin: &str) -> Result<NoteSigner> {
+    create_suite(path, origin, false)
+}
+
+/// [`create`] for a hybrid `ed25519+ml-dsa-65` key: the file gets the
+/// ML-DSA-65 seed line and the signer signs every note with both halves.
+///
+/// # Errors
+/// As [`create`].
+pub fn create_hybrid(path: &Path, origin: &str) -> Result<NoteSigner> {
+    create_suite(path, origin, true)
+}
+
+fn random_seed() -> Result<Zeroizing<[u8; 32]>> {
     let mut seed = Zeroizing::new([0u8; 32]);
     getrandom::getrandom(seed.as_mut())
         .map_err(|e| LedgerError::Config(format!("cannot draw a random ledger key: {e}")))?;
-    let signer = NoteSigner::new(origin, SigningKey::from_bytes(&seed))
+    Ok(seed)
+}
+
+fn create_suite(path: &Path, origin: &str, hybrid: bool) -> Result<NoteSigner> {
+    let seed = random_seed()?;
+    let mut signer = NoteSigner::new(origin, SigningKey::from_bytes(&seed))
         .map_err(|e| LedgerError::Config(format!("invalid ledger origin `{origin}`: {e}")))?;
-    let text = encode(origin, signer.verifier().key_id(), &seed);
+    let mut text = encode(origin, signer.verifier().key_id(), &seed);
+    if hybrid {
+        let pq_seed = random_seed()?;
+        text.push_str(&format!("{ML_DSA_PREFIX}{}\n", STANDARD.encode(&pq_seed[..])));
+        signer = signer.with_ml_dsa(writ_tlog::mldsa::SigningKey::from_seed(&pq_seed));
+    }
     let ctx = || format!("cannot create ledger key `{}`", path.display());
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
@@ -145,6 +189,22 @@ mod tests {
         let go = decode("PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz").unwrap();
         assert_eq!(go.verifier().to_string(), "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW");
         assert!(decode("PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz").is_err());
+    }
+
+    #[test]
+    fn a_hybrid_key_file_loads_back_and_signs_both_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ledger.key");
+        let s = create_hybrid(&p, "a.example/log").unwrap();
+        let back = load(&p).unwrap();
+        assert_eq!(back.verifier(), s.verifier());
+        assert!(back.verifier().ml_dsa().is_some());
+        let note = back.sign("a.example/log\n1\nAAAA\n").unwrap();
+        assert_eq!(note.lines().filter(|l| l.starts_with("\u{2014} a.example/log ")).count(), 2, "{note}");
+        let text = std::fs::read_to_string(&p).unwrap();
+        let first = text.lines().next().unwrap();
+        assert!(decode(first).unwrap().verifier().ml_dsa().is_none(), "the first line alone is a plain key");
+        assert!(decode(&format!("{first}\nML-DSA-65+AAAA\n")).is_err(), "a short seed is refused");
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Authority {
             lineage: Lineage::default(),
         };
         let statement = writ_core::issue::statement(predicate);
-        let envelope = writ_core::issue::sign(&statement, &self.issuer).map_err(AuthorityError::Internal)?;
+        let envelope = self.issuer.sign_writ(&statement)?;
         let env_digest = Sha256Digest::of(&envelope);
         let issuance = Entry::Issuance(entry::Issuance {
             time: now,

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 use writ_core::entry::{self, Entry};
 use writ_core::model::Condition;
 use writ_core::trust::Role;
-use writ_core::{KeyId, Sha256Digest, SigningKey, Timestamp, TrustRoot};
+use writ_core::{KeyId, Sha256Digest, Timestamp, TrustRoot};
 use writ_ledger::{Ledger, LedgerOptions, Location};
 use writ_policy::PolicySet;
 
@@ -165,7 +165,7 @@ fn policy_id(digest: &str) -> String {
 /// status. Every method is blocking and safe to call from many threads.
 pub struct Authority {
     home: PathBuf,
-    issuer: SigningKey,
+    issuer: home::IssuerKey,
     trust: crate::trust_store::TrustStore,
     policy: RwLock<PolicyCache>,
     ledger: Ledger,
@@ -209,7 +209,7 @@ impl Authority {
                 home.display()
             )));
         }
-        let issuer = home::read_private_key(&home.join(home::ISSUER_KEY))?;
+        let issuer = home::read_issuer_key(&home.join(home::ISSUER_KEY))?;
         let policy_path = home.join(home::POLICIES);
         let policy_mtime = std::fs::metadata(&policy_path).and_then(|m| m.modified()).ok();
         let src = std::fs::read_to_string(&policy_path)

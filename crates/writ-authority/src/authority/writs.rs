@@ -169,7 +169,7 @@ impl Authority {
             }
             Ok(st)
         })?;
-        Ok(writ_core::status::sign(&st, &self.issuer))
+        self.issuer.sign_status(&st)
     }
 
     /// Record a gate's `exec_start`, `exec_end` or `denial` entry, checked

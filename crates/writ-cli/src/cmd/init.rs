@@ -27,6 +27,11 @@ pub struct InitArgs {
     /// PostgreSQL schema (with --database).
     #[arg(long = "pg-schema", value_name = "NAME", default_value = "writ", requires = "database")]
     pub pg_schema: String,
+    /// The issuer and ledger keys' signature suite: `ed25519`, or `hybrid`
+    /// (Ed25519 + ML-DSA-65, both signing every writ, status response and
+    /// checkpoint; pinned by the trust root, docs/format.md §17).
+    #[arg(long, value_enum, default_value = "ed25519")]
+    pub suite: crate::cmd::keygen::KeySuite,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,
@@ -43,7 +48,8 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
         Some(url) => Store::Postgres { url, schema: args.pg_schema },
         None => Store::Sqlite,
     };
-    let r = home::init_in(&home, &store).context("writ init")?;
+    let hybrid = args.suite == crate::cmd::keygen::KeySuite::Hybrid;
+    let r = home::init_with(&home, &store, hybrid).context("writ init")?;
     // Version 1 of the trust root, signed by a new root key and recorded in
     // the ledger of the store the home is now bound to (the authority opens
     // it through `store.json`), so a hand edit of trust.json is refused.
@@ -66,11 +72,13 @@ pub fn run(args: InitArgs) -> anyhow::Result<ExitCode> {
                 "root_key": r.home.join(trust_store::ROOT_KEY).display().to_string(),
                 "trust_expires": signed.expires.to_rfc3339(), "trust_ledger_index": signed.ledger_index,
                 "store": store.describe(),
+                "suite": if hybrid { writ_core::hybrid::SUITE_NAME } else { "ed25519" },
             })
         );
     } else {
         println!("initialized writ home {}", r.home.display());
-        println!("  issuer key      {} (issuer.key)", r.issuer_key_id);
+        let suite = if hybrid { format!(", suite {}", writ_core::hybrid::SUITE_NAME) } else { String::new() };
+        println!("  issuer key      {} (issuer.key{suite})", r.issuer_key_id);
         println!("  ledger          {} (ledger.key, {})", r.origin, store.describe());
         println!("  ledger vkey     {}", r.ledger_vkey);
         println!(
