@@ -311,6 +311,9 @@ describe("Governance Console", () => {
     const show = writ(["show", "--authority", `http://127.0.0.1:${port}`, "--key", "carol.key", H.denyReq]);
     assert.match(show, /deny by carol/);
     assert.match(show, /because "not during the freeze <b>really<\/b>"/);
+    // a second approver's denial reaches the quorum of two: the request is denied
+    writ(["deny", "--authority", `http://127.0.0.1:${port}`, "--key", "bob.key", H.denyReq, "--reason", "agreed", "--yes"]);
+    assert.match(writ(["show", "--authority", `http://127.0.0.1:${port}`, "--key", "carol.key", H.denyReq]), /denied/);
     assert.deepEqual(errors, []);
     await ctx.close();
   });
@@ -330,9 +333,11 @@ describe("Governance Console", () => {
   });
 
   test("webhooks: signed Slack-compatible messages linking to the console", async () => {
-    for (let i = 0; i < 100 && !hooks.some((h) => h.headers["x-writ-event"] === "request.issued"); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 100 && !["request.issued", "request.denied"].every((e) => hooks.some((h) => h.headers["x-writ-event"] === e)); i++) await new Promise((r) => setTimeout(r, 50));
     const events = hooks.map((h) => h.headers["x-writ-event"]);
-    for (const e of ["request.pending", "request.vote", "request.issued"]) assert.ok(events.includes(e), `no ${e} in ${events}`);
+    for (const e of ["request.pending", "request.vote", "request.issued", "request.denied"]) assert.ok(events.includes(e), `no ${e} in ${events}`);
+    const denied = hooks.find((h) => h.headers["x-writ-event"] === "request.denied");
+    assert.equal(JSON.parse(denied.body).writ.request_id, H.denyReq);
     for (const h of hooks) {
       const [, t, mac] = h.headers["x-writ-signature"].match(/^t=(\d+),v1=([0-9a-f]{64})$/);
       const want = createHmac("sha256", SECRET).update(`${t}.${h.body}`).digest("hex");
