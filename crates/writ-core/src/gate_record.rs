@@ -33,7 +33,7 @@
 //! });
 //! let bytes = GateRecord::sign(e.clone(), Vec::new(), &gate).unwrap();
 //! let r = GateRecord::decode(&bytes).unwrap();
-//! assert_eq!((r.entry, r.signer()), (e, Some(gate.key_id())));
+//! assert_eq!((&r.entry, r.signer()), (&e, Some(gate.key_id())));
 //! assert!(r.verify_with(&gate.public()));
 //! ```
 
