@@ -247,6 +247,13 @@ fn fake(status: &'static str, ctype: &'static str, body: &'static str) -> String
                 "HTTP/1.1 {status}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
+            // Read what is left of the request before closing: closing a
+            // socket with unread bytes sends a reset, which the client may
+            // see before the answer (a Transport error instead of the
+            // answer's).
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+            while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
         }
     });
     format!("http://{addr}")

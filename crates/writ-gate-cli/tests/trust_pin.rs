@@ -194,13 +194,23 @@ fn update_takes_signed_successors_and_refuses_rollbacks_and_foreign_chains() {
     let alice = std::fs::read_to_string(d.join("alice.key.pub")).unwrap();
     let (alice, _) = writ_core::keys::parse_public_key_file(&alice).unwrap();
     assert!(t.key(&alice.key_id()).is_some(), "the new version is in force at the gate");
+    // Version 3 adds this gate's key: a gate signs every record it writes,
+    // the denial of the junk writ below included.
+    drop(a);
+    writ(d, &["keygen", "--out", "gate.key", "--name", "gate1"]);
+    writ(d, &["trust", "add", "--trust", "a/trust.json", "--role", "gate", "--name", "gate1", "--key", "gate.key.pub"]);
+    let a = serve(d, "a");
+    let (c, text) = gate(d, &["trust", "update", "--authority", &a.1, "--trust", "held.json"]);
+    assert_eq!(c, 0, "{text}");
+    assert!(text.contains("updated version 2 -> 3"), "{text}");
+    let v3 = std::fs::read(d.join("held.json")).unwrap();
 
     // The gate itself (gate.toml `trust` + `trust_pin`): the held chain loads
     // and the run reaches the writ check (a junk writ is denied malformed);
     // another pin, or a plain trust.json under a pin, stops it before.
     std::fs::write(d.join("x.writ"), "junk").unwrap();
     let run = ["exec", "--config", "gate.toml", "--offline", "--writ", "x.writ", "--", "/usr/bin/true"];
-    config(d, &format!("trust = \"held.json\"\ntrust_pin = \"{pin_a}\"\nspool = \"spool\"\n"));
+    config(d, &format!("trust = \"held.json\"\ntrust_pin = \"{pin_a}\"\nspool = \"spool\"\nkey = \"gate.key\"\n"));
     let (c, text) = gate(d, &run);
     assert_eq!(c, 77, "{text}");
     assert!(text.contains("malformed") && !text.contains("trust root refused"), "{text}");
@@ -214,18 +224,18 @@ fn update_takes_signed_successors_and_refuses_rollbacks_and_foreign_chains() {
     assert_eq!(c, 1, "{text}");
     assert!(text.contains("plain trust.json"), "{text}");
 
-    // The rolled-back authority serves version 1 again: refused, v2 kept.
+    // The rolled-back authority serves version 1 again: refused, v3 kept.
     let (c, text) = gate(d, &["trust", "update", "--authority", &old.1, "--trust", "held.json"]);
     assert_eq!(c, 77, "{text}");
     assert!(text.contains("rollback"), "{text}");
-    assert!(text.contains("keeping version 2"), "{text}");
-    assert_eq!(std::fs::read(d.join("held.json")).unwrap(), v2);
+    assert!(text.contains("keeping version 3"), "{text}");
+    assert_eq!(std::fs::read(d.join("held.json")).unwrap(), v3);
 
-    // A version 2 of another root for the held version 2: refused.
+    // A version 2 of another root for the held version 3: refused.
     let (c, text) = gate(d, &["trust", "update", "--authority", &b.1, "--trust", "held.json"]);
     assert_eq!(c, 77, "{text}");
     assert!(text.contains("rollback"), "{text}");
-    assert_eq!(std::fs::read(d.join("held.json")).unwrap(), v2);
+    assert_eq!(std::fs::read(d.join("held.json")).unwrap(), v3);
 
     // The history was held: deleting it breaks the chain from the pin.
     std::fs::remove_file(d.join("held.json.versions/1.root.json")).unwrap();
