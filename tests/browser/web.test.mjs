@@ -100,9 +100,19 @@ function execEntry(kind, { requestId, writId, host, exitCode }) {
   return Buffer.concat(parts);
 }
 
+// A gate record: the entry, the gate key id (tag 0xF1) and the gate's
+// Ed25519 signature (tag 0xF2) over DSSE's PAE of everything before it
+// (docs/format.md §19).
+function signedRecord(entry, key, id) {
+  const signed = Buffer.concat([entry, field(0xf1, Buffer.from(id, "hex"))]);
+  const type = "application/vnd.writ.gate-record.v1";
+  const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} ${type} ${signed.length} `), signed]);
+  return Buffer.concat([signed, field(0xf2, edSign(null, pae, key))]);
+}
+
 async function record(entry) {
   const { key, id } = gateKey();
-  const body = Buffer.from(JSON.stringify({ entry: entry.toString("base64") }));
+  const body = Buffer.from(JSON.stringify({ entry: signedRecord(entry, key, id).toString("base64") }));
   const digest = `sha-256=:${createHash("sha256").update(body).digest("base64")}:`;
   const created = Math.floor(Date.now() / 1000);
   const params = `("@method" "@path" "@query" "content-digest");created=${created};keyid="${id}";alg="ed25519";nonce="${randomBytes(16).toString("hex")}"`;
