@@ -14,7 +14,7 @@ use writ_core::delegate::{self, Narrowing};
 use writ_core::delegate_vectors::{orchestrator, root, sub_agent, tool};
 use writ_core::fixtures::{self, sign, sign_with};
 use writ_core::model::{Holder, Predicate};
-use writ_core::{Attempt, DenialCode, HostFacts, Mode, Status, Timestamp, ToolAttempt};
+use writ_core::{Attempt, Capabilities, DenialCode, HostFacts, Mode, Status, Timestamp, ToolAttempt};
 use writ_gate::{Evidence, Gate, timestamp_now};
 
 /// The orchestrator's root writ, valid from now for an hour.
@@ -39,9 +39,14 @@ fn deploy(env: &str) -> Attempt {
     call("deploy", &[("env", env), ("service", "api-gateway")])
 }
 
-/// The tool gate, online: the authority counted this as use 1.
+/// The tool gate, online: the authority counted this as use 1. It claims
+/// every boundary kind, as a tool host that enforces them would, so that the
+/// verdicts are delegation's whoever runs the test (an unprivileged user's
+/// detected capabilities would refuse the fixture's boundaries first).
 fn gate_check(writ: &[u8], ancestors: &[&[u8]], attempt: &Attempt) -> Result<(), DenialCode> {
-    let gate = Gate::new(fixtures::trust_root(false), HostFacts::default()).with_mode(Mode::Online);
+    let gate = Gate::new(fixtures::trust_root(false), HostFacts::default())
+        .with_mode(Mode::Online)
+        .with_capabilities(Capabilities::ALL);
     let evidence = Evidence {
         status: Status::Good { checked_at: timestamp_now() },
         use_count: Some(1),
@@ -97,6 +102,7 @@ fn the_valid_child_permits_exactly_its_call_through_the_tool_gate() {
     assert_eq!(gate_check(&w.child_env, &[], &deploy("staging")), Err(DenialCode::UnknownKey));
     let permit = Gate::new(fixtures::trust_root(false), HostFacts::default())
         .with_mode(Mode::Check)
+        .with_capabilities(Capabilities::ALL)
         .check_with(
             &w.child_env,
             &deploy("staging"),
