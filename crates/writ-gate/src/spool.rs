@@ -34,12 +34,37 @@
 //!
 //! The spool file is created with mode 0600 and its directory is fsynced when
 //! it is created and after each rename.
+//!
+//! # Group commit
+//!
+//! A [`Durability::Sync`] append returns only once its frame is on disk, but
+//! concurrent appenders share the `fdatasync` (leader/follower):
+//!
+//! - The frame is written under the lock (as above); the lock is released
+//!   *before* the sync, so other appenders keep writing while one syncs.
+//! - One appender at a time is the leader (an in-process mutex, and an
+//!   exclusive `flock` on `SPOOL.commit` across processes). The leader reads
+//!   the file's length, `fdatasync`s, and publishes "synced up to that
+//!   length": every frame that ended at or before it was written before the
+//!   sync began, so it is durable. The appenders that queued behind the
+//!   leader find their frame covered and return without a sync of their own;
+//!   the first one that is not covered becomes the next leader.
+//! - Across processes the published length is a hint in `SPOOL.commit`
+//!   (the file's device, inode and birth time, the synced length, a
+//!   checksum). A repair of a torn tail resets it under the same `flock`, and
+//!   a file without a birth time (no `statx` btime) is never covered by it,
+//!   so a hint never covers a frame that is not durable: at worst it costs a
+//!   sync that was not needed.
+//! - A failed `fdatasync` fails every append whose frame it was to cover
+//!   (Linux reports a write-back error to a file description once, so a
+//!   later sync that succeeds says nothing about those pages).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest as _, Sha256};
 use writ_core::entry::{Entry, MAX_ENTRY_BYTES};
@@ -87,12 +112,146 @@ pub enum Durability {
     Lazy,
 }
 
-/// An open spool.
+/// An open spool. Shared between threads (`&Spool` is `Sync`), concurrent
+/// synced appends share their `fdatasync` (see the module docs).
 #[derive(Debug)]
 pub struct Spool {
     path: PathBuf,
     lock: File,
-    file: Mutex<Option<File>>,
+    file: Mutex<Held>,
+    /// `SPOOL.commit`: the cross-process leader token (`flock`) and the
+    /// published synced length.
+    commit_file: File,
+    /// The in-process leader token, held across a leader's `fdatasync`.
+    leader: Mutex<()>,
+    /// What is known synced (held only briefly, never across a sync).
+    commit: Mutex<Commit>,
+    appends: AtomicU64,
+    synced_appends: AtomicU64,
+    syncs: AtomicU64,
+}
+
+/// Counters of one open [`Spool`] (this process's appends through it).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Frames appended.
+    pub appends: u64,
+    /// Of those, with [`Durability::Sync`] (each durable when it returned).
+    pub synced_appends: u64,
+    /// `fdatasync` calls made for them (fewer than `synced_appends` when
+    /// concurrent appends shared a sync).
+    pub syncs: u64,
+}
+
+/// The spool file this process writes to.
+#[derive(Debug, Default)]
+struct Held {
+    file: Option<Arc<File>>,
+    key: Option<FileKey>,
+    /// Bumped whenever the file this handle writes to is another file or
+    /// shrank (a torn tail truncated): synced lengths of an older generation
+    /// cover nothing written in a newer one.
+    generation: u64,
+}
+
+/// Which file a synced length is about (device, inode, birth time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileKey {
+    dev: u64,
+    ino: u64,
+    born_secs: u64,
+    born_nanos: u32,
+}
+
+impl FileKey {
+    fn of(f: &File) -> io::Result<Option<Self>> {
+        let m = f.metadata()?;
+        let born = m.created().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        Ok(born.map(|b| Self { dev: m.dev(), ino: m.ino(), born_secs: b.as_secs(), born_nanos: b.subsec_nanos() }))
+    }
+}
+
+#[derive(Debug, Default)]
+struct Commit {
+    /// (generation, length): every frame of that generation ending at or
+    /// before the length is durable.
+    synced: Option<(u64, u64)>,
+    /// A failed sync: frames of `generation` ending in `(from, upto]` are
+    /// not known durable, ever.
+    failed: Option<Failure>,
+}
+
+#[derive(Debug)]
+struct Failure {
+    generation: u64,
+    from: u64,
+    upto: u64,
+    kind: io::ErrorKind,
+    message: String,
+}
+
+/// A frame written and not yet known durable.
+struct Written {
+    file: Arc<File>,
+    key: Option<FileKey>,
+    generation: u64,
+    end: u64,
+}
+
+/// Test hook: every completed sync `(file, length, true)` and every synced
+/// append that returned `(file, end, false)`, in the order they happened.
+#[cfg(test)]
+static EVENTS: Mutex<Vec<(FileKey, u64, bool)>> = Mutex::new(Vec::new());
+
+#[cfg(test)]
+fn event(key: Option<&FileKey>, at: u64, sync: bool) {
+    if let Some(k) = key {
+        lock(&EVENTS).push((*k, at, sync));
+    }
+}
+
+#[cfg(not(test))]
+fn event(_: Option<&FileKey>, _: u64, _: bool) {}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+const COMMIT_MAGIC: &[u8; 4] = b"wsc1";
+const COMMIT_LEN: usize = 4 + 8 + 8 + 8 + 4 + 8 + 8;
+
+fn commit_body(key: &FileKey, synced: u64) -> Vec<u8> {
+    let mut b = Vec::with_capacity(COMMIT_LEN);
+    b.extend_from_slice(COMMIT_MAGIC);
+    b.extend_from_slice(&key.dev.to_be_bytes());
+    b.extend_from_slice(&key.ino.to_be_bytes());
+    b.extend_from_slice(&key.born_secs.to_be_bytes());
+    b.extend_from_slice(&key.born_nanos.to_be_bytes());
+    b.extend_from_slice(&synced.to_be_bytes());
+    b
+}
+
+/// Writes the published synced length (a hint: an error only costs later
+/// appenders a sync of their own, so it is not reported).
+fn write_commit(f: &File, key: &FileKey, synced: u64) {
+    let mut b = commit_body(key, synced);
+    let sum = Sha256::digest(&b);
+    b.extend_from_slice(sum.get(..8).unwrap_or_default());
+    let _ = f.write_all_at(&b, 0);
+}
+
+/// The published synced length of `key`'s file, if the hint is intact and
+/// about that file.
+fn read_commit(f: &File, key: &FileKey) -> Option<u64> {
+    let mut b = [0u8; COMMIT_LEN];
+    f.read_exact_at(&mut b, 0).ok()?;
+    let (body, sum) = b.split_at(COMMIT_LEN.saturating_sub(8));
+    if Sha256::digest(body).get(..8) != Some(sum) {
+        return None;
+    }
+    let synced = body.get(COMMIT_LEN.saturating_sub(16)..)?;
+    let synced = u64::from_be_bytes(synced.try_into().ok()?);
+    (commit_body(key, synced) == body).then_some(synced)
 }
 
 const MAGIC: &[u8; 4] = b"wsp2";
@@ -150,7 +309,34 @@ impl Spool {
             .mode(0o600)
             .open(with_suffix(path, ".lock"))
             .map_err(io)?;
-        Ok(Self { path: path.to_path_buf(), lock, file: Mutex::new(None) })
+        let commit_file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(with_suffix(path, ".commit"))
+            .map_err(io)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            lock,
+            file: Mutex::new(Held::default()),
+            commit_file,
+            leader: Mutex::new(()),
+            commit: Mutex::new(Commit::default()),
+            appends: AtomicU64::new(0),
+            synced_appends: AtomicU64::new(0),
+            syncs: AtomicU64::new(0),
+        })
+    }
+
+    /// This handle's counters (appends, synced appends, `fdatasync`s).
+    pub fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            appends: self.appends.load(Ordering::Relaxed),
+            synced_appends: self.synced_appends.load(Ordering::Relaxed),
+            syncs: self.syncs.load(Ordering::Relaxed),
+        }
     }
 
     /// The spool's path.
@@ -178,7 +364,9 @@ impl Spool {
         self.append_bytes(&bytes, durability)
     }
 
-    /// Appends already encoded entry bytes.
+    /// Appends already encoded entry bytes. With [`Durability::Sync`] it
+    /// returns once the frame is durable; concurrent callers share one
+    /// `fdatasync` (see the module docs).
     ///
     /// # Errors
     ///
@@ -186,21 +374,121 @@ impl Spool {
     pub fn append_bytes(&self, bytes: &[u8], durability: Durability) -> Result<(), SpoolError> {
         let frame = frame(bytes)?;
         let io = |source| SpoolError::Io { path: self.path.clone(), source };
-        let _locked = Locked::new(&self.lock).map_err(io)?;
-        let mut held = self.file.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let file = self.current(&mut held).map_err(io)?;
-        repair_tail(file).map_err(io)?;
-        // One write on an O_APPEND descriptor, under the lock.
-        (&*file).write_all(&frame).map_err(io)?;
+        let written = self.write_frame(&frame).map_err(io)?;
+        self.appends.fetch_add(1, Ordering::Relaxed);
         if durability == Durability::Sync {
-            file.sync_data().map_err(io)?;
+            self.synced_appends.fetch_add(1, Ordering::Relaxed);
+            self.wait_durable(&written).map_err(io)?;
+            event(written.key.as_ref(), written.end, false);
         }
         Ok(())
     }
 
+    /// Writes one frame under the lock (after repairing a torn tail) and
+    /// says where it ended.
+    fn write_frame(&self, frame: &[u8]) -> io::Result<Written> {
+        // The in-process mutex first: threads share the lock file's open
+        // file description, so its `flock` does not order them.
+        let mut held = lock(&self.file);
+        let _locked = Locked::new(&self.lock)?;
+        let (file, key) = self.current(&mut held)?;
+        let len = match repair_tail(&file)? {
+            Repair::Intact(len) => len,
+            Repair::Needed => {
+                let len = self.truncate_torn_tail(&file, key.as_ref())?;
+                held.generation = held.generation.saturating_add(1);
+                len
+            }
+        };
+        // The file shrank since a length of this generation was known synced
+        // (another process truncated a torn tail): that length covers nothing
+        // written from now on.
+        if lock(&self.commit).synced.is_some_and(|(g, synced)| g == held.generation && len < synced) {
+            held.generation = held.generation.saturating_add(1);
+        }
+        // One write on an O_APPEND descriptor, under the lock.
+        (&*file).write_all(frame)?;
+        let end = len.saturating_add(frame.len() as u64);
+        Ok(Written { file, key, generation: held.generation, end })
+    }
+
+    /// Truncates a torn tail back to the last intact frame, syncs, and
+    /// resets the published synced length (under the leader tokens, so no
+    /// leader is between reading the length and publishing it).
+    fn truncate_torn_tail(&self, file: &File, key: Option<&FileKey>) -> io::Result<u64> {
+        let _leader = lock(&self.leader);
+        let _token = Locked::new(&self.commit_file)?;
+        let good = truncate_to_intact(file)?;
+        event(key, good, true);
+        if let Some(k) = key {
+            write_commit(&self.commit_file, k, good);
+        }
+        Ok(good)
+    }
+
+    /// Returns once `w`'s frame is durable: covered by a sync that began
+    /// after it was written (this process's, or another's published one), or
+    /// by the sync this caller makes as the leader.
+    fn wait_durable(&self, w: &Written) -> io::Result<()> {
+        let covered = |c: &Commit| -> io::Result<bool> {
+            if let Some(f) = &c.failed
+                && f.generation == w.generation
+                && f.from < w.end
+                && w.end <= f.upto
+            {
+                return Err(io::Error::new(
+                    f.kind,
+                    format!("an earlier fdatasync of this spool failed: {}", f.message),
+                ));
+            }
+            Ok(c.synced.is_some_and(|(g, synced)| g == w.generation && w.end <= synced))
+        };
+        if covered(&lock(&self.commit))? {
+            return Ok(());
+        }
+        // Followers queue here while the leader syncs.
+        let _leader = lock(&self.leader);
+        if covered(&lock(&self.commit))? {
+            return Ok(());
+        }
+        let _token = Locked::new(&self.commit_file)?;
+        let published = w.key.as_ref().and_then(|k| read_commit(&self.commit_file, k));
+        let note = |synced: u64| {
+            let mut c = lock(&self.commit);
+            let known = c.synced.filter(|(g, _)| *g == w.generation).map_or(0, |(_, s)| s);
+            c.synced = Some((w.generation, synced.max(known)));
+        };
+        if let Some(synced) = published.filter(|s| w.end <= *s) {
+            note(synced);
+            return Ok(());
+        }
+        // Every byte below `len` was written before this sync begins.
+        let len = w.file.metadata()?.len().max(w.end);
+        self.syncs.fetch_add(1, Ordering::Relaxed);
+        match w.file.sync_data() {
+            Ok(()) => {
+                event(w.key.as_ref(), len, true);
+                note(len);
+                if let Some(k) = &w.key
+                    && published.is_none_or(|s| s < len)
+                {
+                    write_commit(&self.commit_file, k, len);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let mut c = lock(&self.commit);
+                let from = c.synced.filter(|(g, _)| *g == w.generation).map_or(0, |(_, s)| s);
+                c.failed =
+                    Some(Failure { generation: w.generation, from, upto: len, kind: e.kind(), message: e.to_string() });
+                Err(e)
+            }
+        }
+    }
+
     /// The file the path names now (re-opened after a drain moved it).
-    fn current<'a>(&self, held: &'a mut Option<File>) -> io::Result<&'a File> {
-        let fresh = match (held.as_ref(), std::fs::metadata(&self.path)) {
+    fn current(&self, held: &mut Held) -> io::Result<(Arc<File>, Option<FileKey>)> {
+        let fresh = match (held.file.as_ref(), std::fs::metadata(&self.path)) {
             (Some(f), Ok(m)) => {
                 let mine = f.metadata()?;
                 mine.ino() != m.ino() || mine.dev() != m.dev()
@@ -214,9 +502,12 @@ impl Spool {
                 f.sync_all()?;
                 sync_dir(&self.path)?;
             }
-            *held = Some(f);
+            held.key = FileKey::of(&f)?;
+            held.file = Some(Arc::new(f));
+            held.generation = held.generation.saturating_add(1);
         }
-        held.as_ref().ok_or_else(|| io::Error::other("spool not open"))
+        let file = held.file.clone().ok_or_else(|| io::Error::other("spool not open"))?;
+        Ok((file, held.key))
     }
 
     /// Reads every intact entry of the spool at `path` (a missing file is an
@@ -262,13 +553,29 @@ fn parse(data: &[u8]) -> SpoolContents {
     out
 }
 
-/// If `file` does not end in an intact frame, truncates it to the end of its
-/// last intact frame (bytes after it can only be a torn append: every writer
-/// repairs the tail before it appends, under the lock).
-fn repair_tail(file: &File) -> io::Result<()> {
+/// Whether the file ends in an intact frame (then its length).
+enum Repair {
+    Intact(u64),
+    Needed,
+}
+
+/// Checks that `file` ends in an intact frame (bytes after the last one can
+/// only be a torn append: every writer repairs the tail before it appends,
+/// under the lock).
+fn repair_tail(file: &File) -> io::Result<Repair> {
     let len = file.metadata()?.len();
     if len == 0 || tail_is_intact(file, len)? {
-        return Ok(());
+        return Ok(Repair::Intact(len));
+    }
+    Ok(Repair::Needed)
+}
+
+/// Truncates `file` to the end of its last intact frame and syncs it;
+/// returns the new length.
+fn truncate_to_intact(file: &File) -> io::Result<u64> {
+    let len = file.metadata()?.len();
+    if len == 0 || tail_is_intact(file, len)? {
+        return Ok(len);
     }
     let mut data = Vec::new();
     let mut f = file;
@@ -297,8 +604,10 @@ fn repair_tail(file: &File) -> io::Result<()> {
             }
         }
     }
-    file.set_len(u64::try_from(good).unwrap_or(0))?;
-    file.sync_data()
+    let good = u64::try_from(good).unwrap_or(0);
+    file.set_len(good)?;
+    file.sync_data()?;
+    Ok(good)
 }
 
 fn tail_is_intact(file: &File, len: u64) -> io::Result<bool> {
@@ -445,6 +754,8 @@ impl Spool {
         // A leftover from an interrupted drain first, then the current spool.
         for round in 0..2 {
             if round == 1 {
+                // This process's appenders too (they share the lock's file description).
+                let _held = lock(&self.file);
                 let _locked = Locked::new(&self.lock).map_err(io(&self.path))?;
                 if !self.path.exists() {
                     break;
@@ -669,5 +980,183 @@ mod tests {
             Ok(())
         };
         assert_eq!(s.drain(&inner).unwrap().sent, 1);
+    }
+
+    /// Every synced append that returned on `key`'s file was covered by a
+    /// sync of that file that completed before it returned and began after
+    /// the frame was written (its length reached the frame's end).
+    fn assert_durable_on_return(key: &FileKey) -> usize {
+        let events: Vec<(u64, bool)> =
+            lock(&EVENTS).iter().filter(|(k, _, _)| k == key).map(|(_, at, sync)| (*at, *sync)).collect();
+        let mut best = 0u64;
+        let mut returned = 0usize;
+        for (at, sync) in events {
+            if sync {
+                best = best.max(at);
+            } else {
+                assert!(at <= best, "a frame ending at {at} returned, but syncs had covered only {best}");
+                returned += 1;
+            }
+        }
+        returned
+    }
+
+    fn key_of(path: &Path) -> Option<FileKey> {
+        FileKey::of(&File::open(path).unwrap()).unwrap()
+    }
+
+    /// Appends from `threads` threads, `each` records apiece, through the
+    /// spools in `spools` (round robin); returns the tags in call order of
+    /// each thread.
+    fn hammer(spools: &[&Spool], threads: usize, each: usize) {
+        std::thread::scope(|sc| {
+            for t in 0..threads {
+                let s = spools[t % spools.len()];
+                sc.spawn(move || {
+                    for n in 0..each {
+                        let e = entry(i64::try_from(t * 10_000 + n).unwrap());
+                        let d = if n % 5 == 4 { Durability::Lazy } else { Durability::Sync };
+                        s.append_with(&e, d).unwrap();
+                    }
+                });
+            }
+        });
+    }
+
+    /// What `hammer` wrote is all there, intact, once each, and each thread's
+    /// records in the order it appended them.
+    fn assert_all_back(path: &Path, threads: usize, each: usize) {
+        let c = Spool::read(path).unwrap();
+        assert_eq!(c.torn_bytes, 0);
+        let got = decoded(&c);
+        assert_eq!(got.len(), threads * each, "none lost, none twice");
+        let mut next = vec![0usize; threads];
+        for e in got {
+            let Entry::Denial(d) = e else { panic!("not a denial") };
+            let t = usize::try_from(d.time.0).unwrap() / 10_000;
+            let n = usize::try_from(d.time.0).unwrap() % 10_000;
+            assert_eq!(n, next[t], "thread {t}'s records in the order it appended them");
+            next[t] += 1;
+        }
+        assert!(next.iter().all(|n| *n == each));
+    }
+
+    #[test]
+    fn concurrent_appenders_share_fdatasyncs_and_each_is_durable_on_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let s = Spool::open(&path).unwrap();
+        let (threads, each) = (16, 40);
+        hammer(&[&s], threads, each);
+        assert_all_back(&path, threads, each);
+        let st = s.stats();
+        assert_eq!(st.appends, (threads * each) as u64);
+        assert_eq!(st.synced_appends, (threads * each * 4 / 5) as u64);
+        assert!(st.syncs < st.synced_appends, "group commit: {st:?}");
+        eprintln!("{st:?}");
+        match key_of(&path) {
+            Some(k) => assert_eq!(assert_durable_on_return(&k), threads * each * 4 / 5),
+            None => eprintln!("no birth time on this file system: the durability order is not checked"),
+        }
+    }
+
+    /// Two handles on one spool are two processes as far as locking goes
+    /// (separate open file descriptions, separate mutexes): their frames
+    /// interleave intact, and a sync by one covers the other's frames
+    /// through the published length.
+    #[test]
+    fn two_handles_like_two_processes_interleave_intact_and_share_syncs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let (a, b) = (Spool::open(&path).unwrap(), Spool::open(&path).unwrap());
+        let (threads, each) = (12, 30);
+        hammer(&[&a, &b], threads, each);
+        assert_all_back(&path, threads, each);
+        let (sa, sb) = (a.stats(), b.stats());
+        assert_eq!(sa.synced_appends + sb.synced_appends, (threads * each * 4 / 5) as u64);
+        assert!(sa.syncs + sb.syncs < sa.synced_appends + sb.synced_appends, "{sa:?} {sb:?}");
+        if let Some(k) = key_of(&path) {
+            assert_eq!(assert_durable_on_return(&k), threads * each * 4 / 5);
+        }
+    }
+
+    /// A length this process knew synced stops covering anything once
+    /// another process truncated a torn tail below it: the next append
+    /// syncs again (it would have returned unsynced otherwise).
+    #[test]
+    fn a_tail_truncated_by_another_process_is_not_covered_by_an_old_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let a = Spool::open(&path).unwrap();
+        let f1 = frame(&entry(1).encode().unwrap()).unwrap();
+        let w = a.write_frame(&f1).unwrap();
+        // A third writer dies in the middle of a large frame, after `a`
+        // wrote and before `a`'s leader read the length.
+        let mut torn = frame(&vec![7u8; 4096]).unwrap();
+        torn.truncate(3000);
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(&torn).unwrap();
+        a.wait_durable(&w).unwrap();
+        assert_eq!(a.stats().syncs, 1);
+        // Another process repairs the tail and appends.
+        let b = Spool::open(&path).unwrap();
+        b.append(&entry(2)).unwrap();
+        // `a`'s next frame ends below the length it once synced.
+        a.append(&entry(3)).unwrap();
+        assert_eq!(a.stats().syncs, 2, "the append after the truncation made its own sync");
+        let c = Spool::read(&path).unwrap();
+        assert_eq!((decoded(&c), c.torn_bytes), (vec![entry(1), entry(2), entry(3)], 0));
+    }
+
+    #[test]
+    fn the_published_synced_length_is_checked_and_about_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(dir.path().join("c")).unwrap();
+        let k = FileKey { dev: 1, ino: 2, born_secs: 3, born_nanos: 4 };
+        assert_eq!(read_commit(&f, &k), None, "empty");
+        write_commit(&f, &k, 1234);
+        assert_eq!(read_commit(&f, &k), Some(1234));
+        assert_eq!(read_commit(&f, &FileKey { born_nanos: 5, ..k }), None, "another file (same inode, born later)");
+        let mut b = [0u8; COMMIT_LEN];
+        f.read_exact_at(&mut b, 0).unwrap();
+        b[30] ^= 1;
+        f.write_all_at(&b, 0).unwrap();
+        assert_eq!(read_commit(&f, &k), None, "a damaged hint covers nothing");
+    }
+
+    /// A drain in the same process as appending threads loses nothing: each
+    /// acknowledged record is either sent or still in the spool.
+    #[test]
+    fn drain_while_threads_append_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let s = Spool::open(&path).unwrap();
+        let sent = Mutex::new(Vec::new());
+        std::thread::scope(|sc| {
+            sc.spawn(|| hammer(&[&s], 8, 25));
+            for _ in 0..20 {
+                let _ = s.drain(&|b| {
+                    lock(&sent).push(b.to_vec());
+                    Ok(())
+                });
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        });
+        s.drain(&|b| {
+            lock(&sent).push(b.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        let mut got: Vec<i64> = lock(&sent)
+            .iter()
+            .map(|b| match Entry::decode(b).unwrap() {
+                Entry::Denial(d) => d.time.0,
+                _ => panic!("not a denial"),
+            })
+            .collect();
+        got.sort_unstable();
+        let mut want: Vec<i64> = (0..8).flat_map(|t| (0..25).map(move |n| t * 10_000 + n)).collect();
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 }
