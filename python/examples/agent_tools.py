@@ -1,12 +1,14 @@
 """A scripted agent loop whose tools run only under a writ.
 
-    python agent_tools.py TRUST_JSON WRIT_JSON SPOOL
+    python agent_tools.py TRUST_JSON WRIT_JSON SPOOL GATE_KEY
 
 The "model" below proposes tool calls; each tool is an ordinary function
 behind `@writ.gated`, so a call outside the writ's scope raises
 `writ.Denied` (with its stable code) and never reaches the tool. Every call
 that runs is recorded (exec_start before, exec_end after) in SPOOL, which
-`writ sync` uploads to the authority. The same decorated functions can be
+`writ sync` uploads to the authority; every record is signed with the
+gate's private key GATE_KEY (from `writ keygen`; its public key is in the
+trust root with the `gate` role), or the authority would refuse it. The same decorated functions can be
 handed to any agent framework that takes Python callables as tools.
 """
 
@@ -20,10 +22,10 @@ import writ
 from writ import mcp
 
 
-def main(trust_path: str, writ_path: str, spool: str) -> int:
+def main(trust_path: str, writ_path: str, spool: str, gate_key: str) -> int:
     trust = open(trust_path, "rb").read()
     token = open(writ_path, "rb").read()
-    gate = writ.Gate(trust, hostname=socket.gethostname(), spool=spool)
+    gate = writ.Gate(trust, hostname=socket.gethostname(), spool=spool, gate_key=gate_key)
 
     @writ.gated(tool="read_ticket", writ=token, gate=gate)
     def read_ticket(id: str) -> str:
@@ -57,4 +59,6 @@ def main(trust_path: str, writ_path: str, spool: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:4]))
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    sys.exit(main(*sys.argv[1:5]))

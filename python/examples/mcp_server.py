@@ -1,10 +1,11 @@
 """An MCP server (official Python SDK, `mcp` 2.x) whose tool runs only under
 the writ the client put in the call's `_meta`.
 
-    python mcp_server.py TRUST_JSON SPOOL      # speaks MCP over stdio
+    python mcp_server.py TRUST_JSON SPOOL GATE_KEY     # speaks MCP over stdio
 
 Each `tools/call` of `refund` takes the writ from `_meta` (`writ.mcp`),
-checks it for exactly this call, records exec_start/exec_end in SPOOL and
+checks it for exactly this call, records exec_start/exec_end in SPOOL
+(signed with the gate's private key GATE_KEY, as every gate record is) and
 only then runs the tool. A refusal is a tool error `denied (<code>): ...`.
 """
 
@@ -18,8 +19,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 import writ
 from writ import mcp as writ_mcp
 
-trust, spool = open(sys.argv[1], "rb").read(), sys.argv[2]
-gate = writ.Gate(trust, hostname="agent-1", spool=spool)
+trust, spool, gate_key = open(sys.argv[1], "rb").read(), sys.argv[2], sys.argv[3]
+gate = writ.Gate(trust, hostname="agent-1", spool=spool, gate_key=gate_key)
 server = MCPServer("refunds")
 
 

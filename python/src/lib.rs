@@ -5,14 +5,19 @@
 //!   that Python reaches the same verdict and code as native and WebAssembly.
 //! - [`Gate`] checks an agent's tool call ([`writ_core::ToolAttempt`]) in
 //!   `offline` (or `check`) mode and appends `exec_start`, `exec_end` and
-//!   `denial` ledger entries to the gate's durable spool, framed exactly as
-//!   `writ_gate::spool` frames them, so that `writ sync` uploads them.
+//!   `denial` records to the gate's durable spool, framed exactly as
+//!   `writ_gate::spool` frames them, so that `writ sync` uploads them. Every
+//!   record is a signed gate record (`writ_core::gate_record`,
+//!   `docs/format.md` §19), signed with the gate key given to the gate
+//!   (`gate_key=`), exactly as the native gate's `Recorder` signs: a gate
+//!   that would write records has no way to run without its key.
 //!
 //! The Python package (`writ/__init__.py`) wraps these in the public API.
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::create_exception;
@@ -20,9 +25,12 @@ use pyo3::exceptions::{PyException, PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use writ_core::entry::{self, Entry, ExecEnd, ExecStart};
+use writ_core::gate_record::GateRecord;
 use writ_core::spec::ContextSpec;
 // The spool and the argv digest are the gate's own (one format, one framing).
-use writ_core::{Attempt, Capabilities, Context, Denial, DenialCode, HostFacts, Mode, Timestamp, ToolAttempt};
+use writ_core::{
+    Attempt, Capabilities, Context, Denial, DenialCode, HostFacts, Mode, SigningKey, Timestamp, ToolAttempt,
+};
 use writ_gate::{Durability, Spool};
 
 create_exception!(
@@ -50,6 +58,64 @@ fn bytes_of(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
         return Ok(s.to_str()?.as_bytes().to_vec());
     }
     Err(PyValueError::new_err(format!("{what} must be bytes or str")))
+}
+
+/// Header of a `writ keygen` private key file.
+const PRIVATE_PREFIX: &str = "ed25519-secret ";
+
+/// Reads a `writ keygen` private key file, refusing a public key, a file
+/// readable by group or others, and anything else (as the native gate does).
+fn read_key_file(path: &Path) -> PyResult<SigningKey> {
+    use std::io::Read as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let shown = path.display();
+    let err = |msg: String| PyValueError::new_err(msg);
+    let meta = std::fs::metadata(path).map_err(|e| PyOSError::new_err(format!("gate key `{shown}`: {e}")))?;
+    if !meta.is_file() {
+        return Err(err(format!("gate key `{shown}` is not a file")));
+    }
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4097).read_to_string(&mut text))
+        .map_err(|e| PyOSError::new_err(format!("gate key `{shown}`: {e}")))?;
+    if text.len() > 4096 {
+        return Err(err(format!(
+            "gate key `{shown}` is larger than 4096 bytes; pass the private key file from `writ keygen`"
+        )));
+    }
+    if writ_core::keys::parse_public_key_file(&text).is_ok() {
+        return Err(err(format!(
+            "`{shown}` is a public key; pass the gate's private key file (the one without `.pub`)"
+        )));
+    }
+    let Some(b64) = text.trim_end().strip_prefix(PRIVATE_PREFIX) else {
+        return Err(err(format!(
+            "`{shown}` is not a writ private key (expected `{PRIVATE_PREFIX}<base64>` from `writ keygen`)"
+        )));
+    };
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(err(format!("private key `{shown}` is readable by others; run `chmod 600 {shown}`")));
+    }
+    let seed = writ_core::b64::decode(b64, 32).map_err(|e| err(format!("`{shown}`: {e}")))?;
+    let seed: [u8; 32] = seed.as_slice().try_into().map_err(|_| err(format!("`{shown}`: a key seed is 32 bytes")))?;
+    Ok(SigningKey::from_seed(&seed))
+}
+
+/// The gate key from `gate_key=`: the path of a `writ keygen` private key
+/// file (`str` or `os.PathLike`), or its raw 32-byte seed (`bytes`).
+fn gate_key_of(obj: &Bound<'_, PyAny>) -> PyResult<SigningKey> {
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        let seed: [u8; 32] = b.as_bytes().try_into().map_err(|_| {
+            PyValueError::new_err(
+                "`gate_key` as bytes is the 32-byte Ed25519 seed; pass the path of the `writ keygen` key file instead",
+            )
+        })?;
+        return Ok(SigningKey::from_seed(&seed));
+    }
+    let path: PathBuf = obj.extract().map_err(|_| {
+        PyValueError::new_err("`gate_key` must be the path of the gate's private key file (or its 32-byte seed)")
+    })?;
+    read_key_file(&path)
 }
 
 /// A parsed trust root (`trust.json`).
@@ -245,19 +311,38 @@ struct Gate {
     mode: Mode,
     capabilities: Capabilities,
     spool: Option<Spool>,
+    /// Signs every record (`writ_core::gate_record`); present whenever
+    /// `spool` is.
+    key: Option<Arc<SigningKey>>,
+}
+
+impl Gate {
+    /// Signs `e` as a gate record with the gate's key (what
+    /// `writ_gate::Recorder::sign` does) and appends it to the spool.
+    fn append(&self, e: &Entry, durability: Durability) -> Result<Vec<u8>, String> {
+        let (Some(s), Some(key)) = (&self.spool, &self.key) else {
+            return Err("this gate has no spool and key to record with".into());
+        };
+        let bytes = GateRecord::sign(e.clone(), Vec::new(), key).map_err(|err| format!("record: {err}"))?;
+        s.append_bytes(&bytes, durability).map_err(|err| err.to_string())?;
+        Ok(bytes)
+    }
 }
 
 #[pymethods]
 impl Gate {
     #[new]
-    #[pyo3(signature = (trust_root, hostname, labels=Vec::new(), spool=None, mode="offline", enforces=Vec::new()))]
+    #[pyo3(signature = (trust_root, hostname, labels=Vec::new(), spool=None, mode="offline", enforces=Vec::new(), gate_key=None))]
+    #[allow(clippy::too_many_arguments, reason = "keyword arguments of the Python API")]
     fn new(
+        py: Python<'_>,
         trust_root: &Bound<'_, PyAny>,
         hostname: String,
         labels: Vec<String>,
         spool: Option<PathBuf>,
         mode: &str,
         enforces: Vec<String>,
+        gate_key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut capabilities = Capabilities::NONE;
         for name in &enforces {
@@ -295,15 +380,37 @@ impl Gate {
                 "an offline gate records every call; pass `spool=` (a file path), or use mode=\"check\"",
             ));
         }
-        let spool = spool.map(|p| Spool::open(&p)).transpose().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        // Fail closed: a gate that writes records signs them, or writes none.
+        let key = gate_key.map(gate_key_of).transpose()?.map(Arc::new);
+        if spool.is_some() && key.is_none() {
+            return Err(PyValueError::new_err(
+                "a gate signs every record it spools (the authority refuses unsigned ones); pass `gate_key=` \
+                 (the path of the gate's private key from `writ keygen`, whose public key the trust root lists \
+                 with the `gate` role: `writ trust add --role gate`)",
+            ));
+        }
         let labels: BTreeSet<String> = labels.into_iter().collect();
-        Ok(Self { trust, host: HostFacts { hostname, labels }, mode, capabilities, spool })
+        let host = HostFacts { hostname, labels };
+        if let Some(k) = &key {
+            // The native gate's own check: a key the trust root does not list
+            // as a gate key (or binds to other hosts) would sign records no
+            // authority or audit accepts, so nothing may run under it.
+            writ_gate::check_gate_key(&trust, Some(k.key_id()), &host).map_err(|d| denied(py, &d))?;
+        }
+        let spool = spool.map(|p| Spool::open(&p)).transpose().map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(Self { trust, host, mode, capabilities, spool, key })
     }
 
     /// The spool path, if any.
     #[getter]
     fn spool(&self) -> Option<PathBuf> {
         self.spool.as_ref().map(|s| s.path().to_path_buf())
+    }
+
+    /// The id of the key records are signed with (`sha256:<hex>`), if any.
+    #[getter]
+    fn gate_key_id(&self) -> Option<String> {
+        self.key.as_ref().map(|k| k.key_id().to_string())
     }
 
     /// The host name records carry.
@@ -315,7 +422,9 @@ impl Gate {
     /// Checks the writ for calling `tool` with `args` (string values) now.
     /// A denial is appended to the spool (when there is one) and raised.
     /// `ancestors`: the envelopes of a delegated writ's ancestors, parent first.
-    #[pyo3(signature = (writ, tool, args, ancestors=Vec::new()))]
+    /// `receipt`: the ledger receipt issued with the writ (`WRIT.receipt`),
+    /// which a trust root with `require_receipt` asks for.
+    #[pyo3(signature = (writ, tool, args, ancestors=Vec::new(), receipt=None))]
     fn check(
         &self,
         py: Python<'_>,
@@ -323,6 +432,7 @@ impl Gate {
         tool: String,
         args: BTreeMap<String, String>,
         ancestors: Vec<Vec<u8>>,
+        receipt: Option<Vec<u8>>,
     ) -> PyResult<Permit> {
         let checked_at = now();
         let ctx = Context {
@@ -341,12 +451,12 @@ impl Gate {
             status: writ_core::Status::Unknown,
             use_count: None,
             ancestors,
-            receipt: None,
+            receipt,
         };
         match py.detach(|| writ_core::verify(writ, &self.trust, &ctx)) {
             Ok(verified) => Ok(Permit { verified, tool, args, checked_at }),
             Err(d) => {
-                if let Some(s) = &self.spool {
+                if self.spool.is_some() {
                     let claimed = writ_core::Unverified::decode(writ).ok();
                     let e = Entry::Denial(entry::Denial {
                         time: checked_at,
@@ -358,7 +468,7 @@ impl Gate {
                     });
                     // The denial is raised whether or not it could be spooled;
                     // a spool error is reported in the detail.
-                    if let Err(err) = s.append_with(&e, Durability::Lazy) {
+                    if let Err(err) = self.append(&e, Durability::Lazy) {
                         let d = Denial::new(d.code, format!("{}; also, the denial was not spooled: {err}", d.detail));
                         return Err(denied(py, &d));
                     }
@@ -381,9 +491,11 @@ impl Gate {
         outcome: Option<String>,
         exit_code: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let Some(s) = &self.spool else {
-            return Err(PyValueError::new_err("this gate has no spool; open it with `spool=` to record calls"));
-        };
+        if self.spool.is_none() {
+            return Err(PyValueError::new_err(
+                "this gate has no spool; open it with `spool=` (and `gate_key=`) to record calls",
+            ));
+        }
         if self.mode == Mode::Check {
             return Err(PyValueError::new_err(
                 "a `check` gate does not run tools, so it records none; open it with mode=\"offline\"",
@@ -429,8 +541,7 @@ impl Gate {
                 return Err(PyValueError::new_err(format!("unknown event `{other}`; use `exec_start` or `exec_end`")));
             }
         };
-        let bytes = e.encode().map_err(|err| PyValueError::new_err(format!("record: {err}")))?;
-        py.detach(|| s.append_bytes(&bytes, durability)).map_err(|err| {
+        let bytes = py.detach(|| self.append(&e, durability)).map_err(|err| {
             let what = if durability == Durability::Sync { "the call must not run" } else { "the call ran" };
             denied(
                 py,
@@ -441,11 +552,15 @@ impl Gate {
     }
 }
 
-/// Decodes one ledger entry to `(kind, JSON text of its fields)` (for tests
-/// and inspection).
+/// Decodes one ledger entry (or gate record) to `(kind, JSON text of its
+/// fields)` (for tests and inspection). A gate record's fields include
+/// `gate_key` (the signing key's id, `sha256:<hex>`, or `null` when it is
+/// unsigned); decoding checks no signature (see [`verify_record`]).
 #[pyfunction]
 fn decode_entry(bytes: &[u8]) -> PyResult<(String, String)> {
-    let e = Entry::decode(bytes).map_err(|err| PyValueError::new_err(err.to_string()))?;
+    let r = GateRecord::decode(bytes).map_err(|err| PyValueError::new_err(err.to_string()))?;
+    let gate_key = r.signer().map(|k| k.to_string());
+    let e = r.entry;
     let hex = |d: &writ_core::Sha256Digest| d.to_hex();
     let v = match &e {
         Entry::ExecStart(s) => serde_json::json!({
@@ -464,7 +579,38 @@ fn decode_entry(bytes: &[u8]) -> PyResult<(String, String)> {
             serde_json::json!({ "time": other.time().unix(), "writ_id": other.writ_id(), "request_id": other.request_id() })
         }
     };
+    let mut v = v;
+    if writ_core::gate_record::is_gate_kind(e.kind())
+        && let Some(o) = v.as_object_mut()
+    {
+        o.insert("gate_key".into(), gate_key.into());
+    }
     Ok((e.kind().as_str().to_owned(), v.to_string()))
+}
+
+/// Verifies a gate record's signature against the `gate` keys of
+/// `trust_root` (`GateRecord::verified_gate`, what the authority and
+/// `writ audit` check). Returns the signing key's id; raises `Denied` with
+/// `.code` `unsigned_gate_record`, `bad_gate_signature` or `malformed`.
+#[pyfunction]
+fn verify_record(py: Python<'_>, record: &[u8], trust_root: &Bound<'_, PyAny>) -> PyResult<String> {
+    let trust = match trust_root.cast::<TrustRoot>() {
+        Ok(t) => t.get().inner.clone(),
+        Err(_) => TrustRoot::new(trust_root)?.inner,
+    };
+    let refused = |code: &str, detail: String| -> PyErr {
+        let err = Denied::new_err(format!("denied ({code}): {detail}"));
+        let value = err.value(py);
+        if value.setattr("code", code).is_err() || value.setattr("detail", detail).is_err() {
+            return PyValueError::new_err("could not build the denial");
+        }
+        err
+    };
+    let r = GateRecord::decode(record).map_err(|e| refused("malformed", e.to_string()))?;
+    match r.verified_gate(&trust) {
+        Ok(k) => Ok(k.key.key_id().to_string()),
+        Err(e) => Err(refused(e.code(), e.to_string())),
+    }
 }
 
 /// Reads every intact entry of a spool file: `(entries, torn_bytes)`.
@@ -606,6 +752,7 @@ fn _writ(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Gate>()?;
     m.add_function(wrap_pyfunction!(verify_prepared, m)?)?;
     m.add_function(wrap_pyfunction!(decode_entry, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_record, m)?)?;
     m.add_function(wrap_pyfunction!(read_spool, m)?)?;
     m.add_function(wrap_pyfunction!(denial_codes, m)?)?;
     m.add_function(wrap_pyfunction!(delegate, m)?)?;

@@ -33,8 +33,8 @@ def entries(path):
 
 
 @pytest.fixture
-def gate(tmp_path, trust_json):
-    return writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "gate.spool")
+def gate(tmp_path, trust_json, gate_trust, gate_key):
+    return writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "gate.spool")
 
 
 def test_an_allowed_call_gets_a_permit_with_the_checked_arguments(gate, sign_tool):
@@ -67,8 +67,8 @@ def test_a_call_outside_the_scope_is_denied_with_its_code_and_spooled(gate, sign
     assert d["writ_id"] == json.loads(__import__("base64").b64decode(json.loads(w)["payload"]))["predicate"]["id"]
 
 
-def test_expired_other_host_and_untrusted_writs_are_denied(tmp_path, trust_json, sign_tool, testing):
-    gate = writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "s")
+def test_expired_other_host_and_untrusted_writs_are_denied(tmp_path, trust_json, sign_tool, testing, gate_trust, gate_key):
+    gate = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s")
     with pytest.raises(writ.Denied) as e:
         gate.check(sign_tool(REFUND, not_after=-5), "refund", {"amount": "5", "currency": "EUR"})
     assert e.value.code == "expired"
@@ -90,24 +90,24 @@ def test_expired_other_host_and_untrusted_writs_are_denied(tmp_path, trust_json,
         gate.check(testing.sign(json.dumps(child)), "refund", {"amount": "5", "currency": "EUR"}, ancestors=[b"{}"])
     assert e.value.code == "lineage_broken"
     # Another trust root: the issuer is unknown.
-    other = json.loads(trust_json)
+    other = json.loads(gate_trust)
     other["keys"] = [k for k in other["keys"] if "issuer" not in k.get("roles", [])]
-    g2 = writ.Gate(json.dumps(other), hostname="agent-1", spool=tmp_path / "s2")
+    g2 = writ.Gate(json.dumps(other), gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s2")
     with pytest.raises(writ.Denied) as e:
         g2.check(sign_tool(REFUND), "refund", {"amount": "5", "currency": "EUR"})
     assert e.value.code == "unknown_key"
 
 
-def test_boundaries_a_tool_call_cannot_enforce_are_refused_unless_declared(tmp_path, trust_json, sign_tool):
+def test_boundaries_a_tool_call_cannot_enforce_are_refused_unless_declared(tmp_path, trust_json, sign_tool, gate_trust, gate_key):
     w = sign_tool(REFUND, boundaries={"network": False})
-    gate = writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "s")
+    gate = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s")
     with pytest.raises(writ.Denied) as e:
         gate.check(w, "refund", {"amount": "5", "currency": "EUR"})
     assert e.value.code == "scope_boundary"
-    sandboxed = writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "s", enforces=["network"])
+    sandboxed = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s", enforces=["network"])
     sandboxed.check(w, "refund", {"amount": "5", "currency": "EUR"})
     with pytest.raises(ValueError, match="unknown boundary"):
-        writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "s", enforces=["magic"])
+        writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s", enforces=["magic"])
 
 
 def test_record_writes_start_and_end_in_the_native_spool_format(gate, sign_tool):
@@ -152,7 +152,7 @@ def test_a_spool_moved_away_by_sync_is_reopened(gate, sign_tool, tmp_path):
     assert [k for k, _ in entries(tmp_path / "gate.spool.sending")] == ["exec_start"]
 
 
-def test_record_refuses_bad_events(gate, sign_tool, tmp_path, trust_json):
+def test_record_refuses_bad_events(gate, sign_tool, tmp_path, trust_json, gate_trust, gate_key):
     p = gate.check(sign_tool(REFUND), "refund", {"amount": "5", "currency": "EUR"})
     with pytest.raises(ValueError, match="unknown event"):
         gate.record(p, "exec_middle")
@@ -162,17 +162,17 @@ def test_record_refuses_bad_events(gate, sign_tool, tmp_path, trust_json):
         writ.Gate(trust_json, hostname="agent-1", mode="check").record(p, "exec_start")
     with pytest.raises(ValueError, match="spool="):
         writ.Gate(trust_json, hostname="agent-1")
-    checker = writ.Gate(trust_json, hostname="agent-1", mode="check", spool=tmp_path / "c")
+    checker = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", mode="check", spool=tmp_path / "c")
     with pytest.raises(ValueError, match="records none"):
         checker.record(checker.check(sign_tool(REFUND), "refund", {"amount": "5", "currency": "EUR"}), "exec_start")
     with pytest.raises(TypeError):
         gate.record("not a permit", "exec_start")
 
 
-def test_a_spool_that_cannot_be_written_stops_the_call(trust_json, sign_tool, tmp_path):
+def test_a_spool_that_cannot_be_written_stops_the_call(trust_json, sign_tool, tmp_path, gate_trust, gate_key):
     d = tmp_path / "ro"
     d.mkdir()
-    gate = writ.Gate(trust_json, hostname="agent-1", spool=d / "gate.spool")
+    gate = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=d / "gate.spool")
     if os.geteuid() == 0:
         # root ignores permissions: replace the spool with a directory instead.
         (d / "gate.spool").mkdir()
@@ -258,7 +258,7 @@ def test_tool_args_are_matched_as_documented_strings():
         writ.tool_args({1: "x"})
 
 
-def test_the_agent_example_runs_allowed_calls_and_denies_the_rest(tmp_path, trust_json, sign_tool):
+def test_the_agent_example_runs_allowed_calls_and_denies_the_rest(tmp_path, gate_trust, gate_key, sign_tool):
     import pathlib
     import socket
     import subprocess
@@ -272,10 +272,13 @@ def test_the_agent_example_runs_allowed_calls_and_denies_the_rest(tmp_path, trus
         hosts=[socket.gethostname()],
     )
     (tmp_path / "writ.json").write_bytes(w)
-    (tmp_path / "trust.json").write_bytes(trust_json)
+    from conftest import write_key_file
+
+    (tmp_path / "trust.json").write_bytes(gate_trust)
+    key = write_key_file(tmp_path / "gate.key", gate_key)
     example = pathlib.Path(__file__).resolve().parents[1] / "examples" / "agent_tools.py"
     out = subprocess.run(
-        [sys.executable, str(example), str(tmp_path / "trust.json"), str(tmp_path / "writ.json"), str(tmp_path / "s")],
+        [sys.executable, str(example), str(tmp_path / "trust.json"), str(tmp_path / "writ.json"), str(tmp_path / "s"), str(key)],
         capture_output=True, text=True, check=True, cwd=tmp_path,
     )
     lines = [json.loads(line) for line in out.stdout.splitlines()]
@@ -283,4 +286,105 @@ def test_the_agent_example_runs_allowed_calls_and_denies_the_rest(tmp_path, trus
     assert lines[1]["result"] == "refunded 5 EUR"
     assert lines[2]["denied"] == "scope_args"
     assert lines[3]["denied"] == "scope_program"
-    assert [k for k, _ in entries(tmp_path / "s")] == ["exec_start", "exec_end"] * 2 + ["denial"] * 2
+    got = entries(tmp_path / "s")
+    assert [k for k, _ in got] == ["exec_start", "exec_end"] * 2 + ["denial"] * 2
+    # Each record signed by the gate key the trust root lists.
+    raw, _ = writ.read_spool(tmp_path / "s")
+    assert {writ.verify_record(r, gate_trust) for r in raw} == {e["gate_key"] for _, e in got} != {None}
+
+
+# -- the gate key: every record is a signed gate record ----------------------
+
+
+def test_a_gate_that_records_needs_its_gate_key(tmp_path, gate_trust, gate_key, trust_json):
+    with pytest.raises(ValueError, match="gate_key="):
+        writ.Gate(gate_trust, hostname="agent-1", spool=tmp_path / "s")
+    with pytest.raises(ValueError, match="gate_key="):
+        writ.Gate(gate_trust, hostname="agent-1", mode="check", spool=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    # A key the trust root does not list as a gate key would sign records nobody accepts.
+    with pytest.raises(writ.Denied) as e:
+        writ.Gate(trust_json, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s")
+    assert e.value.code == "record_failed" and "writ trust add --role gate" in e.value.detail
+    with pytest.raises(writ.Denied) as e:
+        writ.Gate(gate_trust, gate_key=bytes([51] * 32), hostname="agent-1", spool=tmp_path / "s")
+    assert e.value.code == "record_failed"
+    # A key bound to other hosts.
+    bound = json.loads(gate_trust)
+    next(k for k in bound["keys"] if k["name"] == "python-gate")["hosts"] = ["build-*"]
+    with pytest.raises(writ.Denied) as e:
+        writ.Gate(json.dumps(bound), gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s")
+    assert e.value.code == "scope_host"
+    with pytest.raises(ValueError, match="32-byte"):
+        writ.Gate(gate_trust, gate_key=b"short", hostname="agent-1", spool=tmp_path / "s")
+    # A check-only gate without a spool writes nothing, so needs no key.
+    writ.Gate(gate_trust, hostname="agent-1", mode="check")
+
+
+def test_the_gate_key_file_is_read_like_the_native_gate_reads_it(tmp_path, gate_trust, gate_key):
+    from conftest import write_key_file
+
+    key = write_key_file(tmp_path / "gate.key", gate_key)
+    g = writ.Gate(gate_trust, gate_key=key, hostname="agent-1", spool=tmp_path / "s")
+    assert g.gate_key_id == writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", mode="check").gate_key_id
+    assert g.gate_key_id == next(k for k in json.loads(gate_trust)["keys"] if k["name"] == "python-gate")["key_id"]
+    g2 = writ.Gate(gate_trust, gate_key=str(key), hostname="agent-1", spool=tmp_path / "s")
+    assert g2.gate_key_id == g.gate_key_id
+    key.chmod(0o644)
+    with pytest.raises(ValueError, match="readable by others"):
+        writ.Gate(gate_trust, gate_key=key, hostname="agent-1", spool=tmp_path / "s")
+    pub = tmp_path / "gate.key.pub"
+    pub.write_text("ed25519 " + next(k for k in json.loads(gate_trust)["keys"] if k["name"] == "python-gate")["public_key"] + " gate\n")
+    with pytest.raises(ValueError, match="is a public key"):
+        writ.Gate(gate_trust, gate_key=pub, hostname="agent-1", spool=tmp_path / "s")
+    junk = tmp_path / "junk"
+    junk.write_text("hello\n")
+    junk.chmod(0o600)
+    with pytest.raises(ValueError, match="not a writ private key"):
+        writ.Gate(gate_trust, gate_key=junk, hostname="agent-1", spool=tmp_path / "s")
+    with pytest.raises(OSError):
+        writ.Gate(gate_trust, gate_key=tmp_path / "missing", hostname="agent-1", spool=tmp_path / "s")
+
+
+def test_every_record_is_signed_and_verifies_only_under_the_gate_key(gate, gate_trust, trust_json, sign_tool):
+    w = sign_tool(REFUND)
+    gate.call(w, "refund", lambda **a: "ok", {"amount": "5", "currency": "EUR"})
+    with pytest.raises(writ.Denied):
+        gate.check(w, "refund", {"amount": "50", "currency": "EUR"})
+    raw, _ = writ.read_spool(gate.spool)
+    assert [writ.decode_entry(r)[0] for r in raw] == ["exec_start", "exec_end", "denial"]
+    for r in raw:
+        assert writ.verify_record(r, gate_trust) == gate.gate_key_id
+        assert json.loads(writ.decode_entry(r)[1])["gate_key"] == gate.gate_key_id
+        # Not under a trust root without that gate key.
+        with pytest.raises(writ.Denied) as e:
+            writ.verify_record(r, trust_json)
+        assert e.value.code == "bad_gate_signature"
+        # One flipped bit of the body.
+        bad = bytearray(r)
+        bad[5] ^= 1
+        with pytest.raises(writ.Denied) as e:
+            writ.verify_record(bytes(bad), gate_trust)
+        assert e.value.code in ("bad_gate_signature", "malformed")
+        # The trailer (key id field 3+32 bytes, signature field 3+64) cut off: an unsigned entry.
+        unsigned = r[: -(35 + 67)]
+        assert json.loads(writ.decode_entry(unsigned)[1])["gate_key"] is None
+        with pytest.raises(writ.Denied) as e:
+            writ.verify_record(unsigned, gate_trust)
+        assert e.value.code == "unsigned_gate_record"
+
+
+def test_gated_builds_a_signing_gate_of_its_own_or_none(tmp_path, gate_trust, gate_key, sign_tool):
+    w = sign_tool(REFUND)
+
+    @writ.gated(tool="refund", writ=w, trust_root=gate_trust, hostname="agent-1", spool=tmp_path / "own", gate_key=gate_key)
+    def refund(amount, currency):
+        return f"refunded {amount} {currency}"
+
+    assert refund("5", "EUR") == "refunded 5 EUR"
+    raw, _ = writ.read_spool(tmp_path / "own")
+    assert len(raw) == 2 and all(writ.verify_record(r, gate_trust) for r in raw)
+    with pytest.raises(ValueError, match="missing: gate_key"):
+        writ.gated(tool="refund", writ=w, trust_root=gate_trust, hostname="agent-1", spool=tmp_path / "x")
+    with pytest.raises(TypeError, match="not both"):
+        writ.gated(tool="refund", writ=w, gate=writ.Gate(gate_trust, hostname="agent-1", mode="check"), gate_key=gate_key)

@@ -45,8 +45,8 @@ def test_a_malformed_writ_in_meta_is_an_error_not_absent():
         mcp.writ_from({"params": {"_meta": {mcp.META_KEY: 5}}})
 
 
-def test_a_server_side_gate_checks_the_writ_from_meta(tmp_path, trust_json, sign_tool):
-    gate = writ.Gate(trust_json, hostname="agent-1", spool=tmp_path / "s")
+def test_a_server_side_gate_checks_the_writ_from_meta(tmp_path, gate_trust, gate_key, sign_tool):
+    gate = writ.Gate(gate_trust, gate_key=gate_key, hostname="agent-1", spool=tmp_path / "s")
     w = sign_tool([{"tool": {"name": "refund", "args": {"amount": {"glob": "?"}}}}])
     for amount, ok in (("5", True), ("50", False)):
         msg = mcp.tools_call("refund", {"amount": amount}, w)
@@ -76,18 +76,20 @@ def test_importing_the_package_needs_no_mcp_dependency():
     assert out.stdout.strip() == "ok"
 
 
-def test_the_official_mcp_sdk_carries_the_writ_to_a_gated_server(tmp_path, trust_json, sign_tool):
+def test_the_official_mcp_sdk_carries_the_writ_to_a_gated_server(tmp_path, gate_trust, gate_key, sign_tool):
     pytest.importorskip("mcp", reason="the official `mcp` SDK is not installed (scripts/test-python.sh installs it)")
     import pathlib
 
+    from conftest import write_key_file
     from test_gate import entries
 
     w = sign_tool([{"tool": {"name": "refund", "args": {"amount": {"glob": "?"}}}}])
     (tmp_path / "writ.json").write_bytes(w)
-    (tmp_path / "trust.json").write_bytes(trust_json)
+    (tmp_path / "trust.json").write_bytes(gate_trust)
+    key = write_key_file(tmp_path / "gate.key", gate_key)
     client = pathlib.Path(__file__).resolve().parents[1] / "examples" / "mcp_client.py"
     out = subprocess.run(
-        [sys.executable, str(client), str(tmp_path / "trust.json"), str(tmp_path / "s"), str(tmp_path / "writ.json"), "5", "50"],
+        [sys.executable, str(client), str(tmp_path / "trust.json"), str(tmp_path / "s"), str(key), str(tmp_path / "writ.json"), "5", "50"],
         capture_output=True, text=True, timeout=120, cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr[-3000:]

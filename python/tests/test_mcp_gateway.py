@@ -24,6 +24,7 @@ import time
 import pytest
 
 import writ
+from conftest import writ_ok
 
 mcp = pytest.importorskip("mcp", reason="the official `mcp` SDK is not installed (scripts/test-python.sh installs it)")
 from mcp import Client, MCPError, StdioServerParameters  # noqa: E402
@@ -39,20 +40,7 @@ DENIED = -32001
 # ---- the binaries and the set-up -------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def bins():
-    """`writ-gate` and `writ`, built from this tree (debug, the shared target
-    dir), or the ones $WRIT_GATE_BIN and $WRIT_BIN name."""
-    if os.environ.get("WRIT_GATE_BIN") and os.environ.get("WRIT_BIN"):
-        return {"gate": os.environ["WRIT_GATE_BIN"], "writ": os.environ["WRIT_BIN"]}
-    env = {**os.environ, "CARGO_INCREMENTAL": os.environ.get("CARGO_INCREMENTAL", "0")}
-    meta = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=ROOT, env=env,
-        capture_output=True, text=True, check=True,
-    )
-    target = pathlib.Path(json.loads(meta.stdout)["target_directory"])
-    subprocess.run(["cargo", "build", "--locked", "-p", "writ-gate-cli", "-p", "writ-cli"], cwd=ROOT, env=env, check=True)
-    return {"gate": str(target / "debug" / "writ-gate"), "writ": str(target / "debug" / "writ")}
+# `bins` (the `writ-gate` and `writ` binaries of this tree) is in conftest.py.
 
 
 def gate_config(path: pathlib.Path, **values) -> pathlib.Path:
@@ -353,12 +341,6 @@ def test_http_only_what_the_writ_permits_reaches_the_tools(bins, tmp_path, trust
 # ---- online: single use, approval through the console ----------------------------
 
 
-def writ_ok(bins, cwd, *args) -> str:
-    out = subprocess.run([bins["writ"], *args], cwd=cwd, capture_output=True, text=True)
-    assert out.returncode == 0, (args, out.stderr)
-    return out.stdout
-
-
 @pytest.fixture
 def authority(bins, tmp_path):
     """`writ init` + `writ serve`: the gateway's key may request (and records
@@ -492,3 +474,33 @@ def test_online_approval_binds_the_call_arguments(bins, authority):
 
     asyncio.run(run())
     assert [(c["tool"], c["args"]) for c in Upstream(log).calls()] == [("echo", {"text": 'ship v1.2 "now"'})]
+
+
+# ---- the documented example (docs/agents.md, "MCP gateway") -----------------------
+
+
+def test_the_gateway_agent_example_reaches_only_what_the_writ_permits(bins, tmp_path, trust_json, sign_tool):
+    """python/examples/gateway_agent.py, run as the doc shows it, behind a
+    real `writ-gate mcp` in front of tests/mcp/upstream_server.py."""
+    cfg = gate_home(bins, tmp_path, trust_json)
+    log = tmp_path / "upstream.log"
+    w = sign_tool([{"tool": {"name": "refund", "args": {
+        "amount": {"range": {"min": 1, "max": 100}}, "currency": {"one_of": ["EUR", "USD"]},
+    }}}])
+    (tmp_path / "refund.writ").write_bytes(w)
+    example = ROOT / "python" / "examples" / "gateway_agent.py"
+    out = subprocess.run(
+        [sys.executable, str(example), str(cfg), str(tmp_path / "refund.writ"), "--",
+         sys.executable, str(UPSTREAM), str(log), "stdio"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "WRIT_GATE": bins["gate"]},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines[0] == {"tools": ["refund"]}
+    assert lines[1]["result"] == "refunded 5 EUR"
+    assert lines[2]["denied"] == "scope_args"
+    assert lines[3]["denied"] == "scope_program"
+    assert [(c["tool"], c["args"]) for c in Upstream(log).calls()] == [("refund", {"amount": 5, "currency": "EUR"})]
+    got = spool_entries(tmp_path / "gate.toml.spool")
+    assert [k for k, _ in got] == ["exec_start", "exec_end", "denial", "denial"], got
+    assert all(e["gate_key"] for _, e in got), "an unsigned record"

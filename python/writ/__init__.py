@@ -7,7 +7,8 @@ native gate and the browser (WebAssembly) for the same bytes.
 
 - :func:`verify` checks a writ against a trust root and a context.
 - :class:`Gate` checks one tool call and records it (``exec_start`` before,
-  ``exec_end`` after) in a durable spool that ``writ sync`` uploads.
+  ``exec_end`` after) in a durable spool that ``writ sync`` uploads, each
+  record signed with the gate's key (``gate_key=``).
 - :func:`gated` wraps any function (an agent framework's tool) in a gate.
 - :mod:`writ.mcp` attaches a writ to an MCP ``tools/call`` request.
 """
@@ -23,7 +24,7 @@ import os
 from typing import Any, Callable, Mapping
 
 from . import _writ
-from ._writ import Denied, Permit, TrustRoot, Verified, decode_entry, read_spool
+from ._writ import Denied, Permit, TrustRoot, Verified, decode_entry, read_spool, verify_record
 
 __all__ = [
     "Context",
@@ -41,6 +42,7 @@ __all__ = [
     "set_default_gate",
     "tool_args",
     "verify",
+    "verify_record",
 ]
 
 #: Every stable denial code name (``docs/format.md`` §8).
@@ -144,10 +146,21 @@ def tool_args(args: Mapping[str, Any]) -> dict[str, str]:
 class Gate:
     """A tool-call gate.
 
-    ``Gate(trust_root, hostname=..., spool=path)`` checks writs offline
-    against ``trust_root`` and appends its records to the spool at ``path``
-    (the format of the native gate's spool, uploaded by ``writ sync``).
-    ``mode="check"`` checks without recording (``spool`` optional).
+    ``Gate(trust_root, hostname=..., spool=path, gate_key=key)`` checks
+    writs offline against ``trust_root`` and appends its records to the spool
+    at ``path`` (the format of the native gate's spool, uploaded by ``writ
+    sync``). ``mode="check"`` checks without recording (``spool`` optional).
+
+    Every record is a signed gate record (``docs/format.md`` §19), signed
+    with ``gate_key``: the path of the gate's private key file (``writ
+    keygen``; mode 0600) or its 32-byte seed. Its public key must be in
+    ``trust_root`` with the ``gate`` role (``writ trust add --role gate``) and,
+    if the key is bound to hosts, cover ``hostname``; the authority refuses
+    unsigned records at ``writ sync`` and ``writ audit`` flags them. A gate
+    with a spool and no ``gate_key`` is refused (``ValueError``), and one
+    whose key the trust root does not list as a gate key raises
+    :class:`Denied` (``record_failed``; ``scope_host`` for a key bound to
+    other hosts): it would write records nobody accepts.
 
     A tool called in-process enforces no process boundaries (CPU, memory,
     network...): a writ that sets any is refused with ``scope_boundary``
@@ -165,25 +178,53 @@ class Gate:
         spool: str | os.PathLike[str] | None = None,
         mode: str = "offline",
         enforces: list[str] | tuple[str, ...] = (),
+        gate_key: str | os.PathLike[str] | bytes | None = None,
     ) -> None:
+        if gate_key is not None and not isinstance(gate_key, (bytes, bytearray)):
+            gate_key = os.fspath(gate_key)
+        elif isinstance(gate_key, bytearray):
+            gate_key = bytes(gate_key)
         self._inner = _writ.Gate(
-            trust_root, hostname, list(labels), None if spool is None else os.fspath(spool), mode, list(enforces)
+            trust_root,
+            hostname,
+            list(labels),
+            None if spool is None else os.fspath(spool),
+            mode,
+            list(enforces),
+            gate_key,
         )
 
     @property
     def spool(self):
         return self._inner.spool
 
+    @property
+    def gate_key_id(self) -> str | None:
+        """The id of the key records are signed with (``sha256:<hex>``)."""
+        return self._inner.gate_key_id
+
     def check(
-        self, writ: bytes, tool: str, args: Mapping[str, Any] | None = None, *, ancestors: list[bytes] = ()
+        self,
+        writ: bytes,
+        tool: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        ancestors: list[bytes] = (),
+        receipt: bytes | None = None,
     ) -> Permit:
         """Checks ``writ`` for calling ``tool`` with ``args`` now (for a
         delegated writ, ``ancestors`` are its ancestors' envelopes, parent
-        first). Returns a :class:`Permit`; raises :class:`Denied` (after
+        first; ``receipt`` is the ledger receipt issued with the writ, the
+        ``WRIT.receipt`` file, which a trust root with ``require_receipt``
+        asks for). Returns a :class:`Permit`; raises :class:`Denied` (after
         spooling a ``denial`` record, when the gate has a spool)."""
         if isinstance(writ, str):
             writ = writ.encode()
-        return self._inner.check(bytes(writ), tool, tool_args(args or {}), [bytes(a) for a in ancestors])
+        if isinstance(receipt, str):
+            receipt = receipt.encode()
+        return self._inner.check(
+            bytes(writ), tool, tool_args(args or {}), [bytes(a) for a in ancestors], None if receipt is None else bytes(receipt)
+        )
 
     def record(self, permit: Permit, event: str, *, outcome: str | None = None, exit_code: int | None = None) -> bytes:
         """Appends ``exec_start`` (fsynced; raises :class:`Denied` with code
@@ -192,15 +233,25 @@ class Gate:
         ``permit``. Returns the entry's bytes."""
         return self._inner.record(permit, event, outcome, exit_code)
 
-    def call(self, writ: bytes, tool: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        writ: bytes,
+        tool: str,
+        fn: Callable[..., Any],
+        args: Mapping[str, Any] | None = None,
+        *,
+        receipt: bytes | None = None,
+    ) -> Any:
         """Checks, records ``exec_start``, runs ``fn(**args)``, records
         ``exec_end`` (``returned``, exit code 0, or ``raised``, exit code 1)
         and returns ``fn``'s result (or re-raises its exception)."""
         args = dict(args or {})
-        return self._run(writ, tool, args, lambda: fn(**args))
+        return self._run(writ, tool, args, lambda: fn(**args), receipt)
 
-    def _run(self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
-        permit = self.check(writ, tool, args)
+    def _run(
+        self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any], receipt: bytes | None = None
+    ) -> Any:
+        permit = self.check(writ, tool, args, receipt=receipt)
         self.record(permit, "exec_start")
         try:
             result = thunk()
@@ -210,13 +261,23 @@ class Gate:
         self.record(permit, "exec_end", outcome="returned", exit_code=0)
         return result
 
-    async def call_async(self, writ: bytes, tool: str, fn: Callable[..., Any], args: Mapping[str, Any] | None = None) -> Any:
+    async def call_async(
+        self,
+        writ: bytes,
+        tool: str,
+        fn: Callable[..., Any],
+        args: Mapping[str, Any] | None = None,
+        *,
+        receipt: bytes | None = None,
+    ) -> Any:
         """:meth:`call` for a coroutine function."""
         args = dict(args or {})
-        return await self._run_async(writ, tool, args, lambda: fn(**args))
+        return await self._run_async(writ, tool, args, lambda: fn(**args), receipt)
 
-    async def _run_async(self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any]) -> Any:
-        permit = self.check(writ, tool, args)
+    async def _run_async(
+        self, writ: bytes, tool: str, args: Mapping[str, Any], thunk: Callable[[], Any], receipt: bytes | None = None
+    ) -> Any:
+        permit = self.check(writ, tool, args, receipt=receipt)
         self.record(permit, "exec_start")
         try:
             result = await thunk()
@@ -248,11 +309,26 @@ def _resolve(writ: WritSource) -> bytes:
 
 
 def gated(
-    *, tool: str | None = None, writ: WritSource, gate: Gate | None = None
+    *,
+    tool: str | None = None,
+    writ: WritSource,
+    receipt: WritSource | None = None,
+    gate: Gate | None = None,
+    trust_root: bytes | str | TrustRoot | None = None,
+    hostname: str | None = None,
+    spool: str | os.PathLike[str] | None = None,
+    gate_key: str | os.PathLike[str] | bytes | None = None,
+    labels: list[str] | tuple[str, ...] = (),
+    enforces: list[str] | tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: every call of the function is checked by ``gate`` (default:
     the one given to :func:`set_default_gate`; none set = every call fails)
-    against ``writ`` (bytes, or a zero-argument function returning the
+    — or, instead of ``gate=``, by a gate of its own built from
+    ``trust_root=``, ``hostname=``, ``spool=`` and ``gate_key=`` (required:
+    the gate's private key, see :class:`Gate`; ``labels=`` and ``enforces=``
+    optional) when the function is decorated — (with ``receipt``, the writ's
+    ledger receipt: bytes or a function returning them, for a trust root
+    that requires one) against ``writ`` (bytes, or a zero-argument function returning the
     current writ) as tool ``tool`` (default: the function's name) with the
     call's arguments bound by name (defaults applied, ``**kwargs`` merged),
     and recorded before (``exec_start``) and after (``exec_end``). A refused
@@ -262,6 +338,19 @@ def gated(
     that takes a Python callable as a tool; apply it under the framework's own
     decorator (``@framework.tool`` on top, ``@gated`` below it).
     """
+
+    own = (trust_root, hostname, spool, gate_key)
+    if any(v is not None for v in own) or labels or enforces:
+        if gate is not None:
+            raise TypeError("`@gated` takes either `gate=` or the keywords of a gate of its own (`trust_root=`, ...), not both")
+        missing = [k for k, v in zip(("trust_root", "hostname", "spool", "gate_key"), own) if v is None]
+        if missing:
+            raise ValueError(
+                f"`@gated` builds its own gate from `trust_root=`, `hostname=`, `spool=` and `gate_key=`; missing: "
+                f"{', '.join(missing)} (every record is signed with the gate's key: pass `gate_key=` the path of its "
+                f"`writ keygen` private key)"
+            )
+        gate = Gate(trust_root, hostname=hostname, spool=spool, gate_key=gate_key, labels=labels, enforces=enforces)
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = tool or fn.__name__
@@ -294,14 +383,18 @@ def gated(
             @_functools.wraps(fn)
             async def run_async(*args: Any, **kwargs: Any) -> Any:
                 call = bound(args, kwargs)
-                return await the_gate()._run_async(_resolve(writ), name, call, lambda: fn(*args, **kwargs))
+                return await the_gate()._run_async(
+                    _resolve(writ), name, call, lambda: fn(*args, **kwargs), None if receipt is None else _resolve(receipt)
+                )
 
             return run_async
 
         @_functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
             call = bound(args, kwargs)
-            return the_gate()._run(_resolve(writ), name, call, lambda: fn(*args, **kwargs))
+            return the_gate()._run(
+                _resolve(writ), name, call, lambda: fn(*args, **kwargs), None if receipt is None else _resolve(receipt)
+            )
 
         return run
 
