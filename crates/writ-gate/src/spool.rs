@@ -152,6 +152,11 @@ struct Held {
     /// shrank (a torn tail truncated): synced lengths of an older generation
     /// cover nothing written in a newer one.
     generation: u64,
+    /// (generation, end) of this handle's last complete write: when the file
+    /// still ends there, its tail is that intact frame (only torn tails are
+    /// ever truncated, and every writer appends whole frames), so the next
+    /// append skips reading it back.
+    last_end: Option<(u64, u64)>,
 }
 
 /// Which file a synced length is about (device, inode, birth time).
@@ -392,7 +397,7 @@ impl Spool {
         let mut held = lock(&self.file);
         let _locked = Locked::new(&self.lock)?;
         let (file, key) = self.current(&mut held)?;
-        let len = match repair_tail(&file)? {
+        let len = match repair_tail(&file, held.last_end.filter(|(g, _)| *g == held.generation).map(|(_, e)| e))? {
             Repair::Intact(len) => len,
             Repair::Needed => {
                 let len = self.truncate_torn_tail(&file, key.as_ref())?;
@@ -407,8 +412,10 @@ impl Spool {
             held.generation = held.generation.saturating_add(1);
         }
         // One write on an O_APPEND descriptor, under the lock.
+        held.last_end = None;
         (&*file).write_all(frame)?;
         let end = len.saturating_add(frame.len() as u64);
+        held.last_end = Some((held.generation, end));
         Ok(Written { file, key, generation: held.generation, end })
     }
 
@@ -561,10 +568,10 @@ enum Repair {
 
 /// Checks that `file` ends in an intact frame (bytes after the last one can
 /// only be a torn append: every writer repairs the tail before it appends,
-/// under the lock).
-fn repair_tail(file: &File) -> io::Result<Repair> {
+/// under the lock). `known` is where this handle's own last frame ended.
+fn repair_tail(file: &File, known: Option<u64>) -> io::Result<Repair> {
     let len = file.metadata()?.len();
-    if len == 0 || tail_is_intact(file, len)? {
+    if len == 0 || known == Some(len) || tail_is_intact(file, len)? {
         return Ok(Repair::Intact(len));
     }
     Ok(Repair::Needed)
