@@ -17,15 +17,17 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use writ_api::GateApi;
-use writ_core::{Denial, DenialCode, HostFacts, Mode, TrustRoot, Unverified};
+use writ_api::{ApiErrorCode, GateApi};
+use writ_core::entry::Entry;
+use writ_core::status::CheckedStatus;
+use writ_core::{Denial, DenialCode, HostFacts, KeyId, Mode, Sha256Digest, TrustRoot, Unverified};
 
-use crate::gate::{Evidence, Gate, LaunchOptions, exec_attempt, exec_end_entry, timestamp_now};
+use crate::gate::{Evidence, Gate, LaunchOptions, Permit, exec_attempt, exec_end_entry, timestamp_now};
 use crate::launch::{DEFAULT_GRACE, Isolation, Outcome, isolation_gaps};
 use crate::program::Program;
-use crate::record::{RecordError, Recorded, Recorder, check_gate_key, record_denial, start_not_recorded};
+use crate::record::{RecordError, Recorded, Recorder, check_ack, check_gate_key, record_denial, start_not_recorded};
 use crate::spool::Durability;
-use crate::watch::{StatusBounds, WatchEnd, fetch_status, watch};
+use crate::watch::{StatusBounds, WatchEnd, fetch_status, nonce, watch};
 
 /// Longest grace (SIGTERM → SIGKILL) a caller may ask for: the grace
 /// extends a run past its wall clock, expiry or revocation, so an invoker may
@@ -132,6 +134,60 @@ pub fn exec(req: ExecRequest) -> Result<ExecReport, Denial> {
     result
 }
 
+/// The writ an online start is about, and who signs its status.
+struct Target<'a> {
+    api: &'a dyn GateApi,
+    trust: &'a TrustRoot,
+    issuer: &'a KeyId,
+    id: &'a str,
+    envelope: &'a Sha256Digest,
+}
+
+/// Status and the durable `exec_start` in one round trip
+/// ([`GateApi::start`]): the authority refuses a revoked or used-up writ,
+/// else consumes the use and appends the record in one transaction. Both
+/// halves of the answer must verify: the receipt proves exactly the signed
+/// record under a ledger key of the trust root ([`check_ack`]), and the
+/// status is signed by the writ's issuer and bound to this call's nonce.
+///
+/// `Ok(None)`: the authority does not offer the combined call (`not_found`:
+/// an older authority, a relay); the caller asks for status and records in
+/// turn. Every other failure denies: `revoked`, `replayed`,
+/// `status_unknown` when the authority cannot be reached or gave no usable
+/// answer, `record_failed` when it refused the record or did not prove it.
+fn start_in_one(
+    recorder: &Recorder,
+    target: &Target<'_>,
+    consume: bool,
+    entry: &Entry,
+    weakened: &[String],
+) -> Result<Option<(CheckedStatus, u64)>, Denial> {
+    let bytes = recorder.sign(entry, weakened).map_err(|e| start_not_recorded(&e))?;
+    let n = nonce()?;
+    let ack = match target.api.start(target.id, consume, &n, &bytes) {
+        Ok(ack) => ack,
+        Err(e) if e.code == ApiErrorCode::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(match e.code {
+                ApiErrorCode::Replayed => Denial::new(DenialCode::Replayed, e.message),
+                ApiErrorCode::AlreadyRevoked => {
+                    Denial::new(DenialCode::Revoked, format!("the authority refused the start: {}", e.message))
+                }
+                c if c.is_unavailable() || c == ApiErrorCode::UnknownWrit => Denial::new(
+                    DenialCode::StatusUnknown,
+                    format!("no status from the authority ({}): {}", e.code, e.message),
+                ),
+                _ => start_not_recorded(&RecordError::Api(e)),
+            });
+        }
+    };
+    let index =
+        check_ack(target.trust, &bytes, &ack.record).map_err(|m| start_not_recorded(&RecordError::Unproven(m)))?;
+    let checked =
+        writ_core::status::open(&ack.status, target.trust, target.issuer, target.id, target.envelope, Some(&n))?;
+    Ok(Some((checked, index)))
+}
+
 /// PROGRAM as the writ's absolute path rules resolve it (never `PATH`).
 fn resolve(name: &str, claims: &Unverified) -> Result<PathBuf, Denial> {
     if name.starts_with('/') {
@@ -175,10 +231,15 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
     let host = req.host.clone();
     let evidence =
         || Evidence { receipt: req.receipt.clone(), ancestors: req.ancestors.clone(), ..Evidence::default() };
-    let (permit, online) = match &req.mode {
+    let hostname = req.host.hostname.as_str();
+    // The weaker mode only when the trust root allows it for this gate key;
+    // then the exec_start says what it will leave out.
+    let weakened_of =
+        |p: &Permit| if allow_weaker { isolation_gaps(p.verified().scope().boundaries.processes) } else { Vec::new() };
+    let (permit, online, started) = match &req.mode {
         ExecMode::Offline => {
             let gate = Gate::new(req.trust.clone(), host).with_mode(Mode::Offline);
-            (gate.check_with(&req.writ, &attempt, evidence())?, None)
+            (gate.check_with(&req.writ, &attempt, evidence())?, None, None)
         }
         ExecMode::Online(api) => {
             // Authenticity and scope first, so that a bad writ consumes no use.
@@ -191,23 +252,38 @@ fn run(req: &ExecRequest) -> Result<ExecReport, Denial> {
             // A delegated writ's status is signed by its chain's root issuer.
             let issuer = pre.verified().root_issuer();
             let consume = pre.verified().scope().uses.is_some();
-            let checked = fetch_status(api.as_ref(), &req.trust, &issuer, &id, &envelope, consume)?;
+            // The fast path: status and the durable exec_start in one round
+            // trip, when the records go to the same authority.
+            let same = req.recorder.api().is_some_and(|r| std::ptr::addr_eq(Arc::as_ptr(r), Arc::as_ptr(api)));
+            let fast = if same {
+                let start_entry = pre.exec_start_entry(timestamp_now(), hostname)?;
+                let target =
+                    Target { api: api.as_ref(), trust: &req.trust, issuer: &issuer, id: &id, envelope: &envelope };
+                start_in_one(&req.recorder, &target, consume, &start_entry, &weakened_of(&pre))?
+            } else {
+                None
+            };
+            let (checked, started) = match fast {
+                Some((checked, index)) => (checked, Some(Recorded::Ledger { index })),
+                None => (fetch_status(api.as_ref(), &req.trust, &issuer, &id, &envelope, consume)?, None),
+            };
             let evidence = Evidence { status: checked.status, use_count: checked.use_count, ..evidence() };
             let gate = Gate::new(req.trust.clone(), host).with_mode(Mode::Online);
-            (gate.check_with(&req.writ, &attempt, evidence)?, Some((api.clone(), issuer, id, envelope)))
+            (gate.check_with(&req.writ, &attempt, evidence)?, Some((api.clone(), issuer, id, envelope)), started)
         }
     };
     let writ_id = permit.verified().id().to_owned();
-    let hostname = req.host.hostname.as_str();
+    let weakened = weakened_of(&permit);
     // INVARIANT: nothing runs unrecorded: exec_start is durable (fsynced in
     // the spool, or in the ledger with a verified acknowledgement) before the
-    // program starts.
-    let start_entry = permit.exec_start_entry(timestamp_now(), hostname)?;
-    // The weaker mode only when the trust root allows it for this gate key;
-    // then the exec_start says what it will leave out.
-    let weakened =
-        if allow_weaker { isolation_gaps(permit.verified().scope().boundaries.processes) } else { Vec::new() };
-    let start = req.recorder.record_weakened(&start_entry, &weakened).map_err(|e| start_not_recorded(&e))?;
+    // program starts. On the fast path it already is (`start_in_one`).
+    let start = match started {
+        Some(s) => s,
+        None => {
+            let start_entry = permit.exec_start_entry(timestamp_now(), hostname)?;
+            req.recorder.record_weakened(&start_entry, &weakened).map_err(|e| start_not_recorded(&e))?
+        }
+    };
     let ids = permit.ids();
     let opts = LaunchOptions {
         grace: req.options.grace.map_or(MAX_GRACE, |g| g.min(MAX_GRACE)),

@@ -50,7 +50,8 @@ impl StatusBounds {
     }
 }
 
-fn nonce() -> Result<String, Denial> {
+/// A fresh status nonce (16 random bytes, hex).
+pub(crate) fn nonce() -> Result<String, Denial> {
     use std::io::Read as _;
     let mut b = [0u8; 16];
     std::fs::File::open("/dev/urandom")

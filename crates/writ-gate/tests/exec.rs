@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use writ_api::{ApiError, ApiErrorCode, GateApi, RecordAck};
+use writ_api::{ApiError, ApiErrorCode, GateApi, RecordAck, StartAck};
 use writ_authority::api::Local;
 use writ_authority::model::{RequestInput, TargetInput};
 use writ_authority::{Authority, Config, home};
@@ -320,6 +320,8 @@ impl Online {
             evidence: None,
             boundaries: None,
             uses: None,
+            holder: None,
+            delegation_depth: None,
         };
         let t = Timestamp(now());
         let who = self.authority.identify(&key(1).key_id(), t).unwrap();
@@ -545,4 +547,153 @@ fn check_ack_refuses_a_receipt_for_other_bytes() {
     other.push(b' ');
     assert!(writ_gate::check_ack(&o.trust, &other, &ack).is_err());
     assert!(writ_gate::check_ack(&fixtures::trust_root(false), &e, &ack).is_err(), "another trust root's ledger");
+}
+
+// ---- the online fast path (`GateApi::start`, issue 11 item 3) ----
+
+/// A relay that answers the combined start itself (status and records pass
+/// through to the authority).
+struct StartRelay {
+    inner: Arc<dyn GateApi>,
+    forge: StartForge,
+}
+
+type StartForge = Box<dyn Fn(&dyn GateApi, &str, bool, &str, &[u8]) -> Result<StartAck, ApiError> + Send + Sync>;
+
+impl GateApi for StartRelay {
+    fn status(&self, writ_id: &str, consume: bool, nonce: &str) -> Result<Vec<u8>, ApiError> {
+        self.inner.status(writ_id, consume, nonce)
+    }
+    fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
+        self.inner.record(entry)
+    }
+    fn start(&self, writ_id: &str, consume: bool, nonce: &str, entry: &[u8]) -> Result<StartAck, ApiError> {
+        (self.forge)(self.inner.as_ref(), writ_id, consume, nonce, entry)
+    }
+}
+
+/// The in-process authority takes the start in one call: the run's
+/// exec_start is the one the start logged, and nothing else came before it.
+#[test]
+fn online_the_start_is_one_call_and_its_record_is_the_runs_exec_start() {
+    let o = Online::new();
+    let (id, writ, receipt) = o.issue("/usr/bin/echo", &["fast"]);
+    let calls = Arc::new(std::sync::Mutex::new(Vec::<&'static str>::new()));
+    struct Counting(Arc<dyn GateApi>, Arc<std::sync::Mutex<Vec<&'static str>>>);
+    impl GateApi for Counting {
+        fn status(&self, w: &str, c: bool, n: &str) -> Result<Vec<u8>, ApiError> {
+            self.1.lock().unwrap().push("status");
+            self.0.status(w, c, n)
+        }
+        fn record(&self, e: &[u8]) -> Result<RecordAck, ApiError> {
+            self.1.lock().unwrap().push("record");
+            self.0.record(e)
+        }
+        fn start(&self, w: &str, c: bool, n: &str, e: &[u8]) -> Result<StartAck, ApiError> {
+            self.1.lock().unwrap().push("start");
+            self.0.start(w, c, n, e)
+        }
+    }
+    let api: Arc<dyn GateApi> = Arc::new(Counting(o.gate(), calls.clone()));
+    let Some(r) = exec_or_refused(o.request((writ, receipt), api, "/usr/bin/echo", &["fast"])) else {
+        refused_after_start(&o.ledger(&id));
+        return;
+    };
+    assert_eq!(r.outcome.status, ExitStatus::Exited(0));
+    let Recorded::Ledger { index } = r.start else { panic!("{:?}", r.start) };
+    let starts: Vec<u64> = o
+        .authority
+        .entries_for(None, Some(&id))
+        .unwrap()
+        .into_iter()
+        .filter(|(_, k, _)| k == "exec_start")
+        .map(|(i, _, _)| i)
+        .collect();
+    assert_eq!(starts, [index]);
+    let calls = calls.lock().unwrap();
+    // The start came first: no status call and no record before the launch.
+    assert_eq!(calls.first(), Some(&"start"), "{calls:?}");
+    assert_eq!(calls.iter().filter(|c| **c == "record").count(), 1, "only the exec_end: {calls:?}");
+}
+
+/// Every half of the combined answer must verify: a receipt that proves
+/// nothing is `record_failed`, a status for another nonce `status_unknown`,
+/// a refusal `revoked` / `replayed`; in none of them does the program run.
+#[test]
+fn online_a_start_answer_that_does_not_verify_runs_nothing() {
+    let o = Online::new();
+    let forgeries: Vec<(StartForge, DenialCode)> = vec![
+        // The status passes through, the record is "201 Created" without proof.
+        (
+            Box::new(|inner, w, c, n, _| {
+                Ok(StartAck { status: inner.status(w, c, n)?, record: RecordAck { index: 7, receipt: b"ok".to_vec() } })
+            }),
+            DenialCode::RecordFailed,
+        ),
+        // The real start, with a status bound to another nonce (a replayed answer).
+        (
+            Box::new(|inner, w, c, n, e| {
+                let mut a = inner.start(w, c, n, e)?;
+                a.status = inner.status(w, false, "some-other-nonce")?;
+                Ok(a)
+            }),
+            DenialCode::StatusUnknown,
+        ),
+        // The real start, its receipt index changed.
+        (
+            Box::new(|inner, w, c, n, e| {
+                let mut a = inner.start(w, c, n, e)?;
+                a.record.index += 1;
+                Ok(a)
+            }),
+            DenialCode::RecordFailed,
+        ),
+        // Refusals are taken at their word: nothing runs.
+        (Box::new(|_, _, _, _, _| Err(ApiError::new(ApiErrorCode::AlreadyRevoked, "revoked"))), DenialCode::Revoked),
+        (Box::new(|_, _, _, _, _| Err(ApiError::new(ApiErrorCode::Replayed, "no use left"))), DenialCode::Replayed),
+        (
+            Box::new(|_, _, _, _, _| Err(ApiError::new(ApiErrorCode::Transport, "connection refused"))),
+            DenialCode::StatusUnknown,
+        ),
+    ];
+    for (n, (forge, code)) in forgeries.into_iter().enumerate() {
+        let (id, writ, receipt) = o.issue("/usr/bin/echo", &["x"]);
+        let relay: Arc<dyn GateApi> = Arc::new(StartRelay { inner: o.gate(), forge });
+        let d = exec(o.request((writ, receipt), relay, "/usr/bin/echo", &["x"])).unwrap_err();
+        assert_eq!(d.code, code, "forgery {n}: {}", d.detail);
+        let k = kinds(&o.ledger(&id));
+        assert!(!k.contains(&"exec_end"), "forgery {n}: the program ran: {k:?}");
+    }
+}
+
+/// The start call takes each record once (the same bytes again are
+/// `replayed`) and only for the writ of its path.
+#[test]
+fn online_the_start_call_takes_each_record_once_and_only_for_its_writ() {
+    let o = Online::new();
+    let (id, writ, _) = o.issue("/usr/bin/echo", &["x"]);
+    let gate = o.gate();
+    let claims = writ_core::Unverified::decode(&writ).unwrap();
+    let rid = claims.statement()["predicate"]["request"]["id"].as_str().unwrap().to_owned();
+    let entry = |t: i64| {
+        let e = Entry::ExecStart(writ_core::entry::ExecStart {
+            time: Timestamp(t),
+            request_id: rid.clone(),
+            writ_id: id.clone(),
+            host: String::new(),
+            program_digest: Sha256Digest::of(b"p"),
+            argv_digest: Sha256Digest::of(b"a"),
+        });
+        GateRecord::sign(e, vec![], &key(6)).unwrap()
+    };
+    let first = gate.start(&id, true, "n1", &entry(now())).unwrap();
+    let e = entry(now() + 1);
+    let second = gate.start(&id, true, "n2", &e).unwrap();
+    assert!(first.record.index < second.record.index);
+    assert_eq!(gate.start(&id, true, "n3", &e).unwrap_err().code, ApiErrorCode::Replayed);
+    let other = "01900000-0000-7000-8000-000000000000";
+    assert_eq!(gate.start(other, true, "n4", &entry(now())).unwrap_err().code, ApiErrorCode::InvalidRequest);
+    assert_eq!(gate.start(&id, true, "", &entry(now() + 2)).unwrap_err().code, ApiErrorCode::InvalidRequest);
+    let starts = kinds(&o.ledger(&id)).iter().filter(|k| **k == "exec_start").count();
+    assert_eq!(starts, 2);
 }
