@@ -21,6 +21,8 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { connect as tcpConnect, createServer as tcpServer } from "node:net";
 import { McpError } from "@modelcontextprotocol/sdk/types.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -215,6 +217,78 @@ test("offline over stdio: only what the writ permits reaches the TypeScript upst
   assert.equal(kinds.filter((k) => k === "exec_end").length, 2, kinds.join());
   assert.equal(kinds.filter((k) => k === "denial").length, 8, kinds.join());
   assert.ok(records.every((r) => r.signed), "an unsigned gate record");
+});
+
+// ---- offline, over Streamable HTTP ---------------------------------------------------------
+
+function firstLine(proc) {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: proc.stdout }).once("line", resolve);
+    proc.once("exit", (c) => reject(new Error(`exited ${c} before it was ready`)));
+  });
+}
+
+async function freePort() {
+  const s = tcpServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function waitPort(port, proc) {
+  for (let i = 0; i < 400; i++) {
+    assert.equal(proc.exitCode, null, "the gateway exited");
+    const up = await new Promise((resolve) => {
+      const c = tcpConnect(port, "127.0.0.1", () => (c.end(), resolve(true)));
+      c.on("error", () => resolve(false));
+    });
+    if (up) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`nothing listens on ${port}`);
+}
+
+test("offline over Streamable HTTP: the writ in the Writ header, the upstream gets neither it nor the call when refused", async () => {
+  const d = gateHome();
+  const log = join(d, "upstream.log");
+  const up = spawn(process.execPath, [UPSTREAM, log, "http"], { stdio: ["ignore", "pipe", "inherit"] });
+  let gw;
+  try {
+    const upstream = (await firstLine(up)).replace(/^listening on /, "");
+    const port = await freePort();
+    gw = spawn(GATE, ["mcp", "--offline", "--config", join(d, "gate.toml"), "--listen", `127.0.0.1:${port}`, "--upstream", upstream], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitPort(port, gw);
+    const lister = signTool(d, TOOLS.map((name) => ({ tool: { name, more_args: true } })));
+    const w = signTool(d, [{ tool: { name: "refund", args: { amount: { range: { min: 1, max: 100 } }, currency: { exact: "EUR" } } } }]);
+    const url = new URL(`http://127.0.0.1:${port}/mcp`);
+    const client = new Client({ name: "writ-ts-agent", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(url, { requestInit: { headers: { Writ: b64(w) } } }));
+    try {
+      // Listed and called before any definition was read: the writ binds none.
+      assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ["refund"]);
+      assert.equal(text(await client.callTool({ name: "refund", arguments: { amount: 9, currency: "EUR" } })), "refunded 9 EUR");
+      assert.equal(await deniedCode(client.callTool({ name: "refund", arguments: { amount: 101, currency: "EUR" } })), "scope_args");
+      assert.equal(await deniedCode(client.callTool({ name: "deploy", arguments: {} })), "scope_program");
+      // A second, broader writ in _meta besides the header's: a call presents exactly one writ.
+      const both = await refused(client.callTool({ name: "delete_everything", arguments: {}, _meta: { [META]: b64(lister) } }));
+      assert.equal(both.code, DENIED, JSON.stringify(both));
+      assert.equal(both.writ.code, "malformed", JSON.stringify(both));
+    } finally {
+      await client.close();
+    }
+  } finally {
+    gw?.kill();
+    up.kill();
+  }
+  const got = calls(log);
+  assert.deepEqual(got.map((c) => [c.tool, c.args]), [["refund", { amount: 9, currency: "EUR" }]]);
+  assert.ok(!got[0].meta.some((k) => k.startsWith("dev.writ/")), JSON.stringify(got));
+  assert.ok(!got[0].headers.includes("writ"), `the Writ header reached the upstream: ${got[0].headers}`);
+  const kinds = spoolRecords(join(d, "gate.spool")).map((r) => r.kind);
+  assert.deepEqual(kinds.filter((k) => k !== "denial"), ["exec_start", "exec_end"]);
 });
 
 // ---- online: approval, then single use ---------------------------------------------------
