@@ -481,7 +481,7 @@ impl Gate {
     /// Appends a record of `permit` to the spool: `event` is `exec_start`
     /// (written and fsynced before the tool runs; the call must not run if
     /// this fails) or `exec_end` (with `outcome`, e.g. `returned`/`raised`,
-    /// and an optional `exit_code`). Returns the encoded entry.
+    /// and an optional `exit_code`). Returns the signed gate record (the bytes spooled).
     #[pyo3(signature = (permit, event, outcome=None, exit_code=None))]
     fn record<'py>(
         &self,

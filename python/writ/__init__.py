@@ -230,7 +230,7 @@ class Gate:
         """Appends ``exec_start`` (fsynced; raises :class:`Denied` with code
         ``record_failed`` if it cannot be written, and the tool must then not
         run) or ``exec_end`` (``outcome``, e.g. ``returned``/``raised``) for
-        ``permit``. Returns the entry's bytes."""
+        ``permit``. Returns the signed gate record's bytes (what the spool holds)."""
         return self._inner.record(permit, event, outcome, exit_code)
 
     def call(
