@@ -7,8 +7,10 @@
 //! (one writer at a time), a normal transaction with `FOR UPDATE` row locks on
 //! PostgreSQL.
 
+use std::any::Any;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc::{self, TryRecvError, TrySendError};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{AuthorityError, Result};
 
@@ -97,6 +99,11 @@ pub trait Tx {
     /// ends: ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose
     /// transactions are exclusive).
     fn for_update(&self) -> &'static str;
+    /// Run a statement without parameters or preparation (`SAVEPOINT`…).
+    ///
+    /// # Errors
+    /// Database errors.
+    fn raw(&mut self, sql: &str) -> Result<()>;
 }
 
 const SQLITE_SCHEMA: &str = "
@@ -119,18 +126,60 @@ CREATE TABLE IF NOT EXISTS auth_entries (idx INTEGER PRIMARY KEY, kind TEXT NOT 
 CREATE INDEX IF NOT EXISTS auth_entries_request ON auth_entries(request_id);
 CREATE INDEX IF NOT EXISTS auth_entries_writ ON auth_entries(writ_id);
 CREATE TABLE IF NOT EXISTS auth_gate_records (digest TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_delegations (
+  id TEXT PRIMARY KEY, parent_id TEXT NOT NULL, root_id TEXT NOT NULL, request_id TEXT NOT NULL,
+  holder TEXT NOT NULL, depth INTEGER NOT NULL, envelope BLOB NOT NULL, envelope_sha256 TEXT NOT NULL,
+  receipt BLOB NOT NULL, idx INTEGER NOT NULL, uses INTEGER, used INTEGER NOT NULL DEFAULT 0,
+  not_after INTEGER NOT NULL, revoked_at INTEGER, reason TEXT);
+CREATE INDEX IF NOT EXISTS auth_delegations_parent ON auth_delegations(parent_id);
 CREATE TABLE IF NOT EXISTS auth_idempotency (
   caller TEXT NOT NULL, k TEXT NOT NULL, op TEXT NOT NULL, body_sha256 TEXT NOT NULL, state TEXT NOT NULL,
   outcome TEXT, created INTEGER NOT NULL, PRIMARY KEY (caller, k));
 ";
 
-/// The state database.
+/// The state database: SQLite or PostgreSQL, each with the committer that
+/// groups the transactions of concurrent callers ([`Db::tx_grouped`]).
 pub enum Db {
     /// An embedded SQLite file.
-    Sqlite(Mutex<rusqlite::Connection>),
+    Sqlite(Grouped),
     /// A PostgreSQL schema, over a small pool of connections.
+    Postgres(Grouped),
+}
+
+/// A store and its group committer.
+pub struct Grouped {
+    store: Arc<Store>,
+    /// The committer's queue, started on first use.
+    group: Mutex<Option<mpsc::SyncSender<GroupJob>>>,
+}
+
+impl Grouped {
+    fn new(store: Store) -> Self {
+        Self { store: Arc::new(store), group: Mutex::new(None) }
+    }
+}
+
+/// The store behind a [`Db`].
+enum Store {
+    Sqlite(Mutex<rusqlite::Connection>),
     Postgres(Vec<Mutex<PgConn>>),
 }
+
+/// The value a grouped job returns, type-erased for the committer.
+type Erased = Box<dyn Any + Send>;
+/// A grouped job: re-runnable (a batch whose job failed is rolled back and
+/// run again with each job isolated in a savepoint).
+type JobFn = Box<dyn FnMut(&mut dyn Tx) -> Result<Erased> + Send>;
+
+struct GroupJob {
+    run: JobFn,
+    reply: mpsc::SyncSender<Result<Erased>>,
+}
+
+/// Most jobs one grouped transaction takes.
+const MAX_GROUP: usize = 512;
+/// Most jobs waiting for the committer before callers are refused `busy`.
+const MAX_GROUP_PENDING: usize = 4096;
 
 /// A pooled PostgreSQL connection with its prepared statements (by SQL text):
 /// each hot statement is parsed once per connection, not once per call (one
@@ -158,6 +207,12 @@ impl std::fmt::Debug for Db {
     }
 }
 
+impl std::fmt::Debug for Grouped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Grouped")
+    }
+}
+
 impl Db {
     /// Open (creating) the SQLite state database at `path`.
     ///
@@ -182,7 +237,7 @@ impl Db {
             conn.execute_batch("ALTER TABLE auth_votes ADD COLUMN reason TEXT")?;
         }
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Self::Sqlite(Mutex::new(conn)))
+        Ok(Self::Sqlite(Grouped::new(Store::Sqlite(Mutex::new(conn)))))
     }
 
     /// Connect to PostgreSQL at `url` and use (creating) `schema`.
@@ -214,14 +269,69 @@ impl Db {
             c.batch_execute(&format!("SET search_path TO {schema}; SET synchronous_commit TO on"))?;
             pool.push(Mutex::new(PgConn { client: c, stmts: Default::default() }));
         }
-        Ok(Self::Postgres(pool))
+        Ok(Self::Postgres(Grouped::new(Store::Postgres(pool))))
     }
 
-    /// Run `f` in one transaction; commit when it returns `Ok`.
+    fn grouped(&self) -> &Grouped {
+        match self {
+            Self::Sqlite(g) | Self::Postgres(g) => g,
+        }
+    }
+
+    /// Run `f` in one transaction of its own; commit when it returns `Ok`.
     ///
     /// # Errors
     /// Whatever `f` returns; database errors.
     pub fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
+        self.grouped().store.tx(f)
+    }
+
+    /// Run `f` in a transaction shared with the concurrent callers of this
+    /// method (group commit): one commit, so one fsync (SQLite) or one WAL
+    /// flush (PostgreSQL), for a whole batch instead of one each. Returns
+    /// once the transaction holding `f`'s writes has committed, durably.
+    ///
+    /// `f` may run more than once: when a job of the batch fails, the batch
+    /// is rolled back and run again with each job in a savepoint, so a
+    /// failing job leaves no trace and the others still commit. `f` must
+    /// therefore only touch the database (no side effects outside it).
+    ///
+    /// # Errors
+    /// Whatever `f` returns; database errors; [`AuthorityError::Busy`] when
+    /// too many jobs wait for the committer already.
+    pub fn tx_grouped<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, rx) = mpsc::sync_channel(1);
+        let job = GroupJob { run: Box::new(move |t: &mut dyn Tx| f(t).map(|v| Box::new(v) as Erased)), reply };
+        self.grouped().submit(job)?;
+        let v = rx
+            .recv()
+            .map_err(|_| AuthorityError::Database("the state committer stopped before answering".into()))??;
+        v.downcast::<T>().map(|b| *b).map_err(|_| AuthorityError::Internal("grouped transaction result type".into()))
+    }
+
+    /// Whether this is PostgreSQL (row locks need `FOR UPDATE`).
+    #[must_use]
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "",
+            Self::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// A liveness check.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn ping(&self) -> Result<()> {
+        self.tx(|t| t.query("SELECT 1", &[]).map(|_| ()))
+    }
+}
+
+impl Store {
+    fn tx<T>(&self, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
         match self {
             Self::Sqlite(m) => {
                 let mut conn = m.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -251,21 +361,106 @@ impl Db {
         }
     }
 
-    /// Whether this is PostgreSQL (row locks need `FOR UPDATE`).
-    #[must_use]
-    pub fn for_update(&self) -> &'static str {
-        match self {
-            Self::Sqlite(_) => "",
-            Self::Postgres(_) => " FOR UPDATE",
+    /// One grouped transaction: every job, in order. Fast path: no
+    /// savepoints. When a job fails, everything is rolled back and run again
+    /// with each job isolated in a savepoint (its failure undoes only its
+    /// own writes). Returns each job's result; a failed commit fails all.
+    fn run_group(&self, jobs: &mut [GroupJob]) -> Vec<Result<Erased>> {
+        let mut attempt = |isolated: bool| -> Result<std::result::Result<Vec<Result<Erased>>, ()>> {
+            self.tx(|t| {
+                let mut out = Vec::with_capacity(jobs.len());
+                for j in jobs.iter_mut() {
+                    if isolated {
+                        t.raw("SAVEPOINT writ_job")?;
+                    }
+                    let r = (j.run)(t);
+                    if r.is_err() {
+                        if !isolated {
+                            // Roll the whole batch back; run it again isolated.
+                            return Err(AuthorityError::Internal(ROLLBACK_MARK.into()));
+                        }
+                        t.raw("ROLLBACK TO SAVEPOINT writ_job")?;
+                    }
+                    if isolated {
+                        t.raw("RELEASE SAVEPOINT writ_job")?;
+                    }
+                    out.push(r);
+                }
+                Ok(Ok(out))
+            })
+            .or_else(|e| match e {
+                AuthorityError::Internal(m) if m == ROLLBACK_MARK => Ok(Err(())),
+                e => Err(e),
+            })
+        };
+        let result = match attempt(false) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(())) => attempt(true)
+                .and_then(|r| r.map_err(|()| AuthorityError::Internal("grouped transaction rolled back twice".into()))),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(v) => v,
+            Err(e) => {
+                let msg = e.to_string();
+                jobs.iter().map(|_| Err(same_error(&e, &msg))).collect()
+            }
         }
     }
+}
 
-    /// A liveness check.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn ping(&self) -> Result<()> {
-        self.tx(|t| t.query("SELECT 1", &[]).map(|_| ()))
+/// Marks the internal rollback of a grouped batch (never leaves [`Store::run_group`]).
+const ROLLBACK_MARK: &str = "writ: grouped batch rolled back to isolate a failed job";
+
+/// The error of a failed group commit, for each job of the group.
+fn same_error(e: &AuthorityError, msg: &str) -> AuthorityError {
+    match e {
+        AuthorityError::Busy => AuthorityError::Busy,
+        AuthorityError::Timeout => AuthorityError::Timeout,
+        _ => AuthorityError::Database(msg.to_string()),
+    }
+}
+
+impl Grouped {
+    fn submit(&self, job: GroupJob) -> Result<()> {
+        let mut g = self.group.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if g.is_none() {
+            let (tx, rx) = mpsc::sync_channel::<GroupJob>(MAX_GROUP_PENDING);
+            let store = self.store.clone();
+            std::thread::Builder::new()
+                .name("writ-state-committer".into())
+                .spawn(move || committer(&store, &rx))
+                .map_err(|e| AuthorityError::Internal(format!("cannot start the state committer: {e}")))?;
+            *g = Some(tx);
+        }
+        let Some(tx) = g.as_ref() else { return Err(AuthorityError::Internal("no state committer".into())) };
+        match tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(AuthorityError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                *g = None;
+                Err(AuthorityError::Database("the state committer stopped; retry".into()))
+            }
+        }
+    }
+}
+
+/// The committer: takes whatever queued while the last commit ran (up to
+/// [`MAX_GROUP`]) and commits it as one transaction.
+fn committer(store: &Store, rx: &mpsc::Receiver<GroupJob>) {
+    let mut jobs: Vec<GroupJob> = Vec::with_capacity(MAX_GROUP);
+    while let Ok(first) = rx.recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        let results = store.run_group(&mut jobs);
+        for (j, r) in jobs.drain(..).zip(results) {
+            let _ = j.reply.send(r);
+        }
     }
 }
 
@@ -303,6 +498,10 @@ fn to_sqlite(v: &Val) -> rusqlite::types::Value {
 impl Tx for SqliteTx<'_> {
     fn for_update(&self) -> &'static str {
         ""
+    }
+
+    fn raw(&mut self, sql: &str) -> Result<()> {
+        Ok(self.0.execute_batch(sql)?)
     }
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
@@ -387,6 +586,10 @@ impl Tx for PgTx<'_, '_> {
         " FOR UPDATE"
     }
 
+    fn raw(&mut self, sql: &str) -> Result<()> {
+        Ok(self.tx.batch_execute(sql)?)
+    }
+
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
         let p: Vec<&(dyn postgres::types::ToSql + Sync)> =
             params.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)).collect();
@@ -426,6 +629,49 @@ impl Tx for PgTx<'_, '_> {
 #[allow(clippy::unwrap_used, reason = "tests")]
 mod tests {
     use super::*;
+
+    /// Concurrent grouped jobs share commits; a failing job (after writing)
+    /// leaves no trace while the others of its batch still commit.
+    #[test]
+    fn grouped_transactions_isolate_a_failing_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Db::open_sqlite(&dir.path().join("state.sqlite")).unwrap());
+        let threads: Vec<_> = (0..16i64)
+            .map(|i| {
+                let db = db.clone();
+                std::thread::spawn(move || {
+                    db.tx_grouped(move |t| {
+                        t.exec(
+                            "INSERT INTO auth_http_nonces (k, created) VALUES (?1, ?2)",
+                            &[format!("k{i}").into(), i.into()],
+                        )?;
+                        if i % 4 == 3 {
+                            return Err(AuthorityError::InvalidRequest(format!("job {i} refuses")));
+                        }
+                        Ok(i * 10)
+                    })
+                })
+            })
+            .collect();
+        for (i, h) in threads.into_iter().enumerate() {
+            let r = h.join().unwrap();
+            if i % 4 == 3 {
+                assert!(matches!(r, Err(AuthorityError::InvalidRequest(ref m)) if m.contains("refuses")), "{r:?}");
+            } else {
+                assert_eq!(r.unwrap(), i as i64 * 10);
+            }
+        }
+        let rows = db.tx(|t| t.query("SELECT k FROM auth_http_nonces ORDER BY created", &[])).unwrap();
+        let got: Vec<String> = rows.iter().map(|r| r[0].text().unwrap().to_string()).collect();
+        let want: Vec<String> = (0..16).filter(|i| i % 4 != 3).map(|i| format!("k{i}")).collect();
+        assert_eq!(got, want);
+        // A job whose statement fails in the database is isolated too.
+        let dup = db.tx_grouped(|t| {
+            t.exec("INSERT INTO auth_http_nonces (k, created) VALUES ('k0', 0)", &[])?;
+            Ok(())
+        });
+        assert!(matches!(dup, Err(AuthorityError::Database(_))), "{dup:?}");
+    }
 
     #[test]
     fn an_old_sqlite_state_gains_the_vote_reason_column() {

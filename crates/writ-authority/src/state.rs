@@ -348,6 +348,19 @@ fn writ_row(r: &Row) -> WritRow {
 /// # Errors
 /// Database errors.
 pub fn insert_writ(t: &mut dyn Tx, w: &WritRow) -> Result<()> {
+    insert_writ_row(t, w)?;
+    t.exec(
+        "UPDATE auth_requests SET status = 'issued', writ_id = ?1 WHERE id = ?2",
+        &[w.id.clone().into(), w.request_id.clone().into()],
+    )?;
+    Ok(())
+}
+
+/// Store a newly issued writ whose request row says so already.
+///
+/// # Errors
+/// Database errors.
+pub fn insert_writ_row(t: &mut dyn Tx, w: &WritRow) -> Result<()> {
     t.exec(
         &format!("INSERT INTO auth_writs ({WRIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
         &[
@@ -363,10 +376,6 @@ pub fn insert_writ(t: &mut dyn Tx, w: &WritRow) -> Result<()> {
             w.revoked_at.into(),
             w.reason.clone().into(),
         ],
-    )?;
-    t.exec(
-        "UPDATE auth_requests SET status = 'issued', writ_id = ?1 WHERE id = ?2",
-        &[w.id.clone().into(), w.request_id.clone().into()],
     )?;
     Ok(())
 }

@@ -147,13 +147,18 @@ impl Receipt {
     }
 }
 
-type Outcome = std::result::Result<(u64, Arc<SignedCheckpoint>), String>;
+/// A committed job: the index of its first entry, the covering checkpoint
+/// and (when asked) the inclusion proof of its last entry in that checkpoint.
+type Committed = (u64, Arc<SignedCheckpoint>, Option<Vec<Hash>>);
+type Outcome = std::result::Result<Committed, String>;
 type Reply = SyncSender<Outcome>;
 
 /// Entries of one job are committed together, in order, at contiguous
-/// indices; the reply carries the index of the first.
+/// indices; the reply carries the index of the first and, when the flag is
+/// set, the inclusion proof of the last (built by the sequencer from the
+/// batch it just committed: one tree pass per batch, no store reads).
 enum Job {
-    Append(Vec<Vec<u8>>, Reply),
+    Append(Vec<Vec<u8>>, Reply, bool),
     /// Re-read the store (see [`Ledger::refresh`]); the reply is the size.
     Refresh(SyncSender<std::result::Result<u64, String>>),
     Shutdown,
@@ -169,6 +174,27 @@ struct Shared {
     tile_error: Mutex<Option<String>>,
     max_pending: usize,
     witnessing: RwLock<Option<Arc<dyn crate::witnessing::Witnessing>>>,
+    integration: RwLock<Option<IntegrationObserver>>,
+    queued: std::sync::atomic::AtomicU64,
+}
+
+/// Called with each append's integration latency: from entering the
+/// sequencer queue to the reply carrying the durably stored signed
+/// checkpoint that covers it (see [`Ledger::set_integration_observer`]).
+pub type IntegrationObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// An append in the sequencer queue: counted in [`Ledger::queued`] until
+/// its reply is read (or it is dropped), timed from its submission.
+struct Pending {
+    rx: Receiver<Outcome>,
+    since: Instant,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.shared.queued.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// An open ledger. Cheap to share behind an `Arc`; every method takes `&self`
@@ -327,6 +353,8 @@ impl Ledger {
             tile_error: Mutex::new(None),
             max_pending: opts.max_pending.max(1),
             witnessing: RwLock::new(None),
+            integration: RwLock::new(None),
+            queued: std::sync::atomic::AtomicU64::new(0),
         });
         let (tile_tx, tile_writer) = match &opts.tiles_dir {
             Some(dir) => {
@@ -409,7 +437,21 @@ impl Ledger {
         self.latest_checkpoint().checkpoint.size
     }
 
-    fn submit(&self, entries: Vec<Vec<u8>>) -> Result<Receiver<Outcome>> {
+    /// Install (or remove) the observer of integration latency: it is
+    /// called once per acknowledged append job with the time from entering
+    /// the sequencer queue to being covered by a signed checkpoint.
+    pub fn set_integration_observer(&self, f: Option<IntegrationObserver>) {
+        *self.shared.integration.write().unwrap_or_else(std::sync::PoisonError::into_inner) = f;
+    }
+
+    /// Append jobs in the sequencer queue or being committed now (the
+    /// integration backlog).
+    #[must_use]
+    pub fn queued(&self) -> u64 {
+        self.shared.queued.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn submit(&self, entries: Vec<Vec<u8>>, proof: bool) -> Result<Pending> {
         if let Some(e) = entries.iter().find(|e| e.len() > MAX_BUNDLE_ENTRY) {
             return Err(LedgerError::EntryTooLarge { size: e.len(), max: MAX_BUNDLE_ENTRY });
         }
@@ -417,16 +459,27 @@ impl Ledger {
             return Err(LedgerError::Stopped(f));
         }
         let (rtx, rrx) = mpsc::sync_channel(1);
-        match self.tx.try_send(Job::Append(entries, rtx)) {
-            Ok(()) => Ok(rrx),
+        let since = Instant::now();
+        match self.tx.try_send(Job::Append(entries, rtx, proof)) {
+            Ok(()) => {
+                self.shared.queued.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(Pending { rx: rrx, since, shared: self.shared.clone() })
+            }
             Err(TrySendError::Full(_)) => Err(LedgerError::Busy { pending: self.shared.max_pending }),
             Err(TrySendError::Disconnected(_)) => Err(LedgerError::Stopped("the ledger was closed".into())),
         }
     }
 
-    fn wait(rx: &Receiver<Outcome>) -> Result<(u64, Arc<SignedCheckpoint>)> {
-        match rx.recv() {
-            Ok(Ok(v)) => Ok(v),
+    fn wait(p: &Pending) -> Result<Committed> {
+        match p.rx.recv() {
+            Ok(Ok(v)) => {
+                let observer =
+                    p.shared.integration.read().map(|g| g.clone()).unwrap_or_else(|e| e.into_inner().clone());
+                if let Some(f) = observer {
+                    f(p.since.elapsed());
+                }
+                Ok(v)
+            }
             Ok(Err(e)) => Err(LedgerError::Stopped(e)),
             Err(_) => Err(LedgerError::Stopped("the sequencer exited before committing the entry".into())),
         }
@@ -439,7 +492,7 @@ impl Ledger {
     /// [`LedgerError::EntryTooLarge`], [`LedgerError::Busy`] when the queue is
     /// full, [`LedgerError::Stopped`] when the commit failed.
     pub fn append(&self, entry: Vec<u8>) -> Result<u64> {
-        let rx = self.submit(vec![entry])?;
+        let rx = self.submit(vec![entry], false)?;
         Ok(Self::wait(&rx)?.0)
     }
 
@@ -449,10 +502,9 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::append`], plus store errors while building the proof.
     pub fn append_with_receipt(&self, entry: Vec<u8>) -> Result<Receipt> {
-        let rx = self.submit(vec![entry])?;
-        let (index, checkpoint) = Self::wait(&rx)?;
-        let checkpoint = self.witnessed_or(checkpoint, index + 1);
-        let inclusion = self.inclusion_proof(index, checkpoint.checkpoint.size)?;
+        let rx = self.submit(vec![entry], true)?;
+        let (index, checkpoint, proof) = Self::wait(&rx)?;
+        let (inclusion, checkpoint) = self.receipt_parts(index, checkpoint, proof)?;
         Ok(Receipt { index, inclusion, checkpoint })
     }
 
@@ -471,8 +523,8 @@ impl Ledger {
             return Ok(size..size);
         }
         let n = entries.len() as u64;
-        let rx = self.submit(entries)?;
-        let (start, _) = Self::wait(&rx)?;
+        let rx = self.submit(entries, false)?;
+        let (start, _, _) = Self::wait(&rx)?;
         Ok(start..start + n)
     }
 
@@ -487,12 +539,28 @@ impl Ledger {
             return Err(LedgerError::OutOfRange { index: 0, size: 0 });
         }
         let n = entries.len() as u64;
-        let rx = self.submit(entries)?;
-        let (start, checkpoint) = Self::wait(&rx)?;
+        let rx = self.submit(entries, true)?;
+        let (start, checkpoint, proof) = Self::wait(&rx)?;
         let index = start + n - 1;
-        let checkpoint = self.witnessed_or(checkpoint, index + 1);
-        let inclusion = self.inclusion_proof(index, checkpoint.checkpoint.size)?;
+        let (inclusion, checkpoint) = self.receipt_parts(index, checkpoint, proof)?;
         Ok((start..start + n, Receipt { index, inclusion, checkpoint }))
+    }
+
+    /// The inclusion proof of `index` and the checkpoint it is proven
+    /// against: the sequencer's proof against the commit's own checkpoint,
+    /// unless witnessing gives a cosigned (possibly later) checkpoint, whose
+    /// proof is read from the store.
+    fn receipt_parts(
+        &self,
+        index: u64,
+        bare: Arc<SignedCheckpoint>,
+        proof: Option<Vec<Hash>>,
+    ) -> Result<(Vec<Hash>, Arc<SignedCheckpoint>)> {
+        let checkpoint = self.witnessed_or(bare.clone(), index + 1);
+        match proof {
+            Some(p) if Arc::ptr_eq(&checkpoint, &bare) => Ok((p, checkpoint)),
+            _ => Ok((self.inclusion_proof(index, checkpoint.checkpoint.size)?, checkpoint)),
+        }
     }
 
     /// Re-read the store: entries another process appended to it under the
@@ -677,8 +745,12 @@ impl Drop for Ledger {
     }
 }
 
+/// A committed batch: its first index, its checkpoint and the inclusion
+/// proofs asked for, in the order asked.
+type BatchCommitted = (u64, Arc<SignedCheckpoint>, Vec<Vec<Hash>>);
+
 enum Attempt {
-    Done((u64, Arc<SignedCheckpoint>)),
+    Done(BatchCommitted),
     KeyAhead { expected: u64, found: u64 },
 }
 
@@ -696,13 +768,16 @@ impl Sequencer {
     fn run(&mut self, rx: &Receiver<Job>, max_batch: usize) {
         let mut entries: Vec<Vec<u8>> = Vec::with_capacity(max_batch);
         // (reply, index of its first entry within the batch)
-        let mut replies: Vec<(Reply, u64)> = Vec::with_capacity(max_batch);
+        // (reply, index of its first entry within the batch, offset of its
+        // last entry when it wants that entry's inclusion proof)
+        let mut replies: Vec<(Reply, u64, Option<u64>)> = Vec::with_capacity(max_batch);
         let mut refreshes = Vec::new();
         let mut stop = false;
         while !stop {
             match rx.recv() {
-                Ok(Job::Append(e, r)) => {
-                    replies.push((r, entries.len() as u64));
+                Ok(Job::Append(e, r, p)) => {
+                    let first = entries.len() as u64;
+                    replies.push((r, first, (p && !e.is_empty()).then(|| first + e.len() as u64 - 1)));
                     entries.extend(e);
                 }
                 Ok(Job::Refresh(r)) => {
@@ -715,8 +790,9 @@ impl Sequencer {
             // A job is never split: its entries commit together or not at all.
             while entries.len() < max_batch {
                 match rx.try_recv() {
-                    Ok(Job::Append(e, r)) => {
-                        replies.push((r, entries.len() as u64));
+                    Ok(Job::Append(e, r, p)) => {
+                        let first = entries.len() as u64;
+                        replies.push((r, first, (p && !e.is_empty()).then(|| first + e.len() as u64 - 1)));
                         entries.extend(e);
                     }
                     Ok(Job::Refresh(r)) => refreshes.push(r),
@@ -727,10 +803,13 @@ impl Sequencer {
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            match self.commit_or_reset(&entries) {
-                Ok((start, cp)) => {
-                    for (r, offset) in replies.drain(..) {
-                        let _ = r.send(Ok((start + offset, cp.clone())));
+            let wanted: Vec<u64> = replies.iter().filter_map(|(_, _, w)| *w).collect();
+            match self.commit_or_reset(&entries, &wanted) {
+                Ok((start, cp, proofs)) => {
+                    let mut proofs = proofs.into_iter();
+                    for (r, offset, w) in replies.drain(..) {
+                        let proof = if w.is_some() { proofs.next() } else { None };
+                        let _ = r.send(Ok((start + offset, cp.clone(), proof)));
                     }
                 }
                 Err(e) => {
@@ -738,7 +817,7 @@ impl Sequencer {
                     if matches!(e, LedgerError::Inconsistent(_) | LedgerError::Fork { .. }) {
                         *lock(&self.shared.failure) = Some(msg.clone());
                     }
-                    for (r, _) in replies.drain(..) {
+                    for (r, _, _) in replies.drain(..) {
                         let _ = r.send(Err(msg.clone()));
                     }
                 }
@@ -763,8 +842,8 @@ impl Sequencer {
 
     /// [`Sequencer::commit`], dropping the store connection after any storage
     /// failure so the next batch reconnects and re-checks the state.
-    fn commit_or_reset(&mut self, entries: &[Vec<u8>]) -> Result<(u64, Arc<SignedCheckpoint>)> {
-        let r = self.commit(entries);
+    fn commit_or_reset(&mut self, entries: &[Vec<u8>], wanted: &[u64]) -> Result<BatchCommitted> {
+        let r = self.commit(entries, wanted);
         if r.as_ref()
             .is_err_and(|e| e.is_storage() || matches!(e, LedgerError::Conflict { .. } | LedgerError::Corrupt(_)))
         {
@@ -808,7 +887,7 @@ impl Sequencer {
         }
     }
 
-    fn commit(&mut self, entries: &[Vec<u8>]) -> Result<(u64, Arc<SignedCheckpoint>)> {
+    fn commit(&mut self, entries: &[Vec<u8>], wanted: &[u64]) -> Result<BatchCommitted> {
         if let Some(f) = lock(&self.shared.failure).clone() {
             return Err(LedgerError::Stopped(f));
         }
@@ -819,7 +898,7 @@ impl Sequencer {
                 std::thread::sleep(Duration::from_millis(50));
                 return Err(e);
             }
-            match self.try_commit(entries)? {
+            match self.try_commit(entries, wanted)? {
                 Attempt::Done(r) => return Ok(r),
                 // The key signed past what this sequencer knows: another
                 // sequencer on the same store (reload and go on) or on
@@ -835,7 +914,7 @@ impl Sequencer {
         }
     }
 
-    fn try_commit(&mut self, entries: &[Vec<u8>]) -> Result<Attempt> {
+    fn try_commit(&mut self, entries: &[Vec<u8>], wanted: &[u64]) -> Result<Attempt> {
         let start = self.frontier.size();
         let mut next = self.frontier.clone();
         let mut hashes = Vec::with_capacity(entries.len() * 2);
@@ -903,9 +982,44 @@ impl Sequencer {
             return Err(e);
         }
         drop(locked);
+        // Receipts: the inclusion proofs of the entries that want one, from
+        // the old frontier and the batch's own hashes (every node a proof of
+        // an entry at or after `start` needs is one of them), in one pass;
+        // the store is read only for a node that is in neither (none is).
+        let proofs = if wanted.is_empty() {
+            Vec::new()
+        } else {
+            let known: std::collections::HashMap<u64, Hash> = hashes
+                .iter()
+                .copied()
+                .chain(
+                    Frontier::nodes(start).iter().map(|n| n.stored_index()).zip(self.frontier.hashes().iter().copied()),
+                )
+                .collect();
+            let mut out = Vec::with_capacity(wanted.len());
+            for &off in wanted {
+                let index = start + off;
+                let p = tree::inclusion_proof(index, new_size, |ix: &[u64]| -> Result<Vec<Hash>> {
+                    match ix.iter().map(|i| known.get(i).copied()).collect::<Option<Vec<Hash>>>() {
+                        Some(v) => Ok(v),
+                        None => store.read_hashes(ix),
+                    }
+                });
+                match p {
+                    Ok(p) => out.push(p),
+                    // Committed, but a proof failed: hand out nothing and
+                    // re-check the store before the next batch.
+                    Err(e) => {
+                        self.store = None;
+                        return Err(e);
+                    }
+                }
+            }
+            out
+        };
         self.frontier = next;
         self.set_latest(signed.clone());
-        Ok(Attempt::Done((start, signed)))
+        Ok(Attempt::Done((start, signed, proofs)))
     }
 }
 
@@ -1069,6 +1183,41 @@ mod tests {
         let big = vec![0u8; MAX_BUNDLE_ENTRY + 1];
         assert!(matches!(l.append_many(vec![b"ok".to_vec(), big]), Err(LedgerError::EntryTooLarge { .. })));
         assert_eq!(l.size(), 4);
+    }
+
+    /// Receipts built by the sequencer (from the frontier and the batch)
+    /// equal the proofs read back from the store, for every position in
+    /// batches of every size.
+    #[test]
+    fn sequencer_built_receipts_match_the_stored_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = crate::key::generate("writ.test/receipts").unwrap();
+        let opts = LedgerOptions { max_batch: 7, ..LedgerOptions::default() };
+        let l = Arc::new(Ledger::open(Location::Sqlite(dir.path().join("l.sqlite")), signer, opts).unwrap());
+        l.append(b"zero".to_vec()).unwrap();
+        let threads: Vec<_> = (0..6u8)
+            .map(|t| {
+                let l = l.clone();
+                std::thread::spawn(move || {
+                    (0..25u8)
+                        .map(|j| {
+                            let entries: Vec<Vec<u8>> = (0..=(j % 3)).map(|k| vec![t, j, k]).collect();
+                            let last = entries.last().unwrap().clone();
+                            let (range, r) = l.append_many_with_receipt(entries).unwrap();
+                            assert_eq!(r.index, range.end - 1);
+                            l.verify_receipt(&last, &r).unwrap();
+                            r
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for t in threads {
+            for r in t.join().unwrap() {
+                let stored = l.inclusion_proof(r.index, r.checkpoint.checkpoint.size).unwrap();
+                assert_eq!(r.inclusion, stored, "index {} in size {}", r.index, r.checkpoint.checkpoint.size);
+            }
+        }
     }
 
     #[test]

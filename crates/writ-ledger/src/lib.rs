@@ -67,7 +67,7 @@ pub mod witnessing;
 
 pub use checkpoint::SignedCheckpoint;
 pub use error::{LedgerError, Result};
-pub use ledger::{Ledger, LedgerOptions, Location, MAX_RANGE, Receipt};
+pub use ledger::{IntegrationObserver, Ledger, LedgerOptions, Location, MAX_RANGE, Receipt};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "sqlite")]

@@ -78,7 +78,7 @@ impl Op {
 
 /// A reserved key: the call completes it in the transaction that stores
 /// its outcome.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Slot {
     caller: String,
     key: String,
@@ -127,7 +127,12 @@ impl Authority {
         input.extend_from_slice(body);
         let digest = Sha256Digest::of(&input).to_hex();
         let who = caller.key_id.to_string();
-        let start = self.db.tx(|t| {
+        let key = key.clone();
+        let now_unix = now.unix();
+        // Grouped with concurrent calls' reservations: one commit for all.
+        let start = self.db.tx_grouped(move |t| {
+            let key = &key;
+            let now = Timestamp(now_unix);
             match state::idempotency(t, &who, key)? {
                 None => state::reserve_idempotency(t, &who, key, op.as_str(), &digest, now.unix())?,
                 Some(row) if row.body_sha256 != digest => {
