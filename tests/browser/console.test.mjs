@@ -332,6 +332,133 @@ describe("Governance Console", () => {
     await ctx.close();
   });
 
+  test("history: past requests with votes, outcome, writ, revocation; escaped; paginated; linked to proofs and lineage", async () => {
+    // Enough requests for a second page (ten a page).
+    for (let i = 0; i < 9; i++) fileFromCli("alice", "/usr/bin/echo", [`run-${i}`], `batch ${i}`);
+    const { ctx, page, errors } = await open();
+    await signInKeyFile(page, "bob");
+    await page.waitForSelector("#history-body article.history-item");
+    assert.match(await page.locator(".history-pager").innerText(), /page 1 of 2 \(12 requests\)/);
+    assert.equal(await page.locator("#history-body article.history-item").count(), 10);
+    const denied = page.locator(`#history-body article[data-request="${H.denyReq}"]`);
+    assert.match(await denied.innerText(), /deny: approver `carol` .*denied the request: not during the freeze <b>really<\/b>/);
+    assert.equal(await page.locator("#history-body b:has-text('really')").count(), 0);
+    await shot(page, "console-09-history-page1");
+    // the oldest requests are on page 2
+    await page.click(".history-pager button:has-text('Older')");
+    await page.waitForSelector(".history-pager[data-page='1']");
+    await page.waitForSelector(`#history-body article[data-request="${H.deployReq}"]`, { timeout: 5000 })
+      .catch(async (e) => { await shot(page, "console-history-failed"); throw new Error(`${e.message}: ${await page.locator("#history-body").innerText()} / ${await page.locator("#action-status").innerText()}`); });
+    assert.match(await page.locator(".history-pager").innerText(), /page 2 of 2/);
+    const deploy = page.locator(`#history-body article[data-request="${H.deployReq}"]`);
+    const text = await deploy.innerText();
+    assert.match(text, /issued/);
+    assert.match(text, /writ revoked/);
+    assert.match(text, /approve by bob/);
+    assert.match(text, /approve by erin/);
+    assert.match(text, /writ issued/);
+    assert.match(text, /writ revoked by erin .*“rolled back”/);
+    assert.match(text, new RegExp(`policy allowed .*uname-two-sre`));
+    // the requester's reason, with its markup, is text
+    assert.equal(await deploy.locator(".why .reason").innerText(), REASON);
+    assert.equal(await page.locator("#history-body img, #history-body script, #history-body svg, #history-body b:has-text('really')").count(), 0);
+    assert.notEqual(await page.title(), "pwned");
+    // every record links to its proof and its lineage node
+    const events = deploy.locator("li.event");
+    const n = await events.count();
+    assert.ok(n >= 5, `only ${n} records`);
+    for (let i = 0; i < n; i++) {
+      const idx = await events.nth(i).getAttribute("data-index");
+      assert.equal(await events.nth(i).locator("a.proof-link").getAttribute("href"), `/proofs?index=${idx}`);
+      assert.equal(await events.nth(i).locator("a.lineage-link").getAttribute("href"), `/lineage?focus=${idx}`);
+    }
+    await shot(page, "console-09-history");
+    const revocation = deploy.locator("li.event.revocation");
+    const revIndex = await revocation.getAttribute("data-index");
+    const lineage = await ctx.newPage();
+    await lineage.goto(`${base}/lineage?focus=${revIndex}`);
+    assert.equal(await lineage.locator("svg.graph .node.focus").count(), 1);
+    await shot(lineage, "lineage-from-history");
+    const entry = await (await fetch(`http://127.0.0.1:${port}/v1/public/entries/${revIndex}`)).json();
+    assert.equal(entry.kind, "revocation");
+    const proof = await ctx.newPage();
+    await proof.goto(`${base}/proofs?writ=${H.deployWrit}`);
+    await proof.waitForSelector("#pin, #pinned-digest");
+    if (await proof.locator("#pin").count()) await proof.click("#pin");
+    await proof.waitForSelector("#report", { timeout: 20000 });
+    await shot(proof, "viewer-from-history");
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
+  test("passkey enrolment from the console: pending until a root key signs it, then live", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+    const page = await ctx.newPage();
+    const errors = errorsOf(page);
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    await cdp.send("WebAuthn.addVirtualAuthenticator", {
+      options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+    });
+    await page.goto(`${base}/console/enrol`);
+    await page.waitForSelector("#pin, #pinned-digest");
+    if (await page.locator("#pin").count()) await page.click("#pin");
+    await page.waitForSelector("body[data-enrol=ready]");
+    const trustBefore = await (await fetch(`http://127.0.0.1:${port}/v1/trust/document`)).text();
+    await page.fill("#e-name", "frank");
+    await page.fill("#e-groups", "sre");
+    await page.click("#e-create");
+    await page.waitForFunction(() => /Filed enrolment|refused/.test(document.getElementById("enrol-status").textContent), null, { timeout: 15000 });
+    assert.match(await page.locator("#enrol-status").innerText(), /Filed enrolment .* for frank .*: pending\. It grants nothing until 1 root key signature/);
+    const row = page.locator("tr[data-state=pending]");
+    assert.match(await row.innerText(), /frank/);
+    await shot(page, "console-10-enrolment-pending");
+    // The unsigned enrolment grants nothing: the trust root in force is unchanged.
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/v1/trust/document`)).text(), trustBefore);
+    const { enrolments } = await (await fetch(`http://127.0.0.1:${port}/console/api/enrolments`)).json();
+    const e = enrolments.find((x) => x.name === "frank");
+    // A signature that is no root key's is refused, with its code.
+    const bogus = await fetch(`http://127.0.0.1:${port}/console/api/enrolments/${e.id}/signatures`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key_id: e.root_keys[0], sig: Buffer.alloc(64, 7).toString("base64") }),
+    });
+    assert.equal((await bogus.json()).error.code, "bad_signature");
+    // bob's key file is not a root key: the page refuses it.
+    await page.setInputFiles("#root-key", { name: "bob.key", mimeType: "text/plain", buffer: readFileSync(join(dir, "bob.key")) });
+    await page.waitForFunction(() => /refused/.test(document.getElementById("root-status").textContent));
+    assert.match(await page.locator("#root-status").innerText(), /not a root key/);
+    // The home's root key signs it in the page: version 2 is in force.
+    await page.setInputFiles("#root-key", { name: "root.key", mimeType: "text/plain", buffer: readFileSync(join(dir, "h/root.key")) });
+    await page.waitForSelector("button.sign-enrolment:not([disabled])");
+    await page.click("button.sign-enrolment");
+    await page.waitForFunction(() => /is in force|Not signed/.test(document.getElementById("root-status").textContent), null, { timeout: 15000 });
+    assert.match(await page.locator("#root-status").innerText(), /Trust-root version \d+ is in force \(ledger entry \d+\): frank's passkey is live/);
+    await page.waitForSelector("tr[data-state=published]");
+    await shot(page, "console-11-enrolment-published");
+    const served = JSON.parse(await (await fetch(`http://127.0.0.1:${port}/v1/trust/document`)).text());
+    const frank = served.passkeys.find((p) => p.name === "frank");
+    assert.ok(frank, "frank's passkey is in the trust root in force");
+    assert.deepEqual(frank.roles, ["approver"]);
+    // Live: re-pin, sign in with the new passkey, vote on dave's request.
+    await page.goto(`${base}/console/requests/${H.daveReq}`);
+    await page.waitForSelector("#unpin");
+    await page.click("#unpin");
+    await page.waitForSelector("#pin");
+    await page.click("#pin");
+    await page.waitForSelector("body[data-console=ready]");
+    await page.selectOption("#passkey-name", frank.key_id);
+    await page.click("#passkey-signin");
+    await signedInOrRefused(page);
+    assert.equal(await page.locator("#me-name").innerText(), "frank");
+    await page.waitForSelector(`.request-card[data-request="${H.daveReq}"]`);
+    await page.click("#approve");
+    await page.waitForFunction(() => /Signed and recorded: approve/.test(document.getElementById("action-status").textContent));
+    assert.match(await page.locator(".votes").innerText(), /approve by frank/);
+    await shot(page, "console-12-enrolled-passkey-votes");
+    assert.deepEqual(errors, []);
+    await ctx.close();
+  });
+
   test("webhooks: signed Slack-compatible messages linking to the console", async () => {
     for (let i = 0; i < 100 && !["request.issued", "request.denied"].every((e) => hooks.some((h) => h.headers["x-writ-event"] === e)); i++) await new Promise((r) => setTimeout(r, 50));
     const events = hooks.map((h) => h.headers["x-writ-event"]);

@@ -138,14 +138,17 @@ describe("Runtime Governance Demo", () => {
       const r = await page.goto(`${base}${s.lineage_url}`);
       assert.equal(r.status(), 200, `step ${s.n}: ${s.lineage_url}`);
       if (s === minted) {
-        // No entry records a writ the ledger never issued: the link is the
-        // issuer key's impact, every writ that key issued — not this one.
-        assert.match(s.lineage_url, /^\/lineage\/impact\?key=/);
-        const text = await page.locator("main").innerText();
-        assert.ok(feed.steps[0].writ_id && text.includes(feed.steps[0].writ_id), "the key's impact lists the writs it issued");
-        assert.ok(!text.includes(s.writ_id), "the minted writ is not among them");
-        await shot(page, "23-demo-stolen-key-impact");
-        continue;
+        // The writ was never issued, but the gate's signed denial of it is
+        // in the ledger: the step links to that entry's node and proof.
+        assert.equal(s.lineage_url, `/lineage?focus=${s.ledger_index}`);
+        assert.equal(s.proof_url, `/proofs?index=${s.ledger_index}`);
+        assert.match(s.detail, /was never issued: the gate's signed denial is ledger entry \d+/);
+        const denial = await (await fetch(`${base}/v1/public/entries/${s.ledger_index}`)).json();
+        assert.equal(denial.code, "receipt_missing");
+        assert.ok(denial.writ_id, "the denial names the minted writ");
+        const issued = await fetch(`${base}/v1/public/writs/${denial.writ_id}/bundle`);
+        assert.equal(issued.status, 404, "the ledger has no issuance of the minted writ");
+        await shot(page, "23-demo-stolen-key-lineage");
       }
       const focus = page.locator("svg.graph .node.focus");
       assert.equal(await focus.count(), 1, `step ${s.n}: no focused node at ${s.lineage_url}`);
@@ -158,10 +161,6 @@ describe("Runtime Governance Demo", () => {
     for (const s of feed.steps) {
       const r = await page.goto(`${base}${s.proof_url}`);
       assert.equal(r.status(), 200, `step ${s.n}: ${s.proof_url}`);
-      if (s === minted) {
-        assert.match(await page.locator(".notice.bad").innerText(), /The ledger has no record for writ/);
-        continue;
-      }
       await page.waitForSelector("#pin, #pinned-digest");
       if (await page.locator("#pin").count()) await page.click("#pin");
       await page.waitForSelector("#report", { timeout: 20000 });
@@ -171,6 +170,7 @@ describe("Runtime Governance Demo", () => {
         assert.equal(verdict, "allow", "the allowed call's writ verifies in the browser");
         await shot(page, "24-demo-step1-proof");
       }
+      if (s === minted) await shot(page, "24-demo-stolen-key-denial-proof");
     }
     assert.deepEqual(errors, []);
     await page.close();
@@ -210,6 +210,14 @@ describe("Infrastructure Health Dashboard", () => {
       assert.equal(afterM.get(`writ_selfcheck_failures_total{check="${c}"}`), 0);
     }
     assert.match(await page.locator("#selfcheck h2").innerText(), /0 failures/);
+    // The stolen-key step's denial is an alert: a writ the ledger never issued was presented.
+    assert.equal(afterM.get("writ_unissued_writs_presented_total"), 1);
+    assert.match(await page.locator("#unissued h2").innerText(), /Unissued writs presented: 1/);
+    const stolen = (await (await fetch(`${base}/demo/steps.json`)).json()).steps[7];
+    assert.equal(await page.locator("#unissued a.proof-link").getAttribute("href"), `/proofs?index=${stolen.ledger_index}`);
+    assert.equal(await page.locator("#unissued a.lineage-link").getAttribute("href"), `/lineage?focus=${stolen.ledger_index}`);
+    // integration latency is the ledger's (every append), shown as /metrics has it
+    assert.ok(afterM.get("writ_integration_seconds_count") > 0, "integration is timed in the ledger for every append");
     await shot(page, "25-health");
     await page.setViewportSize({ width: 390, height: 800 });
     await shot(page, "26-health-phone");

@@ -69,10 +69,16 @@ fn the_live_demo_plays_every_step_to_its_expected_verdict() {
         }
     }
     assert_eq!(feed["ok"], true);
-    // The minted writ (stolen key) has no ledger entry: its proof link says so.
+    // The minted writ (stolen key) was never issued, but the gate's signed
+    // denial of it is in the ledger, and its links name that entry.
     let minted = &steps[7];
-    assert!(minted["ledger_index"].is_null());
-    assert!(get(minted["proof_url"].as_str().unwrap()).contains("The ledger has no record for writ"));
+    let i = minted["ledger_index"].as_u64().expect("the stolen-key denial is in the ledger");
+    assert_eq!(minted["proof_url"], format!("/proofs?index={i}"));
+    assert_eq!(minted["lineage_url"], format!("/lineage?focus={i}"));
+    let e: serde_json::Value = serde_json::from_str(&get(&format!("/v1/public/entries/{i}"))).unwrap();
+    let w = e["writ_id"].as_str().unwrap();
+    let issued = agent.get(&format!("{base}/v1/public/writs/{w}/bundle")).call().unwrap();
+    assert_eq!(issued.status(), 404, "the ledger has no issuance of the minted writ");
     // The deploy waited for approvals and got its console link.
     assert!(steps[1]["console_url"].as_str().unwrap().starts_with("/console/requests/"));
     let metrics = get("/metrics");
@@ -80,4 +86,5 @@ fn the_live_demo_plays_every_step_to_its_expected_verdict() {
         assert!(metrics.contains(&format!("writ_denials_total{{code=\"{code}\"}} 1")), "{code}:\n{metrics}");
     }
     assert!(metrics.contains("writ_selfcheck_failures_total{check=\"checkpoint\"} 0"), "{metrics}");
+    assert!(metrics.contains("writ_unissued_writs_presented_total 1"), "{metrics}");
 }

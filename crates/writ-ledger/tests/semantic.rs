@@ -550,3 +550,41 @@ fn every_code_has_a_stable_distinct_name() {
     assert_eq!(names.len(), Code::ALL.len());
     let _ = signer(1);
 }
+
+/// A gate's signed denial of a writ the ledger never issued (the stolen-key
+/// demo step) is valid evidence: the audit passes and reports it as the
+/// warning `unissued_writ_presented`, naming the entry; a denial of an
+/// issued writ is no finding; an unsigned one is still an error.
+#[test]
+fn a_gate_denial_of_an_unissued_writ_is_a_warning_not_an_error() {
+    let denial = |writ_id: &str| {
+        Entry::Denial(entry::Denial {
+            time: T0.plus(30),
+            request_id: Some("01234567-89ab-7def-8123-000000000001".into()),
+            writ_id: Some(writ_id.into()),
+            code: "receipt_missing".into(),
+            detail: "no receipt".into(),
+            host: Some("web1".into()),
+        })
+    };
+    let ghost = "01234567-89ab-7def-8123-456789abcdef";
+    let (mut h, p) = History::clean();
+    let at = h.entries.len();
+    h.raw.push((at, GateRecord::sign(denial(ghost), vec![], &gate()).unwrap()));
+    h.raw.push((at + 1, GateRecord::sign(denial(&p.id), vec![], &gate()).unwrap()));
+    let r = h.audit();
+    assert!(r.is_ok(), "{:?}", r.findings);
+    assert_eq!(r.warning_count, 1, "{:?}", r.findings);
+    assert_eq!(codes(&r), vec![Code::UnissuedWritPresented]);
+    let f = &r.findings[0];
+    assert_eq!(f.index, Some(at as u64));
+    assert!(f.detail.contains(ghost) && f.detail.contains("receipt_missing") && f.detail.contains("web1"), "{f:?}");
+    assert_eq!(r.checked["unissued_writ_denials"], 1);
+    assert_eq!(Code::UnissuedWritPresented.as_str(), "unissued_writ_presented");
+    // unsigned: the signature check still fails the audit
+    let (mut h, _) = History::clean();
+    h.raw.push((h.entries.len(), denial(ghost).encode().unwrap()));
+    let r = h.audit();
+    assert_finds(&r, Code::UnsignedGateRecord);
+    assert!(codes(&r).contains(&Code::UnissuedWritPresented));
+}

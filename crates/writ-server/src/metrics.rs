@@ -185,8 +185,9 @@ impl Metrics {
     pub(crate) fn issued(&self, took: Duration) {
         self.issuance.observe(took);
     }
-    /// A record the authority appended and acknowledged (with its
-    /// inclusion proof under a signed checkpoint) after `took`.
+    /// An append the ledger's sequencer covered with a signed checkpoint
+    /// `took` after it entered the sequencer queue (the ledger's
+    /// integration observer calls this).
     pub(crate) fn integrated(&self, took: Duration) {
         self.integration.observe(took);
     }
@@ -230,7 +231,7 @@ impl Metrics {
 
 /// Counts over the whole ledger, caught up incrementally: what every
 /// replica, gate and embedded use recorded, not only what this process saw.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct LedgerTally {
     /// Entries read so far.
     pub read: u64,
@@ -247,6 +248,39 @@ pub struct LedgerTally {
     recent_issuances: VecDeque<i64>,
     /// Entries that did not decode.
     pub undecodable: u64,
+    /// Gate denials of writs the ledger never issued (before them): a
+    /// forged writ, or one signed with a stolen issuer key, presented to a
+    /// gate (the semantic audit's `unissued_writ_presented`).
+    pub unissued_presented: u64,
+    /// The newest of them: (ledger index, writ id, gate host).
+    pub last_unissued: Option<(u64, String, Option<String>)>,
+    /// Hashes of the writ ids issued so far (kept out of copies).
+    issued: std::collections::HashSet<u64>,
+}
+
+impl Clone for LedgerTally {
+    /// A copy for a snapshot: everything but the set of issued writ ids.
+    fn clone(&self) -> Self {
+        Self {
+            read: self.read,
+            by_kind: self.by_kind.clone(),
+            denials: self.denials.clone(),
+            policy_denied: self.policy_denied,
+            gate_records: self.gate_records.clone(),
+            recent_issuances: self.recent_issuances.clone(),
+            undecodable: self.undecodable,
+            unissued_presented: self.unissued_presented,
+            last_unissued: self.last_unissued.clone(),
+            issued: std::collections::HashSet::new(),
+        }
+    }
+}
+
+fn writ_hash(id: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
 }
 
 impl LedgerTally {
@@ -255,7 +289,7 @@ impl LedgerTally {
         while self.read < size {
             let end = size.min(self.read + 1024);
             for bytes in ledger.entries(self.read, end)? {
-                self.add(&bytes);
+                self.add(self.read, &bytes);
                 self.read += 1;
             }
         }
@@ -266,7 +300,7 @@ impl LedgerTally {
         Ok(())
     }
 
-    fn add(&mut self, bytes: &[u8]) {
+    fn add(&mut self, index: u64, bytes: &[u8]) {
         let Ok(e) = Entry::decode(bytes) else {
             self.undecodable += 1;
             return;
@@ -275,6 +309,12 @@ impl LedgerTally {
         let gate = match &e {
             Entry::Denial(d) => {
                 *self.denials.entry(d.code.clone()).or_default() += 1;
+                if let Some(w) = &d.writ_id
+                    && !self.issued.contains(&writ_hash(w))
+                {
+                    self.unissued_presented += 1;
+                    self.last_unissued = Some((index, w.clone(), d.host.clone()));
+                }
                 d.host.clone()
             }
             Entry::ExecStart(s) => Some(s.host.clone()),
@@ -285,6 +325,7 @@ impl LedgerTally {
             }
             Entry::Issuance(i) => {
                 self.recent_issuances.push_back(i.time.0);
+                self.issued.insert(writ_hash(&i.writ_id));
                 None
             }
             _ => None,
@@ -359,10 +400,13 @@ pub struct Snapshot {
     pub refusals: BTreeMap<String, u64>,
     /// Request-to-writ latency of auto-allowed requests.
     pub issuance: HistogramView,
-    /// Record-to-acknowledgement latency (append, checkpoint, proof).
+    /// Integration latency: entering the sequencer queue to being covered
+    /// by a signed checkpoint, every append of this process.
     pub integration: HistogramView,
-    /// Appends handed to the authority and not yet acknowledged.
+    /// Append jobs in the sequencer queue or being committed.
     pub backlog: u64,
+    /// API calls that append and have not answered yet.
+    pub in_flight: u64,
     /// Counts from the ledger.
     pub ledger: LedgerTally,
     /// The trust root's gauges.
@@ -426,7 +470,8 @@ pub fn snapshot(st: &crate::AppState, now: Timestamp) -> writ_ledger::Result<Sna
         refusals: read(&m.refusals),
         issuance: m.issuance.view(),
         integration: m.integration.view(),
-        backlog: m.in_flight.load(Ordering::Relaxed),
+        backlog: a.ledger().queued(),
+        in_flight: m.in_flight.load(Ordering::Relaxed),
         ledger,
         trust: TrustGauges::new(&status, now),
         trust_digest: status.digest.clone(),
@@ -502,7 +547,7 @@ impl Snapshot {
         histogram(
             &mut o,
             "writ_integration_seconds",
-            "Record-to-acknowledgement latency: appended, under a signed checkpoint, with its inclusion proof.",
+            "Integration latency: from entering the ledger's sequencer queue to being covered by a signed checkpoint.",
             &self.integration,
         );
         quantiles(
@@ -513,8 +558,13 @@ impl Snapshot {
         );
         let _ = writeln!(
             o,
-            "# HELP writ_integration_backlog Appends handed to the authority and not yet acknowledged.\n# TYPE writ_integration_backlog gauge\nwrit_integration_backlog {}",
+            "# HELP writ_integration_backlog Append jobs in the ledger's sequencer queue or being committed.\n# TYPE writ_integration_backlog gauge\nwrit_integration_backlog {}",
             self.backlog
+        );
+        let _ = writeln!(
+            o,
+            "# HELP writ_api_appends_in_flight API calls that append to the ledger and have not answered yet.\n# TYPE writ_api_appends_in_flight gauge\nwrit_api_appends_in_flight {}",
+            self.in_flight
         );
         let _ = writeln!(
             o,
@@ -541,6 +591,11 @@ impl Snapshot {
             o,
             "# HELP writ_policy_denials_total Policy decisions recorded in the ledger that denied.\n# TYPE writ_policy_denials_total counter\nwrit_policy_denials_total {}",
             self.ledger.policy_denied
+        );
+        let _ = writeln!(
+            o,
+            "# HELP writ_unissued_writs_presented_total Gate denials of writs the ledger never issued (forged or stolen-key writs presented to a gate).\n# TYPE writ_unissued_writs_presented_total counter\nwrit_unissued_writs_presented_total {}",
+            self.ledger.unissued_presented
         );
         counter_map(
             &mut o,

@@ -67,7 +67,7 @@ pub const STEPS: [(&str, &str, &str); 8] = [
     ),
     (
         "A stolen issuer key",
-        "An attacker who stole the issuer's key signs a writ of their own and takes it to a gate cut off from the authority. Its signature is valid — but the ledger never issued it, so it has no receipt.",
+        "An attacker who stole the issuer's key signs a writ of their own and takes it to a gate cut off from the authority. Its signature is valid — but the ledger never issued it, so it has no receipt. The gate's signed denial goes to the ledger: the evidence that an unissued writ was presented.",
         "denied: receipt_missing",
     ),
 ];
@@ -308,6 +308,8 @@ impl Scenario {
             evidence: None,
             boundaries: None,
             uses: None,
+            holder: None,
+            delegation_depth: None,
         };
         self.agent.submit(&input, &idem()?).map_err(api)
     }
@@ -533,13 +535,25 @@ impl Scenario {
         // its signature is good, but the ledger never logged it.
         let mut e =
             self.gate_run_in(ExecMode::Offline, &minted, None, &self.echo, &["hello", "from", "the", "attacker"]);
-        e.writ_id = writ_id_of(&minted);
-        // The ledger has no entry for it (the authority records no run of a
-        // writ it never issued): the Proof Viewer says so, and the issuer
-        // key's impact lists every writ the key issued — not this one.
-        e.lineage = Some(format!("/lineage/impact?key={}", self.authority.issuer_key_id()));
-        if e.index.is_none() {
-            e.detail = format!("{}; the ledger has no record of this writ", e.detail);
+        // The ledger never issued the writ, but the authority records the
+        // gate's signed denial of it (an execution under it it would refuse):
+        // the step links to that entry's proof and its Lineage node, not to
+        // the writ (the ledger has no issuance to prove). The semantic audit
+        // and /health report it as `unissued_writ_presented`.
+        let minted_id = writ_id_of(&minted).unwrap_or_default();
+        e.writ_id = None;
+        match e.index {
+            Some(i) => {
+                e.detail = format!(
+                    "{}; writ {minted_id} was never issued: the gate's signed denial is ledger entry {i}, \
+                     reported as an unissued writ presented (audit warning unissued_writ_presented; revoke the issuer key)",
+                    e.detail
+                );
+            }
+            None => {
+                e.detail = format!("{}; writ {minted_id}: the gate's denial did not reach the ledger", e.detail);
+                e.lineage = Some(format!("/lineage/impact?key={}", self.authority.issuer_key_id()));
+            }
         }
         Ok(e)
     }

@@ -26,6 +26,8 @@ pub const LINEAGE_JS: &str = include_str!("assets/lineage.js");
 pub const DEMO_JS: &str = include_str!("assets/demo.js");
 /// The Governance Console's script (sign-in, signing, votes).
 pub const CONSOLE_JS: &str = include_str!("assets/console.js");
+/// The passkey enrolment page.
+pub const ENROL_JS: &str = include_str!("assets/enrol.js");
 /// The offline page's bootstrap (used by `writ proofs export`).
 pub const OFFLINE_JS: &str = include_str!("assets/offline.js");
 /// The one stylesheet.
@@ -43,6 +45,7 @@ fn find(name: &str) -> Option<(&'static str, &'static [u8])> {
         "lineage.js" => (JS, LINEAGE_JS.as_bytes()),
         "demo.js" => (JS, DEMO_JS.as_bytes()),
         "console.js" => (JS, CONSOLE_JS.as_bytes()),
+        "enrol.js" => (JS, ENROL_JS.as_bytes()),
         _ => return None,
     })
 }

@@ -57,15 +57,17 @@ const MAX_PENDING: usize = 10_000;
 /// State of the console routes.
 #[derive(Debug)]
 pub(crate) struct Console {
-    app: Arc<AppState>,
+    pub(super) app: Arc<AppState>,
+    pub(super) web: Arc<super::Web>,
+    pub(super) enrolments: Mutex<super::console_enrol::Enrolments>,
     challenges: Mutex<HashMap<String, i64>>,
     sessions: Mutex<HashMap<String, (KeyId, i64)>>,
 }
 
-type C = State<Arc<Console>>;
+pub(super) type C = State<Arc<Console>>;
 type R = Result<Response, ApiError>;
 
-fn err(code: ApiErrorCode, m: impl Into<String>) -> ApiError {
+pub(super) fn err(code: ApiErrorCode, m: impl Into<String>) -> ApiError {
     ApiError(writ_api::ApiError::new(code, m))
 }
 
@@ -113,7 +115,13 @@ fn cookie_token(headers: &HeaderMap) -> Option<String> {
 impl Console {
     /// Who reads: an RFC 9421 signature (Ed25519 key) when the request
     /// carries one, else the passkey sign-in cookie.
-    async fn reader(&self, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Result<Identity, ApiError> {
+    pub(super) async fn reader(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Identity, ApiError> {
         if headers.contains_key("signature-input") {
             return crate::authenticate(&self.app, method, uri, headers, body).await;
         }
@@ -133,8 +141,14 @@ impl Console {
 }
 
 /// The console routes, with their own state (merged into the web routes).
-pub(crate) fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S> {
-    let c = Arc::new(Console { app, challenges: Mutex::default(), sessions: Mutex::default() });
+pub(crate) fn routes<S: Clone + Send + Sync + 'static>(web: Arc<super::Web>) -> Router<S> {
+    let c = Arc::new(Console {
+        app: web.app.clone(),
+        web,
+        enrolments: Mutex::default(),
+        challenges: Mutex::default(),
+        sessions: Mutex::default(),
+    });
     Router::new()
         .route("/console", get(page))
         .route("/console/requests/{id}", get(request_page))
@@ -142,6 +156,11 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Ro
         .route("/console/session", post(sign_in).delete(sign_out))
         .route("/console/api/me", get(me))
         .route("/console/api/queue", get(queue))
+        .route("/console/api/history", get(history))
+        .route("/console/enrol", get(super::console_enrol::page))
+        .route("/console/api/enrolments", get(super::console_enrol::list).post(super::console_enrol::create))
+        .route("/console/api/enrolments/{id}", get(super::console_enrol::proposal))
+        .route("/console/api/enrolments/{id}/signatures", post(super::console_enrol::add_signature))
         .route("/console/api/requests/{id}", get(request))
         .route("/console/api/requests/{id}/passkey-vote", post(passkey_vote))
         .route("/console/api/writs/{id}/passkey-revoke", post(passkey_revoke))
@@ -359,6 +378,31 @@ async fn request(State(c): C, crate::Id(id): crate::Id, m: Method, uri: Uri, h: 
         "html": card,
     }))
     .into_response())
+}
+
+/// `?page=N` of the history (from 0).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HistoryQuery {
+    #[serde(default)]
+    page: usize,
+}
+
+async fn history(State(c): C, m: Method, uri: Uri, h: HeaderMap, b: Bytes) -> R {
+    let who = c.reader(&m, &uri, &h, &b).await?;
+    let axum::extract::Query(q) = axum::extract::Query::<HistoryQuery>::try_from_uri(&uri)
+        .map_err(|e| err(ApiErrorCode::Malformed, format!("query: {} (give ?page=N, from 0)", e.body_text())))?;
+    let page = q.page.min(1_000_000);
+    let (html, pages) = c
+        .web
+        .with_index(move |ix, app| {
+            let trust = app.authority.trust();
+            let status = |id: &str| app.authority.request(&who, id).ok().map(|v| v.status);
+            Ok(super::console_history::render(ix, &trust, page, &status))
+        })
+        .await
+        .map_err(|e| err(ApiErrorCode::Unavailable, e.message))?;
+    Ok(axum::Json(serde_json::json!({"page": page, "pages": pages, "html": html})).into_response())
 }
 
 /// A passkey vote: the assertion over the approval's signing input.

@@ -31,6 +31,7 @@ page by your key (an Ed25519 key file held in memory, or your passkey); nothing 
 <section id=\"trust\" aria-labelledby=\"trust-h\"><h2 id=\"trust-h\">Trust root</h2>\
 <p id=\"trust-status\">Loading…</p><div id=\"trust-controls\"></div></section>\n\
 <section id=\"signin\" aria-labelledby=\"signin-h\"><h2 id=\"signin-h\">Sign in</h2>\
+<p class=\"hint\">New approver? <a href=\"/console/enrol\" id=\"enrol-link\">Enrol a passkey</a> (root key holders sign it into the trust root).</p>\
 <div class=\"signin-options\">\
 <div class=\"card\"><h3>Passkey</h3><p>Approvers whose passkey is in the trust root.</p>\
 <label for=\"passkey-name\">Passkey of</label> <select id=\"passkey-name\"></select> \
@@ -45,6 +46,9 @@ It is read into this page's memory and never uploaded.</p>\
 <div id=\"queue-body\"></div></section>\n\
 <section id=\"request\" hidden aria-labelledby=\"request-h\"><h2 id=\"request-h\">Request</h2>\
 <div id=\"request-body\"></div><div id=\"request-actions\"></div><p id=\"action-status\" role=\"status\"></p></section>\n\
+<section id=\"history\" hidden aria-labelledby=\"history-h\"><h2 id=\"history-h\">History</h2>\
+<p class=\"hint\">Past requests, newest first, as the ledger recorded them: the decision, who voted what, the writ issued, \
+revocations and runs. Each record links to its proof and its lineage.</p><div id=\"history-body\"></div></section>\n\
 <section id=\"file\" hidden aria-labelledby=\"file-h\"><h2 id=\"file-h\">File a request</h2>\
 <form id=\"file-form\" class=\"form\">\
 <label for=\"f-program\">Program (absolute path)</label><input id=\"f-program\" name=\"program\" required placeholder=\"/usr/bin/deploy\">\

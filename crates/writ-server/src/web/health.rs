@@ -287,6 +287,27 @@ fn selfcheck_panel(s: &Snapshot) -> String {
     b
 }
 
+/// The alert on writs presented to gates that the ledger never issued.
+fn unissued_panel(s: &Snapshot) -> String {
+    let n = s.ledger.unissued_presented;
+    let count = fig("writ_unissued_writs_presented_total", "", &n.to_string());
+    let Some((i, w, host)) = &s.ledger.last_unissued else {
+        return format!(
+            "<section class=\"alert-panel ok\" id=\"unissued\"><h2>Unissued writs presented: {count}</h2>\
+             <p class=\"hint\">No gate has denied a writ the ledger never issued.</p></section>"
+        );
+    };
+    format!(
+        "<section class=\"alert-panel bad\" id=\"unissued\" role=\"alert\"><h2>Unissued writs presented: {count}</h2>\
+         <p>A gate{} denied writ <code>{}</code>, which the ledger never issued: someone holds a writ with no issuance \
+         (forged, or signed with a stolen issuer key). Check and rotate the issuer keys.</p>\
+         <p>Newest: <a class=\"proof-link\" href=\"/proofs?index={i}\">ledger entry {i}</a> · \
+         <a class=\"lineage-link\" href=\"/lineage?focus={i}\">Lineage</a> · audit finding <code>unissued_writ_presented</code></p></section>",
+        host.as_deref().map(|h| format!(" on <code>{}</code>", esc(h))).unwrap_or_default(),
+        esc(w),
+    )
+}
+
 fn render(s: &Snapshot, refresh: u32) -> String {
     let mut m = String::with_capacity(16 * 1024);
     let _ = write!(
@@ -302,6 +323,7 @@ fn render(s: &Snapshot, refresh: u32) -> String {
         }
     );
     m.push_str(&selfcheck_panel(s));
+    m.push_str(&unissued_panel(s));
     m.push_str("<div class=\"tiles\">");
     m.push_str(&tile(
         "Log",
@@ -317,7 +339,7 @@ fn render(s: &Snapshot, refresh: u32) -> String {
     m.push_str(&tile(
         "Integration",
         &format!(
-            "<p>Backlog: {} appends in flight</p><p class=\"hint\">{} records acknowledged (appended, under a signed checkpoint, with their inclusion proof)</p>{}",
+            "<p>Backlog: {} append jobs in the sequencer queue</p><p class=\"hint\">{} appends covered by a signed checkpoint; latency from entering the sequencer queue to the covering checkpoint</p>{}",
             fig("writ_integration_backlog", "", &s.backlog.to_string()),
             fig("writ_integration_seconds_count", "", &s.integration.count.to_string()),
             quantile_list("writ_integration_quantile_seconds", &s.integration),
@@ -385,7 +407,7 @@ fn render(s: &Snapshot, refresh: u32) -> String {
     let backlog: Vec<(i64, f64)> = s.series.iter().map(|p| (p.at, p.backlog as f64)).collect();
     m.push_str(&line("Backlog over time", &backlog));
     m.push_str(&histogram("Issuance latency (request → writ)", &s.issuance));
-    m.push_str(&histogram("Integration latency (record → acknowledged)", &s.integration));
+    m.push_str(&histogram("Integration latency (sequencer queue → covering signed checkpoint)", &s.integration));
     m.push_str(&bars(
         "Denials recorded in the ledger, by code",
         "writ_denials_total",

@@ -131,6 +131,20 @@ async function showQueue() {
   $("queue").hidden = false;
 }
 
+async function showHistory(page) {
+  const h = await signedFetch("GET", `/console/api/history?page=${page}`);
+  const body = $("history-body");
+  body.innerHTML = h.html; // server-rendered, every value escaped there
+  body.dataset.page = String(h.page);
+  for (const a of body.querySelectorAll("a.open-request")) {
+    a.addEventListener("click", (ev) => { ev.preventDefault(); openRequest(a.closest("article").dataset.request, true).catch((e) => say("action-status", e.message, "bad")); });
+  }
+  for (const b of body.querySelectorAll("button[data-goto]")) {
+    b.addEventListener("click", () => showHistory(Number(b.dataset.goto)).catch((e) => say("action-status", e.message, "bad")));
+  }
+  $("history").hidden = false;
+}
+
 async function openRequest(id, push) {
   const r = await signedFetch("GET", `/console/api/requests/${encodeURIComponent(id)}`);
   // The page checks what it will sign: the document's bytes hash to the digest.
@@ -196,6 +210,7 @@ async function vote(r, verdict, reason) {
   await openRequest(r.request_id, false);
   say("action-status", `Signed and recorded: ${verdict}. The request is ${v.status}.`, "ok");
   await showQueue();
+  await showHistory(0);
 }
 
 async function revokeWrit(writId, reason, requestId) {
@@ -208,6 +223,7 @@ async function revokeWrit(writId, reason, requestId) {
   }
   await openRequest(requestId, false);
   say("action-status", `Writ ${writId} revoked.`, "ok");
+  await showHistory(0);
 }
 
 async function fileRequest(ev) {
@@ -245,6 +261,7 @@ async function signedIn() {
   $("me").hidden = false;
   $("file").hidden = !me.roles.includes("requester");
   await showQueue();
+  await showHistory(0);
   const want = $("console-config").dataset.request;
   if (want) await openRequest(want, false);
 }
