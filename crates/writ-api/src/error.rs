@@ -51,6 +51,13 @@ pub enum ApiErrorCode {
     /// The request sets a loader or interpreter variable (`LD_*`,
     /// `PYTHON*`, …) that no policy permits by name (`@allow_env`). (H2)
     LoaderVariable,
+    /// A delegated writ the authority will not record: its chain does not
+    /// verify to a writ this authority issued, or it asks for more than
+    /// its parent has left. The message starts with the precise code
+    /// (`delegation_widened`, `delegation_signature`, `delegation_depth`,
+    /// `lineage_broken`, `delegation_uses`, `delegation_unknown_parent`,
+    /// `delegation_revoked`, …).
+    DelegationRefused,
     /// Control characters, escape sequences or newlines in text shown to a
     /// person, or NUL anywhere. (H2)
     UnsafeText,
@@ -99,6 +106,7 @@ impl ApiErrorCode {
         Self::Replayed,
         Self::ExceedsPolicy,
         Self::LoaderVariable,
+        Self::DelegationRefused,
         Self::UnsafeText,
         Self::Busy,
         Self::Unavailable,
@@ -135,6 +143,7 @@ impl ApiErrorCode {
             Self::Replayed => "replayed",
             Self::ExceedsPolicy => "exceeds_policy",
             Self::LoaderVariable => "loader_variable",
+            Self::DelegationRefused => "delegation_refused",
             Self::UnsafeText => "unsafe_text",
             Self::Busy => "busy",
             Self::Unavailable => "unavailable",
@@ -160,7 +169,12 @@ impl ApiErrorCode {
         match self {
             Self::Malformed | Self::InvalidRequest | Self::BadSignature | Self::BadEvidence | Self::UnsafeText => 400,
             Self::Unauthenticated | Self::StaleSignature | Self::ReplayedSignature | Self::UnknownKey => 401,
-            Self::Forbidden | Self::SelfApproval | Self::NotInGroup | Self::ExceedsPolicy | Self::LoaderVariable => 403,
+            Self::Forbidden
+            | Self::SelfApproval
+            | Self::NotInGroup
+            | Self::ExceedsPolicy
+            | Self::LoaderVariable
+            | Self::DelegationRefused => 403,
             Self::UnknownRequest | Self::UnknownWrit | Self::NotFound => 404,
             Self::AlreadyVoted
             | Self::RequestNotPending

@@ -8,13 +8,15 @@
 //! - [`approval`]: the approval-signing protocol (what an approver checks and signs);
 //! - [`gate`]: [`GateApi`], what a gate needs (signed status with use
 //!   consumption, records with a verifiable acknowledgement);
-//! - [`operator`]: [`OperatorApi`], what requesters, approvers and operators need.
+//! - [`operator`]: [`OperatorApi`], what requesters, approvers and operators need;
+//! - [`delegation`]: recording a holder-signed child writ (`POST /v1/delegations`).
 //!
 //! Implementations: `writ-authority` (in-process) and `writ-client` (HTTP).
 //! A caller holds a `dyn GateApi` / `dyn OperatorApi` and never knows which.
 #![forbid(unsafe_code)]
 
 pub mod approval;
+pub mod delegation;
 pub mod error;
 pub mod gate;
 pub mod httpsig;
@@ -22,7 +24,7 @@ pub mod operator;
 pub mod wire;
 
 pub use error::{ApiError, ApiErrorCode};
-pub use gate::{GateApi, RecordAck};
+pub use gate::{GateApi, RecordAck, StartAck};
 pub use operator::{IdempotencyKey, OperatorApi};
 
 /// The HTTP header that carries an [`IdempotencyKey`].

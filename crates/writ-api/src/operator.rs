@@ -121,6 +121,26 @@ pub trait OperatorApi: Send + Sync {
     /// # Errors
     /// Authority failures.
     fn nonce(&self) -> Result<NonceView, ApiError>;
+
+    /// Records a delegated writ (`POST /v1/delegations`): the child, signed
+    /// by its parent's holder key, with its ancestors. Safe to retry: the
+    /// same child is answered with its first record.
+    ///
+    /// # Errors
+    /// `delegation_refused` (the message starts with the precise code),
+    /// `forbidden` (a caller without the requester or issuer role),
+    /// `malformed`.
+    fn delegate(
+        &self,
+        input: &crate::delegation::DelegationInput,
+    ) -> Result<crate::delegation::DelegationView, ApiError>;
+
+    /// A recorded delegated writ (`GET /v1/delegations/{id}`), for those
+    /// who may read the writ.
+    ///
+    /// # Errors
+    /// `unknown_writ`, `forbidden`.
+    fn delegation(&self, writ_id: &str) -> Result<crate::delegation::DelegationView, ApiError>;
 }
 
 #[cfg(test)]

@@ -63,6 +63,10 @@ pub enum AuthorityError {
     /// A loader or interpreter variable no policy permits by name.
     #[error("{0}")]
     LoaderVariable(String),
+    /// A delegated writ the authority will not record; the message starts
+    /// with the precise code (`delegation_widened: …`).
+    #[error("{0}")]
+    DelegationRefused(String),
     /// Control characters, escape sequences or newlines in text shown to a
     /// person, or NUL anywhere.
     #[error("{0}")]
@@ -128,6 +132,7 @@ impl AuthorityError {
             Self::Replayed(_) => "replayed",
             Self::ExceedsPolicy(_) => "exceeds_policy",
             Self::LoaderVariable(_) => "loader_variable",
+            Self::DelegationRefused(_) => "delegation_refused",
             Self::UnsafeText(_) => "unsafe_text",
             Self::Timeout => "timeout",
             Self::Busy | Self::Ledger(writ_ledger::LedgerError::Busy { .. }) => "busy",
@@ -150,7 +155,8 @@ impl AuthorityError {
             | Self::SelfApproval
             | Self::NotInGroup(_)
             | Self::ExceedsPolicy(_)
-            | Self::LoaderVariable(_) => ErrorKind::Forbidden,
+            | Self::LoaderVariable(_)
+            | Self::DelegationRefused(_) => ErrorKind::Forbidden,
             Self::UnknownRequest(_) | Self::UnknownWrit(_) => ErrorKind::NotFound,
             Self::AlreadyVoted(_)
             | Self::NotPending { .. }

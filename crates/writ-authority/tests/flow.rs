@@ -118,6 +118,8 @@ fn input(program: &str, args: &[&str]) -> RequestInput {
         evidence: None,
         boundaries: None,
         uses: None,
+        holder: None,
+        delegation_depth: None,
     }
 }
 

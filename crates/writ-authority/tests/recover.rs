@@ -46,6 +46,8 @@ fn input(program: &str) -> RequestInput {
         evidence: None,
         boundaries: None,
         uses: None,
+        holder: None,
+        delegation_depth: None,
     }
 }
 

@@ -60,6 +60,8 @@ fn tool(args: &[(&str, &str)], args_sha256: Option<Sha256Digest>, definition: Op
         evidence: None,
         boundaries: None,
         uses: Some(1),
+        holder: None,
+        delegation_depth: None,
     }
 }
 

@@ -80,6 +80,8 @@ enum Command {
     Witness(cmd::witness::WitnessArgs),
     /// Mint a narrower child of a writ you hold, for a sub-agent (signed by your holder key).
     Delegate(cmd::delegate::DelegateArgs),
+    /// Record delegated writs with the authority (submit, show).
+    Delegations(cmd::delegations::DelegationsArgs),
     /// Follow a remote log from its checkpoint and tiles: consistency, semantic audit, watches.
     Monitor(cmd::monitor::MonitorArgs),
     // @subcommands (one line per subcommand; keep this marker)
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         Command::Recover(a) => cmd::recover::run(a),
         Command::Witness(a) => cmd::witness::run(a),
         Command::Delegate(a) => cmd::delegate::run(a),
+        Command::Delegations(a) => cmd::delegations::run(a),
         Command::Monitor(a) => cmd::monitor::run(a),
         // @dispatch (one arm per subcommand; keep this marker)
     };

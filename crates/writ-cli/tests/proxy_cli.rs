@@ -257,6 +257,8 @@ impl Home {
             evidence: None,
             boundaries: None,
             uses: None,
+            holder: None,
+            delegation_depth: None,
         };
         let view = a.submit(&me, input, now).unwrap();
         assert_eq!(view.status, "issued", "{view:?}");

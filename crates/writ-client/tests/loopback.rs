@@ -101,6 +101,8 @@ fn echo() -> RequestInput {
         evidence: None,
         boundaries: None,
         uses: None,
+        holder: None,
+        delegation_depth: None,
     }
 }
 

@@ -120,6 +120,8 @@ pub enum EntryKind {
     KeyChange = 9,
     /// A policy set was changed.
     PolicyChange = 10,
+    /// A holder-signed child writ was recorded (`docs/format.md` §18).
+    Delegation = 11,
 }
 
 impl EntryKind {
@@ -137,6 +139,7 @@ impl EntryKind {
             Self::Denial => "denial",
             Self::KeyChange => "key_change",
             Self::PolicyChange => "policy_change",
+            Self::Delegation => "delegation",
         }
     }
 
@@ -152,6 +155,7 @@ impl EntryKind {
             8 => Self::Denial,
             9 => Self::KeyChange,
             10 => Self::PolicyChange,
+            11 => Self::Delegation,
             _ => return None,
         })
     }
@@ -336,6 +340,43 @@ pub struct PolicyChange {
     pub previous_digest: Option<Sha256Digest>,
 }
 
+/// A holder-signed child writ was recorded by the authority
+/// (`docs/format.md` §18, `docs/ledger.md`). Tags: 1 time, 2 request_id
+/// (the chain's request: a child carries its parent's), 3 writ_id (the
+/// child), 4 envelope_digest, 5 holder (key id of the holder that signed
+/// it), 6 parent_writ_id, 7 parent_digest, 8 root_writ_id (the issued writ
+/// the chain starts at), 9 not_before, 10 not_after, 11 depth, 12 uses
+/// (optional: absent = not counted), 13 recorded_by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    /// When the authority recorded it.
+    pub time: Timestamp,
+    /// The request of the chain's root writ.
+    pub request_id: String,
+    /// The child writ's id.
+    pub writ_id: String,
+    /// SHA-256 of the child's DSSE envelope bytes.
+    pub envelope_digest: Sha256Digest,
+    /// Key id of the holder key that signed the child (its `issuer`).
+    pub holder: String,
+    /// The parent writ's id.
+    pub parent_writ_id: String,
+    /// SHA-256 of the parent's envelope bytes.
+    pub parent_digest: Sha256Digest,
+    /// The root writ (issued by the authority) the chain starts at.
+    pub root_writ_id: String,
+    /// Start of the child's validity.
+    pub not_before: Timestamp,
+    /// End of the child's validity.
+    pub not_after: Timestamp,
+    /// The child's `lineage.depth` (1 for a child of a root writ).
+    pub depth: i64,
+    /// The child's `scope.uses`.
+    pub uses: Option<i64>,
+    /// Who submitted it (name and key id of the caller).
+    pub recorded_by: String,
+}
+
 /// One ledger entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
@@ -359,6 +400,8 @@ pub enum Entry {
     KeyChange(KeyChange),
     /// See [`PolicyChange`].
     PolicyChange(PolicyChange),
+    /// See [`Delegation`].
+    Delegation(Delegation),
 }
 
 const T_TIME: u8 = 1;
@@ -610,6 +653,13 @@ impl Entry {
             Entry::PolicyChange(r) => serde_json::json!({"time": t(r.time), "policy_id": r.policy_id,
                 "policy_digest": d(&r.policy_digest), "actor": r.actor,
                 "previous_digest": r.previous_digest.as_ref().map(d)}),
+            Entry::Delegation(r) => {
+                serde_json::json!({"time": t(r.time), "request_id": r.request_id, "writ_id": r.writ_id,
+                "envelope_digest": d(&r.envelope_digest), "holder": r.holder, "parent_writ_id": r.parent_writ_id,
+                "parent_digest": d(&r.parent_digest), "root_writ_id": r.root_writ_id,
+                "not_before": t(r.not_before), "not_after": t(r.not_after), "depth": r.depth, "uses": r.uses,
+                "recorded_by": r.recorded_by})
+            }
         };
         if let serde_json::Value::Object(m) = &mut v {
             m.insert("kind".into(), serde_json::Value::String(e.kind().as_str().into()));
@@ -632,6 +682,7 @@ impl Entry {
             Self::Denial(_) => EntryKind::Denial,
             Self::KeyChange(_) => EntryKind::KeyChange,
             Self::PolicyChange(_) => EntryKind::PolicyChange,
+            Self::Delegation(_) => EntryKind::Delegation,
         }
     }
 
@@ -647,6 +698,7 @@ impl Entry {
             Self::ExecStart(e) => Some(&e.request_id),
             Self::ExecEnd(e) => Some(&e.request_id),
             Self::Denial(e) => e.request_id.as_deref(),
+            Self::Delegation(e) => Some(&e.request_id),
             Self::KeyChange(_) | Self::PolicyChange(_) => None,
         }
     }
@@ -660,6 +712,7 @@ impl Entry {
             Self::ExecStart(e) => Some(&e.writ_id),
             Self::ExecEnd(e) => Some(&e.writ_id),
             Self::Denial(e) => e.writ_id.as_deref(),
+            Self::Delegation(e) => Some(&e.writ_id),
             _ => None,
         }
     }
@@ -678,6 +731,7 @@ impl Entry {
             Self::Denial(e) => e.time,
             Self::KeyChange(e) => e.time,
             Self::PolicyChange(e) => e.time,
+            Self::Delegation(e) => e.time,
         }
     }
 
@@ -773,6 +827,23 @@ impl Entry {
                 if let Some(d) = &e.previous_digest {
                     w.digest(7, d);
                 }
+            }
+            Self::Delegation(e) => {
+                w.time(T_TIME, e.time);
+                w.str(T_REQ, "request_id", &e.request_id)?;
+                w.str(T_WRIT, "writ_id", &e.writ_id)?;
+                w.digest(4, &e.envelope_digest);
+                w.str(5, "holder", &e.holder)?;
+                w.str(6, "parent_writ_id", &e.parent_writ_id)?;
+                w.digest(7, &e.parent_digest);
+                w.str(8, "root_writ_id", &e.root_writ_id)?;
+                w.time(9, e.not_before);
+                w.time(10, e.not_after);
+                w.i64(11, e.depth);
+                if let Some(u) = e.uses {
+                    w.i64(12, u);
+                }
+                w.str(13, "recorded_by", &e.recorded_by)?;
             }
         }
         w.finish()
@@ -881,6 +952,21 @@ impl Entry {
                 actor: f.str(6, "actor")?,
                 previous_digest: f.opt_digest(7)?,
             }),
+            EntryKind::Delegation => Self::Delegation(Delegation {
+                time: f.time(T_TIME, "time")?,
+                request_id: f.str(T_REQ, "request_id")?,
+                writ_id: f.str(T_WRIT, "writ_id")?,
+                envelope_digest: f.digest(4, "envelope_digest")?,
+                holder: f.str(5, "holder")?,
+                parent_writ_id: f.str(6, "parent_writ_id")?,
+                parent_digest: f.digest(7, "parent_digest")?,
+                root_writ_id: f.str(8, "root_writ_id")?,
+                not_before: f.time(9, "not_before")?,
+                not_after: f.time(10, "not_after")?,
+                depth: f.opt_i64(11)?.ok_or_else(|| f.missing("depth"))?,
+                uses: f.opt_i64(12)?,
+                recorded_by: f.str(13, "recorded_by")?,
+            }),
         };
         f.finish()?;
         Ok(e)
@@ -980,6 +1066,21 @@ mod tests {
                 policy_digest: d(7),
                 actor: "root".into(),
                 previous_digest: Some(d(8)),
+            }),
+            Entry::Delegation(Delegation {
+                time: t,
+                request_id: "req-1".into(),
+                writ_id: "writ-2".into(),
+                envelope_digest: d(9),
+                holder: "holder-key".into(),
+                parent_writ_id: "writ-1".into(),
+                parent_digest: d(4),
+                root_writ_id: "writ-1".into(),
+                not_before: t,
+                not_after: Timestamp(t.0 + 60),
+                depth: 1,
+                uses: Some(1),
+                recorded_by: "orchestrator".into(),
             }),
         ]
     }

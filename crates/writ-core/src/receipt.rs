@@ -9,6 +9,11 @@
 //! checkpoint's root. This is what lets a gate refuse a writ that was never
 //! logged, even one signed with a stolen issuer key (invariant 7).
 //!
+//! A delegated writ (`docs/format.md` §18) is not issued but recorded: its
+//! receipt carries the `delegation` entry the authority logged for it
+//! ([`crate::entry::Entry::Delegation`]: this child's id and envelope
+//! digest, and its parent's id).
+//!
 //! When the trust root gives that ledger key a witness policy, the
 //! checkpoint note must also carry the cosignatures of a quorum of its
 //! witnesses (see [`crate::witness`]): a log that shows a gate a fork cannot
@@ -53,6 +58,13 @@ pub fn check(receipt: &[u8], trust: &TrustRoot, p: &Predicate, envelope: &Sha256
     match Entry::decode(extra) {
         Ok(Entry::Issuance(i)) if i.writ_id == p.id && i.envelope_digest == *envelope => {}
         Ok(Entry::Issuance(_)) => return Err(invalid("receipt proves the issuance of a different writ")),
+        Ok(Entry::Delegation(d))
+            if d.writ_id == p.id
+                && d.envelope_digest == *envelope
+                && p.lineage.parent.as_ref().is_some_and(|parent| parent.id == d.parent_writ_id) => {}
+        Ok(Entry::Delegation(_)) => {
+            return Err(invalid("receipt proves the delegation of a different writ (or of another parent)"));
+        }
         Ok(other) => {
             return Err(invalid(alloc::format!("receipt entry is a {} entry, not an issuance", other.kind().as_str())));
         }

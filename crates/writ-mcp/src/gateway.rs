@@ -528,6 +528,8 @@ impl Gateway {
                     evidence: None,
                     boundaries: None,
                     uses: Some(1),
+                    holder: None,
+                    delegation_depth: None,
                 };
                 IdempotencyKey::random().and_then(|k| a.api.submit(&input, &k))
             }

@@ -28,7 +28,12 @@ pub const KNOWN_ANNOTATIONS: &[&str] = &[
     "network",
     "fs_read",
     "fs_write",
+    "delegation",
 ];
+
+/// Largest value of `@delegation`: the writ format's deepest chain
+/// (`writ_core::limits::MAX_DEPTH`).
+pub const MAX_DELEGATION_DEPTH: u32 = 8;
 
 /// Largest value of `@uses`.
 pub const MAX_USES: u32 = 1_000_000;
@@ -150,6 +155,17 @@ pub(crate) fn parse_obligations<'a>(
                         problem(format!("`{value}` is not a count from 1 to {MAX_USES}; write e.g. `@uses(\"3\")`"))
                     })?;
                 ob.uses = Some(n);
+            }
+            "delegation" => {
+                let n = parse_number(value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=MAX_DELEGATION_DEPTH).contains(n))
+                    .ok_or_else(|| {
+                        problem(format!(
+                            "`{value}` is not a delegation depth from 1 to {MAX_DELEGATION_DEPTH}; write e.g. `@delegation(\"1\")`"
+                        ))
+                    })?;
+                ob.delegation = Some(n);
             }
             "offline" => {
                 ob.offline = parse_bool(value).ok_or_else(|| problem(format!("`{value}` is not `true` or `false`")))?

@@ -71,6 +71,11 @@ pub struct Obligations {
     /// `@fs_read`, `@fs_write`)
     #[serde(default, skip_serializing_if = "Boundaries::is_empty")]
     pub boundaries: Boundaries,
+    /// how many levels of delegation below the writ its holder may sign
+    /// (`@delegation("N")`, `docs/format.md` §18); `None` = the writ may
+    /// name no holder. Only as deep as every determining policy allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation: Option<u32>,
 }
 
 /// Two determining policies demand approvals from different groups.
@@ -87,6 +92,7 @@ impl Obligations {
     /// the larger approval count, the shorter maximum duration, the union of
     /// required evidence, single use if either is single use, the fewer uses,
     /// offline only if both allow it, only the loader variables both allow,
+    /// delegation only as deep as both allow (none unless both allow it),
     /// the stricter boundaries ([`Boundaries::combine`]). An approver
     /// group beats no group (any approver); two different groups are a
     /// conflict, which [`crate::PolicySet::decide`] turns into a deny.
@@ -123,6 +129,10 @@ impl Obligations {
         self.offline &= other.offline;
         self.allow_env.retain(|n| other.allow_env.contains(n));
         self.boundaries.combine(&other.boundaries);
+        self.delegation = match (self.delegation, other.delegation) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            _ => None,
+        };
         Ok(())
     }
 }

@@ -113,6 +113,8 @@ impl Env {
             evidence: None,
             boundaries: None,
             uses: None,
+            holder: None,
+            delegation_depth: None,
         };
         self.a.submit(&self.who(1), input, now()).unwrap()
     }

@@ -116,7 +116,14 @@ fn home_inputs(t: &LedgerTarget) -> anyhow::Result<HomeInputs> {
             let rows = db
                 .tx(writ_authority::state::all_writs)
                 .with_context(|| format!("cannot read the issued writs from {name}"))?;
-            (rows.into_iter().map(|w| (w.id, w.envelope)).collect(), Some(name), Some(db))
+            // Recorded delegated writs too (the semantic audit checks each
+            // child against its parent: signature by the holder, no widening).
+            let children = db
+                .tx(writ_authority::delegation_state::all)
+                .with_context(|| format!("cannot read the delegated writs from {name}"))?;
+            let mut all: HashMap<String, Vec<u8>> = rows.into_iter().map(|w| (w.id, w.envelope)).collect();
+            all.extend(children.into_iter().map(|d| (d.id, d.envelope)));
+            (all, Some(name), Some(db))
         }
         None => (HashMap::new(), None, None),
     };

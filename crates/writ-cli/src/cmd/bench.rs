@@ -81,6 +81,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             evidence: None,
             boundaries: None,
             uses: None,
+            holder: None,
+            delegation_depth: None,
         };
         handles.push(std::thread::spawn(move || {
             let mut lat = Vec::new();

@@ -48,8 +48,25 @@ pub struct DelegateArgs {
     /// Where to write the child (the chain goes to FILE.chain).
     #[arg(short = 'o', long = "out", value_name = "FILE")]
     pub out: PathBuf,
-    /// Print JSON: `{"writ_id", "parent_id", "writ_file", "chain_file"}`, or
-    /// `{"verdict": "deny", "code", "detail"}` when refused.
+    /// Record the child with this authority once minted (`POST
+    /// /v1/delegations`), so online gates answer its status and count its
+    /// uses against the parent's.
+    #[arg(long, value_name = "URL", conflicts_with = "home")]
+    pub authority: Option<String>,
+    /// Record the child with the authority of this home (embedded).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// The key that signs the API call recording the child (a `requester`
+    /// of the trust root, e.g. the orchestrator's; default: WRIT_KEY or the
+    /// config file's `key`). Not the holder key.
+    #[arg(long = "as", value_name = "KEYFILE", requires = "authority")]
+    pub as_key: Option<PathBuf>,
+    /// CA certificates (PEM) for an `https://` --authority.
+    #[arg(long, value_name = "FILE", requires = "authority")]
+    pub ca: Option<PathBuf>,
+    /// Print JSON: `{"writ_id", "parent_id", "writ_file", "chain_file"}`
+    /// (plus `"recorded"`, the authority's record, with --authority or
+    /// --home), or `{"verdict": "deny", "code", "detail"}` when refused.
     #[arg(long)]
     pub json: bool,
 }
@@ -116,13 +133,49 @@ pub fn run(args: DelegateArgs) -> anyhow::Result<ExitCode> {
     let chain_file = with_ext(&args.out, "chain");
     files::write_atomic(&args.out, &child)?;
     files::write_atomic(&chain_file, chain.to_json().as_bytes())?;
-    if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"writ_id": n.id, "parent_id": parent.id, "writ_file": args.out.display().to_string(),
-                "chain_file": chain_file.display().to_string()})
-        );
+    let recorded = if args.authority.is_some() || args.home.is_some() {
+        let conn = crate::config::ConnArgs {
+            home: args.home.clone(),
+            authority: args.authority.clone(),
+            key: args.as_key.clone().or_else(|| std::env::var_os("WRIT_KEY").map(PathBuf::from)),
+            ca: args.ca.clone(),
+            tls_client_cert: None,
+            tls_client_key: None,
+            database: None,
+            pg_schema: "writ".into(),
+            idempotency_key: None,
+            json: args.json,
+        };
+        let r = (|| {
+            let c = conn.open(args.authority.is_some())?;
+            super::delegations::submit(&c, &args.out, &chain_file)
+        })();
+        match r {
+            Ok(v) => Some(v),
+            Err(e) => {
+                eprintln!("writ: the child writ {} is written to {} but not recorded", n.id, args.out.display());
+                return crate::config::finish(args.json, Err(e));
+            }
+        }
     } else {
+        None
+    };
+    if args.json {
+        let mut v = serde_json::json!({"writ_id": n.id, "parent_id": parent.id, "writ_file": args.out.display().to_string(),
+            "chain_file": chain_file.display().to_string()});
+        if let (Some(r), Some(m)) = (&recorded, v.as_object_mut()) {
+            m.insert("recorded".into(), serde_json::to_value(r).unwrap_or_default());
+        }
+        println!("{v}");
+    } else {
+        if let Some(r) = &recorded {
+            eprintln!(
+                "recorded with the authority: ledger index {}, {} use(s), state {}",
+                r.index,
+                r.uses.map_or_else(|| "uncounted".to_string(), |u| u.to_string()),
+                r.state
+            );
+        }
         println!("{}", n.id);
         eprintln!(
             "wrote child writ {} of {} to {} (chain {})",

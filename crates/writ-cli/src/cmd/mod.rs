@@ -6,6 +6,7 @@ pub mod bench;
 pub mod bounds;
 pub mod completions;
 pub mod delegate;
+pub mod delegations;
 pub mod demo;
 pub mod deny;
 pub mod exec;

@@ -44,6 +44,14 @@ pub struct RequestArgs {
     /// Ask for an agent tool call instead of a program.
     #[arg(long, value_name = "NAME")]
     pub tool: Option<String>,
+    /// The holder: a public key file that may delegate the writ (sign
+    /// narrower children of it for sub-agents, `writ delegate`). Policy must
+    /// allow it (`@delegation("N")`).
+    #[arg(long, value_name = "KEYFILE.pub")]
+    pub holder: Option<PathBuf>,
+    /// Levels of delegation the holder may make below the writ (default 1).
+    #[arg(long, value_name = "N", requires = "holder")]
+    pub delegation_depth: Option<u32>,
     /// The program and its arguments (after `--`).
     /// Boundaries and uses asked for (H2; see `docs/policy.md`).
     #[command(flatten)]
@@ -164,6 +172,13 @@ fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
         evidence,
         boundaries: args.bounds.boundaries()?,
         uses: args.bounds.uses,
+        holder: args
+            .holder
+            .as_deref()
+            .map(files::read_public_key)
+            .transpose()?
+            .map(|(k, _)| writ_core::model::Holder::new(&k).public_key),
+        delegation_depth: args.delegation_depth,
     };
     let conn = args.conn.open(true)?;
     let key = args.conn.idempotency()?;

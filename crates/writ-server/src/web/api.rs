@@ -31,7 +31,7 @@ pub(crate) fn kind_from(s: &str) -> Result<Option<EntryKind>, WebError> {
     if s.is_empty() {
         return Ok(None);
     }
-    const ALL: [EntryKind; 10] = [
+    const ALL: [EntryKind; 11] = [
         EntryKind::Request,
         EntryKind::Decision,
         EntryKind::Approval,
@@ -42,6 +42,7 @@ pub(crate) fn kind_from(s: &str) -> Result<Option<EntryKind>, WebError> {
         EntryKind::Denial,
         EntryKind::KeyChange,
         EntryKind::PolicyChange,
+        EntryKind::Delegation,
     ];
     ALL.into_iter().find(|k| k.as_str() == s).map(Some).ok_or_else(|| {
         WebError::bad(format!("kind `{s}` is not an entry kind (request, decision, approval, issuance, …)"))

@@ -88,6 +88,7 @@ pub fn label(e: &Entry) -> (String, String) {
         Entry::Denial(d) => ("denial".into(), short(&d.code)),
         Entry::KeyChange(k) => (format!("key {}", k.change), short(&k.key_id)),
         Entry::PolicyChange(p) => ("policy change".into(), short(&p.policy_id)),
+        Entry::Delegation(d) => (format!("delegated writ (depth {})", d.depth), short(&d.writ_id)),
     }
 }
 

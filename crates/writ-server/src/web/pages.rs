@@ -79,6 +79,17 @@ fn summary(e: &Entry) -> String {
         ),
         Entry::KeyChange(k) => format!("key {} ({}) {} by {}", c(&k.key_id), esc(&k.role), esc(&k.change), c(&k.actor)),
         Entry::PolicyChange(p) => format!("policy {} changed by {}", c(&p.policy_id), c(&p.actor)),
+        Entry::Delegation(d) => format!(
+            "writ {} delegated from writ {} by holder key {} (depth {}, valid {} – {}{}), recorded by {}",
+            c(&d.writ_id),
+            c(&d.parent_writ_id),
+            c(&d.holder),
+            d.depth,
+            esc(&d.not_before.to_string()),
+            esc(&d.not_after.to_string()),
+            d.uses.map(|u| format!(", {u} use(s)")).unwrap_or_default(),
+            c(&d.recorded_by)
+        ),
     }
 }
 
