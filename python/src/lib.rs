@@ -317,13 +317,14 @@ struct Gate {
 }
 
 impl Gate {
-    /// Signs `e` as a gate record with the gate's key (what
-    /// `writ_gate::Recorder::sign` does) and appends it to the spool.
+    /// Signs `e` as a gate record with the gate's key and a fresh nonce
+    /// (`writ_gate::sign_record`, what the native gate's recorder does) and
+    /// appends it to the spool.
     fn append(&self, e: &Entry, durability: Durability) -> Result<Vec<u8>, String> {
         let (Some(s), Some(key)) = (&self.spool, &self.key) else {
             return Err("this gate has no spool and key to record with".into());
         };
-        let bytes = GateRecord::sign(e.clone(), Vec::new(), key).map_err(|err| format!("record: {err}"))?;
+        let bytes = writ_gate::sign_record(key, e, &[]).map_err(|err| format!("record: {err}"))?;
         s.append_bytes(&bytes, durability).map_err(|err| err.to_string())?;
         Ok(bytes)
     }

@@ -8,7 +8,8 @@
 //! "Gate records"):
 //!
 //! ```text
-//! record   = body [weakened] key_id signature
+//! record   = body [nonce] [weakened] key_id signature
+//! nonce    = 0xEF 0x0010 16 bytes     random, chosen once per record by the gate (optional)
 //! weakened = 0xF0 len:u16be list      what the weaker isolation mode left out (optional)
 //! key_id   = 0xF1 0x0020 32 bytes     raw SHA-256 of the gate's public key
 //! signature= 0xF2 0x0040 64 bytes     Ed25519 over PAE(GATE_RECORD_PAYLOAD_TYPE, record up to here)
@@ -17,7 +18,14 @@
 //! The signature covers every byte before its own field, under DSSE's
 //! pre-authentication encoding with its own payload type (so no writ, status
 //! or approval signature can be replayed as a record signature, nor the
-//! reverse). A record without a trailer is an unsigned entry, byte for byte
+//! reverse).
+//!
+//! The **nonce** makes two runs distinct records: two legitimate runs of one
+//! writ on one host in the same second have identical entries, and the
+//! authority logs a record's exact bytes once (a re-sent record is answered
+//! with its first index). Gates draw a fresh nonce for every record they sign
+//! ([`GateRecord::sign_with_nonce`]) and keep the signed bytes, so a re-send
+//! after a crash is still the same bytes. A record without a trailer is an unsigned entry, byte for byte
 //! what `Entry::encode` gives. [`Entry::decode`] reads both and returns the
 //! entry; [`GateRecord::decode`] also returns the trailer, and
 //! `GateRecord::decode(b)?.encode()? == b` for every record it accepts.
@@ -48,6 +56,10 @@ use crate::trust::{Role, TrustRoot, TrustedKey};
 
 /// The DSSE payload type a gate record's signature is made under.
 pub const GATE_RECORD_PAYLOAD_TYPE: &str = "application/vnd.writ.gate-record.v1";
+/// Tag of the optional per-record nonce (16 bytes).
+pub const TAG_NONCE: u8 = 0xEF;
+/// Length of the nonce.
+pub const NONCE_LEN: usize = 16;
 /// Tag of the optional `weakened` list.
 pub const TAG_WEAKENED: u8 = 0xF0;
 /// Tag of the gate key id.
@@ -69,6 +81,8 @@ pub struct GateSignature {
 pub struct GateRecord {
     /// The entry.
     pub entry: Entry,
+    /// The record's nonce, when it has one (gates always set it).
+    pub nonce: Option<[u8; NONCE_LEN]>,
     /// What the weaker isolation mode (allowed by the trust root for this
     /// gate) left out of the run, e.g. `run_as`, `cgroup`.
     pub weakened: Vec<String>,
@@ -160,12 +174,12 @@ fn decode_list(mut v: &[u8]) -> Result<Vec<String>, EntryError> {
 }
 
 /// Where the gate trailer starts: the offset of the first field whose tag
-/// is [`TAG_WEAKENED`] or above (`None`: no trailer). Only the framing is
+/// is [`TAG_NONCE`] or above (`None`: no trailer). Only the framing is
 /// read; the body is decoded strictly afterwards.
 fn trailer_start(bytes: &[u8]) -> Option<usize> {
     let mut pos = 2;
     while let Some(&tag) = bytes.get(pos) {
-        if tag >= TAG_WEAKENED {
+        if tag >= TAG_NONCE {
             return Some(pos);
         }
         let len: [u8; 2] = bytes.get(pos + 1..pos + 3)?.try_into().ok()?;
@@ -178,7 +192,7 @@ impl GateRecord {
     /// An unsigned record of `entry`.
     #[must_use]
     pub fn unsigned(entry: Entry) -> Self {
-        Self { entry, weakened: Vec::new(), gate: None }
+        Self { entry, nonce: None, weakened: Vec::new(), gate: None }
     }
 
     /// The key that signed, when signed.
@@ -187,12 +201,37 @@ impl GateRecord {
         self.gate.as_ref().map(|g| g.key_id)
     }
 
-    /// Encodes, signs with `key` and returns the record's bytes.
+    /// Encodes, signs with `key` and returns the record's bytes, without a
+    /// nonce (deterministic: for vectors and tests; gates use
+    /// [`Self::sign_with_nonce`]).
     ///
     /// # Errors
     /// [`EntryError`] when the entry is over a limit or not a gate kind.
     pub fn sign(entry: Entry, weakened: Vec<String>, key: &SigningKey) -> Result<Vec<u8>, EntryError> {
-        let mut out = Self::unsigned_prefix(&entry, &weakened, &key.key_id())?;
+        Self::sign_inner(&entry, None, &weakened, key)
+    }
+
+    /// As [`Self::sign`], with the record's `nonce` (a fresh random value per
+    /// record, so that two identical runs are two records).
+    ///
+    /// # Errors
+    /// As [`Self::sign`].
+    pub fn sign_with_nonce(
+        entry: Entry,
+        nonce: [u8; NONCE_LEN],
+        weakened: Vec<String>,
+        key: &SigningKey,
+    ) -> Result<Vec<u8>, EntryError> {
+        Self::sign_inner(&entry, Some(&nonce), &weakened, key)
+    }
+
+    fn sign_inner(
+        entry: &Entry,
+        nonce: Option<&[u8; NONCE_LEN]>,
+        weakened: &[String],
+        key: &SigningKey,
+    ) -> Result<Vec<u8>, EntryError> {
+        let mut out = Self::unsigned_prefix(entry, nonce, weakened, &key.key_id())?;
         let sig = key.sign(&pae(GATE_RECORD_PAYLOAD_TYPE, &out));
         push_field(&mut out, TAG_GATE_SIGNATURE, &sig)?;
         if out.len() > MAX_ENTRY_BYTES {
@@ -201,12 +240,21 @@ impl GateRecord {
         Ok(out)
     }
 
-    /// Body, `weakened` and key id: the bytes the signature covers (before PAE).
-    fn unsigned_prefix(entry: &Entry, weakened: &[String], key_id: &KeyId) -> Result<Vec<u8>, EntryError> {
+    /// Body, nonce, `weakened` and key id: the bytes the signature covers
+    /// (before PAE).
+    fn unsigned_prefix(
+        entry: &Entry,
+        nonce: Option<&[u8; NONCE_LEN]>,
+        weakened: &[String],
+        key_id: &KeyId,
+    ) -> Result<Vec<u8>, EntryError> {
         if !is_gate_kind(entry.kind()) {
             return Err(EntryError::Malformed("only exec_start, exec_end and denial entries are gate records"));
         }
         let mut out = entry.encode()?;
+        if let Some(n) = nonce {
+            push_field(&mut out, TAG_NONCE, n)?;
+        }
         if !weakened.is_empty() {
             push_field(&mut out, TAG_WEAKENED, &encode_list(weakened)?)?;
         }
@@ -220,12 +268,12 @@ impl GateRecord {
     /// [`EntryError`] when over a limit, or `weakened` without a signature.
     pub fn encode(&self) -> Result<Vec<u8>, EntryError> {
         let Some(g) = &self.gate else {
-            if !self.weakened.is_empty() {
+            if !self.weakened.is_empty() || self.nonce.is_some() {
                 return Err(EntryError::Malformed("a gate trailer needs the gate's key id and signature"));
             }
             return self.entry.encode();
         };
-        let mut out = Self::unsigned_prefix(&self.entry, &self.weakened, &g.key_id)?;
+        let mut out = Self::unsigned_prefix(&self.entry, self.nonce.as_ref(), &self.weakened, &g.key_id)?;
         push_field(&mut out, TAG_GATE_SIGNATURE, &g.signature)?;
         if out.len() > MAX_ENTRY_BYTES {
             return Err(EntryError::TooLarge { size: out.len() });
@@ -234,13 +282,16 @@ impl GateRecord {
     }
 
     /// What the signature signs: `PAE(GATE_RECORD_PAYLOAD_TYPE, body ‖
-    /// weakened? ‖ key_id field)`.
+    /// nonce? ‖ weakened? ‖ key_id field)`.
     ///
     /// # Errors
     /// As [`Self::encode`]; an unsigned record has no signing input.
     pub fn signing_input(&self) -> Result<Vec<u8>, EntryError> {
         let g = self.gate.as_ref().ok_or(EntryError::Malformed("an unsigned record has no signing input"))?;
-        Ok(pae(GATE_RECORD_PAYLOAD_TYPE, &Self::unsigned_prefix(&self.entry, &self.weakened, &g.key_id)?))
+        Ok(pae(
+            GATE_RECORD_PAYLOAD_TYPE,
+            &Self::unsigned_prefix(&self.entry, self.nonce.as_ref(), &self.weakened, &g.key_id)?,
+        ))
     }
 
     /// Decodes strictly: the body as [`Entry::decode`] would, then at most
@@ -258,7 +309,7 @@ impl GateRecord {
         let (body, mut rest) = bytes.split_at(at);
         let entry = Entry::decode_body(body)?;
         if !is_gate_kind(entry.kind()) {
-            let tag = rest.first().copied().unwrap_or(TAG_WEAKENED);
+            let tag = rest.first().copied().unwrap_or(TAG_NONCE);
             return Err(EntryError::UnknownField { kind: entry.kind().as_str(), tag });
         }
         let mut field = |want: u8| -> Result<Option<&[u8]>, EntryError> {
@@ -275,6 +326,11 @@ impl GateRecord {
                 _ => Ok(None),
             }
         };
+        let nonce = field(TAG_NONCE)?
+            .map(|n| {
+                <[u8; NONCE_LEN]>::try_from(n).map_err(|_| EntryError::Malformed("the nonce field must be 16 bytes"))
+            })
+            .transpose()?;
         let weakened = field(TAG_WEAKENED)?.map(decode_list).transpose()?.unwrap_or_default();
         let key = field(TAG_GATE_KEY)?.ok_or(EntryError::Malformed("a gate trailer needs the gate's key id"))?;
         let key_id = KeyId(Sha256Digest(
@@ -287,7 +343,7 @@ impl GateRecord {
         if let Some(&tag) = rest.first() {
             return Err(EntryError::UnknownField { kind: entry.kind().as_str(), tag });
         }
-        Ok(Self { entry, weakened, gate: Some(GateSignature { key_id, signature }) })
+        Ok(Self { entry, nonce, weakened, gate: Some(GateSignature { key_id, signature }) })
     }
 
     /// Whether the signature verifies under `key` (`verify_strict`).
@@ -338,12 +394,15 @@ impl GateRecord {
         }
     }
 
-    /// [`Entry::to_json`] plus `weakened`, `gate_key_id` and `gate_signature`
-    /// (standard base64) when present.
+    /// [`Entry::to_json`] plus `nonce` (hex), `weakened`, `gate_key_id` and
+    /// `gate_signature` (standard base64) when present.
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = self.entry.to_json();
         if let serde_json::Value::Object(m) = &mut v {
+            if let Some(n) = &self.nonce {
+                m.insert("nonce".into(), serde_json::Value::String(hex::encode(n)));
+            }
             if !self.weakened.is_empty() {
                 m.insert("weakened".into(), serde_json::json!(self.weakened));
             }
@@ -469,6 +528,40 @@ mod tests {
         let sig = other.sign(&forged.signing_input().unwrap());
         forged.gate = Some(GateSignature { key_id: gate().key_id(), signature: sig.try_into().unwrap() });
         assert_eq!(code_of(&forged, &trust(|_| {})), "bad_gate_signature");
+    }
+
+    #[test]
+    fn the_nonce_makes_identical_runs_distinct_signed_records() {
+        let t = trust(|_| {});
+        let a = GateRecord::sign_with_nonce(start(), [1; NONCE_LEN], vec!["run_as".into()], &gate()).unwrap();
+        let b = GateRecord::sign_with_nonce(start(), [2; NONCE_LEN], vec!["run_as".into()], &gate()).unwrap();
+        assert_ne!(a, b, "two runs with identical entries are two records");
+        for bytes in [&a, &b] {
+            let r = GateRecord::decode(bytes).unwrap();
+            assert_eq!(&r.encode().unwrap(), bytes);
+            assert_eq!(r.entry, start());
+            assert_eq!(Entry::decode(bytes).unwrap(), start());
+            assert!(r.verified_gate(&t).is_ok());
+        }
+        assert_eq!(GateRecord::decode(&a).unwrap().nonce, Some([1; NONCE_LEN]));
+        assert_eq!(GateRecord::decode(&a).unwrap().to_json()["nonce"], "01".repeat(NONCE_LEN));
+        // The nonce is signed: change it (or drop it) and the signature fails.
+        let at = start().encode().unwrap().len();
+        assert_eq!(a[at], TAG_NONCE);
+        let mut changed = a.clone();
+        changed[at + 3] ^= 0x01;
+        assert_eq!(code_of(&GateRecord::decode(&changed).unwrap(), &t), "bad_gate_signature");
+        let mut dropped = a[..at].to_vec();
+        dropped.extend_from_slice(&a[at + 3 + NONCE_LEN..]);
+        assert_eq!(code_of(&GateRecord::decode(&dropped).unwrap(), &t), "bad_gate_signature");
+        // A nonce of another length, a nonce after the weakened list, a nonce without signature.
+        let mut short = a[..at].to_vec();
+        short.extend_from_slice(&[TAG_NONCE, 0, 15]);
+        short.extend_from_slice(&a[at + 3 + 1..]);
+        assert!(GateRecord::decode(&short).is_err());
+        let mut unsigned = GateRecord::decode(&a).unwrap();
+        unsigned.gate = None;
+        assert!(unsigned.encode().is_err());
     }
 
     fn code_of(r: &GateRecord, t: &TrustRoot) -> &'static str {

@@ -68,7 +68,14 @@ fn vectors() -> Vec<Vector> {
     // The exit code's last byte: 0 -> 1 (the record now claims exit 1).
     let body_len = end.encode().unwrap().len();
     tampered[body_len - 1] ^= 1;
+    let nonce: [u8; 16] = core::array::from_fn(|i| u8::try_from(i).unwrap() * 17);
     vec![
+        Vector {
+            name: "exec_start_nonce",
+            description: "an exec_start with the per-record nonce every gate draws (two identical runs are two records), signed",
+            record: GateRecord::sign_with_nonce(start.clone(), nonce, vec![], &gate()).unwrap(),
+            verdict: "accept",
+        },
         Vector {
             name: "exec_start_weakened",
             description: "an exec_start of a run in the weaker isolation mode (it says run_as and cgroup were left out), signed",

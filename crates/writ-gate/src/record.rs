@@ -98,6 +98,22 @@ pub fn check_ack(trust: &TrustRoot, sent: &[u8], ack: &RecordAck) -> Result<u64,
     Err(format!("no trusted ledger key proves it: {last}"))
 }
 
+/// The signed bytes of the gate record of `e`, with a fresh random nonce
+/// (`writ_core::gate_record`): two runs with identical entries — the same
+/// writ, host, program and argv in the same second — are two records, which
+/// the authority logs and counts separately, while a re-send of these bytes
+/// (after a crash, from the spool) is still recognised as the same record.
+///
+/// # Errors
+/// [`RecordError::Encode`] when the entry does not encode or no random
+/// nonce can be drawn (the record is then not made: fail closed).
+pub fn sign_record(key: &SigningKey, e: &Entry, weakened: &[String]) -> Result<Vec<u8>, RecordError> {
+    let mut nonce = [0u8; writ_core::gate_record::NONCE_LEN];
+    getrandom::getrandom(&mut nonce).map_err(|err| RecordError::Encode(format!("no random nonce: {err}")))?;
+    GateRecord::sign_with_nonce(e.clone(), nonce, weakened.to_vec(), key)
+        .map_err(|err| RecordError::Encode(err.to_string()))
+}
+
 enum Sink {
     Online { api: Arc<dyn GateApi>, trust: TrustRoot },
     Spool(Spool),
@@ -160,8 +176,7 @@ impl Recorder {
     /// # Errors
     /// [`RecordError::Unsigned`] without a key; [`RecordError::Encode`].
     pub fn sign(&self, e: &Entry, weakened: &[String]) -> Result<Vec<u8>, RecordError> {
-        let key = self.key.as_ref().ok_or(RecordError::Unsigned)?;
-        GateRecord::sign(e.clone(), weakened.to_vec(), key).map_err(|err| RecordError::Encode(err.to_string()))
+        sign_record(self.key.as_deref().ok_or(RecordError::Unsigned)?, e, weakened)
     }
 
     /// Online: where records the authority did not take go (opened when
