@@ -64,7 +64,7 @@ use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest as _, Sha256};
 use writ_core::entry::{Entry, MAX_ENTRY_BYTES};
@@ -122,10 +122,11 @@ pub struct Spool {
     /// `SPOOL.commit`: the cross-process leader token (`flock`) and the
     /// published synced length.
     commit_file: File,
-    /// The in-process leader token, held across a leader's `fdatasync`.
-    leader: Mutex<()>,
-    /// What is known synced (held only briefly, never across a sync).
+    /// What is known synced, and whether a leader is syncing (held only
+    /// briefly, never across a sync).
     commit: Mutex<Commit>,
+    /// Signalled when a leader is done: its followers all wake at once.
+    committed: Condvar,
     appends: AtomicU64,
     synced_appends: AtomicU64,
     syncs: AtomicU64,
@@ -184,6 +185,34 @@ struct Commit {
     /// A failed sync: frames of `generation` ending in `(from, upto]` are
     /// not known durable, ever.
     failed: Option<Failure>,
+    /// A leader of this process is between reading the length and
+    /// publishing it.
+    syncing: bool,
+}
+
+impl Commit {
+    /// Whether `w`'s frame is known durable (an error if the sync that was
+    /// to cover it failed).
+    fn covers(&self, w: &Written) -> io::Result<bool> {
+        if let Some(f) = &self.failed
+            && f.generation == w.generation
+            && f.from < w.end
+            && w.end <= f.upto
+        {
+            return Err(io::Error::new(f.kind, format!("an earlier fdatasync of this spool failed: {}", f.message)));
+        }
+        Ok(self.synced.is_some_and(|(g, synced)| g == w.generation && w.end <= synced))
+    }
+}
+
+/// This process's leader role; dropping it wakes the followers.
+struct Lead<'a>(&'a Spool);
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        lock(&self.0.commit).syncing = false;
+        self.0.committed.notify_all();
+    }
 }
 
 #[derive(Debug)]
@@ -327,8 +356,8 @@ impl Spool {
             lock,
             file: Mutex::new(Held::default()),
             commit_file,
-            leader: Mutex::new(()),
             commit: Mutex::new(Commit::default()),
+            committed: Condvar::new(),
             appends: AtomicU64::new(0),
             synced_appends: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
@@ -423,7 +452,7 @@ impl Spool {
     /// resets the published synced length (under the leader tokens, so no
     /// leader is between reading the length and publishing it).
     fn truncate_torn_tail(&self, file: &File, key: Option<&FileKey>) -> io::Result<u64> {
-        let _leader = lock(&self.leader);
+        let _leader = self.lead(None)?;
         let _token = Locked::new(&self.commit_file)?;
         let good = truncate_to_intact(file)?;
         event(key, good, true);
@@ -437,27 +466,8 @@ impl Spool {
     /// after it was written (this process's, or another's published one), or
     /// by the sync this caller makes as the leader.
     fn wait_durable(&self, w: &Written) -> io::Result<()> {
-        let covered = |c: &Commit| -> io::Result<bool> {
-            if let Some(f) = &c.failed
-                && f.generation == w.generation
-                && f.from < w.end
-                && w.end <= f.upto
-            {
-                return Err(io::Error::new(
-                    f.kind,
-                    format!("an earlier fdatasync of this spool failed: {}", f.message),
-                ));
-            }
-            Ok(c.synced.is_some_and(|(g, synced)| g == w.generation && w.end <= synced))
-        };
-        if covered(&lock(&self.commit))? {
-            return Ok(());
-        }
-        // Followers queue here while the leader syncs.
-        let _leader = lock(&self.leader);
-        if covered(&lock(&self.commit))? {
-            return Ok(());
-        }
+        // Followers wait here while the leader syncs.
+        let Some(_leader) = self.lead(Some(w))? else { return Ok(()) };
         let _token = Locked::new(&self.commit_file)?;
         let published = w.key.as_ref().and_then(|k| read_commit(&self.commit_file, k));
         let note = |synced: u64| {
@@ -490,6 +500,24 @@ impl Spool {
                     Some(Failure { generation: w.generation, from, upto: len, kind: e.kind(), message: e.to_string() });
                 Err(e)
             }
+        }
+    }
+
+    /// Waits until `w` is known durable (`None`) or this caller is this
+    /// process's leader (`Some`; without `w`, until it is the leader).
+    fn lead(&self, w: Option<&Written>) -> io::Result<Option<Lead<'_>>> {
+        let mut c = lock(&self.commit);
+        loop {
+            if let Some(w) = w
+                && c.covers(w)?
+            {
+                return Ok(None);
+            }
+            if !c.syncing {
+                c.syncing = true;
+                return Ok(Some(Lead(self)));
+            }
+            c = self.committed.wait(c).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
