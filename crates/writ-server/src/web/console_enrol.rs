@@ -196,7 +196,7 @@ pub(crate) async fn create(State(c): C, headers: HeaderMap, body: Bytes) -> R {
     let raw = unb64("public_key", &input.public_key, 256)?;
     let point = match raw.len() {
         65 => raw,
-        91 if raw.starts_with(&P256_SPKI_PREFIX) => raw[26..].to_vec(),
+        91 if raw.starts_with(&P256_SPKI_PREFIX) => raw.get(26..).unwrap_or_default().to_vec(),
         n => {
             return Err(err(
                 ApiErrorCode::InvalidRequest,

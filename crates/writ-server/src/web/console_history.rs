@@ -174,14 +174,14 @@ pub fn render(ix: &Index, trust: &TrustRoot, page: usize, status: &dyn Fn(&str) 
             s,
             "<article class=\"history-item\" data-request=\"{id}\" data-status=\"{st}\" data-index=\"{ri}\">\
              <h3><a href=\"/console/requests/{u}\" class=\"open-request\">{c}</a> <span class=\"badge {badge}\">{st}</span>{rv}</h3>\
-             <p class=\"what\">{action} {res} — requested by {by} at {t}{links}</p>",
+             <p class=\"what\">{action} <code class=\"resource\">{res}</code> — requested by {by} at {t}{links}</p>",
             id = esc(&r.request_id),
             st = esc(&st),
             u = url(&r.request_id),
             c = code(&r.request_id),
             rv = if revoked { " <span class=\"badge bad\">writ revoked</span>" } else { "" },
             action = code(&r.action),
-            res = format!("<code class=\"resource\">{}</code>", esc(&r.resource)),
+            res = esc(&r.resource),
             by = who(trust, &r.requester),
             t = esc(&r.time.to_rfc3339()),
             links = links(ri),
