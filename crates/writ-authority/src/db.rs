@@ -426,11 +426,21 @@ impl Grouped {
         let mut g = self.group.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if g.is_none() {
             let (tx, rx) = mpsc::sync_channel::<GroupJob>(MAX_GROUP_PENDING);
-            let store = self.store.clone();
-            std::thread::Builder::new()
-                .name("writ-state-committer".into())
-                .spawn(move || committer(&store, &rx))
-                .map_err(|e| AuthorityError::Internal(format!("cannot start the state committer: {e}")))?;
+            let rx = Arc::new(Mutex::new(rx));
+            // SQLite has one writer: one committer. PostgreSQL runs a few
+            // groups at once on pooled connections, so one group's round
+            // trips overlap another's commit.
+            let committers = match &*self.store {
+                Store::Sqlite(_) => 1,
+                Store::Postgres(_) => PG_COMMITTERS,
+            };
+            for _ in 0..committers {
+                let (store, rx) = (self.store.clone(), rx.clone());
+                std::thread::Builder::new()
+                    .name("writ-state-committer".into())
+                    .spawn(move || committer(&store, &rx))
+                    .map_err(|e| AuthorityError::Internal(format!("cannot start the state committer: {e}")))?;
+            }
             *g = Some(tx);
         }
         let Some(tx) = g.as_ref() else { return Err(AuthorityError::Internal("no state committer".into())) };
@@ -447,14 +457,19 @@ impl Grouped {
 
 /// The committer: takes whatever queued while the last commit ran (up to
 /// [`MAX_GROUP`]) and commits it as one transaction.
-fn committer(store: &Store, rx: &mpsc::Receiver<GroupJob>) {
+fn committer(store: &Store, rx: &Mutex<mpsc::Receiver<GroupJob>>) {
     let mut jobs: Vec<GroupJob> = Vec::with_capacity(MAX_GROUP);
-    while let Ok(first) = rx.recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_GROUP {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+    loop {
+        {
+            // The queue is taken whole by one committer at a time.
+            let rx = rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Ok(first) = rx.recv() else { return };
+            jobs.push(first);
+            while jobs.len() < MAX_GROUP {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
             }
         }
         let results = store.run_group(&mut jobs);
@@ -463,6 +478,9 @@ fn committer(store: &Store, rx: &mpsc::Receiver<GroupJob>) {
         }
     }
 }
+
+/// Group committers on PostgreSQL (each on its own pooled connection).
+const PG_COMMITTERS: usize = 4;
 
 /// Connections per PostgreSQL pool.
 const PG_POOL: usize = 8;

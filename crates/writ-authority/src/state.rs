@@ -520,6 +520,32 @@ pub fn index_entry(t: &mut dyn Tx, idx: u64, e: &Entry) -> Result<()> {
     Ok(())
 }
 
+/// Index several ledger entries in one statement (one round trip on
+/// PostgreSQL; the statement for each count is prepared once).
+///
+/// # Errors
+/// Database errors.
+pub fn index_entries(t: &mut dyn Tx, entries: &[(u64, &Entry)]) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut sql = String::from("INSERT INTO auth_entries (idx, kind, request_id, writ_id) VALUES ");
+    let mut params = Vec::with_capacity(entries.len() * 4);
+    for (i, (idx, e)) in entries.iter().enumerate() {
+        let b = i * 4;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(?{}, ?{}, ?{}, ?{})", b + 1, b + 2, b + 3, b + 4));
+        params.push(idx_val(*idx));
+        params.push(e.kind().as_str().into());
+        params.push(e.request_id().map(str::to_string).into());
+        params.push(e.writ_id().map(str::to_string).into());
+    }
+    t.exec(&sql, &params)?;
+    Ok(())
+}
+
 /// Indexed entries of a request or a writ: `(index, kind)`, in log order.
 ///
 /// # Errors
