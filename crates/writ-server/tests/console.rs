@@ -364,3 +364,102 @@ async fn a_passkey_revokes_only_over_its_revocation_input() {
     assert_eq!(s, StatusCode::OK, "{r}");
     assert_eq!(r["state"], "revoked");
 }
+
+/// Passkey enrolment from the console: the enrolment is a pending
+/// trust-root proposal that grants nothing; only a root key's signature
+/// over it (checked against the version in force) puts it in force.
+#[tokio::test]
+async fn an_enrolled_passkey_is_live_only_once_a_root_key_signs_the_proposal() {
+    let e = setup();
+    let t = now();
+    e.a.sign_trust_home(t).unwrap();
+    let root = home::read_private_key(&e.a.home().join("root.key")).unwrap();
+    let frank = Authenticator::new(9, "localhost", false);
+    let c = &frank.credential;
+    let cd = |ty: &str, origin: &str| {
+        writ_core::b64::encode(format!(r#"{{"type":"{ty}","challenge":"AAAA","origin":"{origin}"}}"#).as_bytes())
+    };
+    let body = |name: &str, client: String| {
+        serde_json::json!({
+            "name": name, "groups": ["sre"], "public_key": writ_core::b64::encode(c.public_key()),
+            "credential_id": b64url_encode(&c.credential_id), "rp_id": "localhost", "client_data_json": client,
+        })
+    };
+    let enrol = |b: serde_json::Value| {
+        let app = e.app.clone();
+        async move {
+            let r = app
+                .oneshot(
+                    Request::post("/console/api/enrolments")
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header(header::HOST, "localhost:7300")
+                        .body(Body::from(b.to_string()))
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let s = r.status();
+            (
+                s,
+                serde_json::from_slice::<serde_json::Value>(
+                    &axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap(),
+                )
+                .unwrap(),
+            )
+        }
+    };
+    for (b, code) in [
+        (body("frank", cd("webauthn.get", ORIGIN)), "bad_signature"),
+        (body("frank", cd("webauthn.create", "http://evil.example:7300")), "invalid_request"),
+        (body("erin", cd("webauthn.create", ORIGIN)), "invalid_request"),
+        (body("<b>x</b>", cd("webauthn.create", ORIGIN)), "invalid_request"),
+    ] {
+        let (s, r) = enrol(b).await;
+        assert_eq!(r["error"]["code"], code, "{s}: {r}");
+    }
+    let (s, pending) = enrol(body("frank", cd("webauthn.create", ORIGIN))).await;
+    assert_eq!(s, StatusCode::CREATED, "{pending}");
+    assert_eq!(pending["state"], "pending");
+    assert_eq!(pending["signatures_needed"], 1);
+    let id = pending["id"].as_str().unwrap().to_string();
+    // Pending grants nothing: not in the trust root, no sign-in.
+    assert!(e.a.trust().passkey(&c.key_id()).is_none());
+    let (_, ch) = e.post("/console/session/challenge", &serde_json::json!({}), None).await;
+    let challenge = writ_core::webauthn::b64url_decode(ch["challenge"].as_str().unwrap(), 256).unwrap();
+    let mut spec = frank.spec();
+    spec.origin = ORIGIN.into();
+    let a = frank.assert_with(&challenge, &spec);
+    let (parts, sig) = a.encode();
+    let signin = serde_json::json!({"key_id": c.key_id().to_string(), "authenticator_data": parts.authenticator_data,
+        "client_data_json": parts.client_data_json, "signature": sig});
+    let (s, r) = e.post("/console/session", &signin, None).await;
+    assert_eq!((s, r["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unknown_key")), "{r}");
+    // Signatures: by a key that is no root key, a wrong one by the root key.
+    let payload = writ_core::b64::decode(pending["payload"].as_str().unwrap(), 1 << 20).unwrap();
+    let input = writ_core::dsse::pae(writ_core::trust_chain::TRUST_ROOT_PAYLOAD_TYPE, &payload);
+    let sigs = format!("/console/api/enrolments/{id}/signatures");
+    let by = |k: &SigningKey, msg: &[u8]| serde_json::json!({"key_id": k.key_id().to_string(), "sig": writ_core::b64::encode(&k.sign(msg))});
+    let (_, r) = e.post(&sigs, &by(&key(2), &input), None).await;
+    assert_eq!(r["error"]["code"], "forbidden", "{r}");
+    let (_, r) = e.post(&sigs, &by(&root, b"something else"), None).await;
+    assert_eq!(r["error"]["code"], "bad_signature", "{r}");
+    assert!(e.a.trust().passkey(&c.key_id()).is_none(), "a refused signature changes nothing");
+    // The root key's signature over the proposal: published, in force, live.
+    let (s, r) = e.post(&sigs, &by(&root, &input), None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["state"], "published", "{r}");
+    let p = e.a.trust().passkey(&c.key_id()).cloned().expect("in force");
+    assert_eq!((p.entry.name.as_str(), p.entry.roles.as_slice()), ("frank", [Role::Approver].as_slice()));
+    let (_, ch) = e.post("/console/session/challenge", &serde_json::json!({}), None).await;
+    let challenge = writ_core::webauthn::b64url_decode(ch["challenge"].as_str().unwrap(), 256).unwrap();
+    let a = frank.assert_with(&challenge, &spec);
+    let (parts, sig) = a.encode();
+    let signin = serde_json::json!({"key_id": c.key_id().to_string(), "authenticator_data": parts.authenticator_data,
+        "client_data_json": parts.client_data_json, "signature": sig});
+    let (s, me) = e.post("/console/session", &signin, None).await;
+    assert_eq!(s, StatusCode::OK, "{me}");
+    assert_eq!(me["name"], "frank");
+    // Signed again after publication: refused.
+    let (_, r) = e.post(&sigs, &by(&root, &input), None).await;
+    assert_eq!(r["error"]["code"], "invalid_request", "{r}");
+}
