@@ -7,7 +7,9 @@
 //! and the authority answers an identical (signed, so byte-identical) record
 //! with the first entry's index instead of logging it twice (docs/gate.md).
 //! `a_sync_killed_after_the_upload_logs_each_record_once` kills a drain
-//! exactly there, every time.
+//! exactly there, every time. Each writer process appends from several
+//! threads, so acknowledged appends include ones whose `fdatasync` another
+//! thread or process made (group commit).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
@@ -28,6 +30,7 @@ use writ_gate::{Durability, Recorder, Spool};
 
 const ROUNDS: usize = 5;
 const WRITERS: usize = 3;
+const WRITER_THREADS: usize = 4;
 
 fn gate_key() -> SigningKey {
     SigningKey::from_seed(&[6; 32])
@@ -58,13 +61,22 @@ fn crash_child() {
     let Ok(role) = std::env::var("CRASH_ROLE") else { return };
     let spool = Spool::open(Path::new(&std::env::var("CRASH_SPOOL").unwrap())).unwrap();
     match role.as_str() {
+        // Several threads per writer process, so that their appends share
+        // fdatasyncs (group commit) while other processes append too.
         "writer" => {
             let id = std::env::var("CRASH_ID").unwrap();
-            for n in 0..200 {
-                let tag = format!("w{id}-{n}");
-                spool.append_bytes(&record(&tag), Durability::Sync).unwrap();
-                println!("ACK {tag}");
-            }
+            std::thread::scope(|sc| {
+                for t in 0..WRITER_THREADS {
+                    let (spool, id) = (&spool, &id);
+                    sc.spawn(move || {
+                        for n in 0..100 {
+                            let tag = format!("w{id}-{t}-{n}");
+                            spool.append_bytes(&record(&tag), Durability::Sync).unwrap();
+                            println!("ACK {tag}");
+                        }
+                    });
+                }
+            });
         }
         "drain" => {
             let _ = drain(Path::new(&std::env::var("CRASH_HOME").unwrap()), &spool, false);
