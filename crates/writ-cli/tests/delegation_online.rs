@@ -342,3 +342,100 @@ fn get(url: &str, path: &str) -> String {
     s.read_to_string(&mut out).unwrap();
     out.split_once("\r\n\r\n").map(|x| x.1.to_owned()).unwrap_or_default()
 }
+
+fn deploy(env: &str) -> writ_gate::Attempt {
+    writ_gate::Attempt::Tool(writ_gate::ToolAttempt {
+        name: "deploy".into(),
+        args: std::collections::BTreeMap::from([("env".to_string(), env.to_string())]),
+        args_sha256: None,
+        definition_sha256: None,
+    })
+}
+
+/// The orchestrator hands a sub-agent one tool with one argument value; the
+/// sub-agent's call goes through the tool gate (`writ_gate::Gate`) online,
+/// its status and use from the real `writ serve` (the gate's own
+/// `watch::fetch_status`, consuming), with the child's receipt as the trust
+/// root requires.
+#[test]
+fn a_one_tool_one_argument_child_runs_through_the_online_tool_gate() {
+    let w = world();
+    let p = w.p();
+    common::add_policies(
+        p,
+        "\n@id(\"orchestrate-tools\")\n@max_duration(\"600\")\n@uses(\"2\")\n@delegation(\"1\")\npermit (principal in Writ::Group::\"dev\", action == Writ::Action::\"tool\", resource);\n",
+    );
+    let srv = serve(p, &[]);
+    let url = srv.url.as_str();
+    let v = ok(
+        p,
+        &[
+            "request",
+            "--authority",
+            url,
+            "--key",
+            "dev.key",
+            "--json",
+            "--holder",
+            "o.key.pub",
+            "--tool",
+            "deploy",
+            "--arg",
+            "env=staging",
+            "--out",
+            "t.writ",
+        ],
+    );
+    let parent_id = v["writ_id"].as_str().unwrap().to_string();
+    let args = ["delegate", "--writ", "t.writ", "--key", "o.key", "--tool", "deploy", "--arg", "env=staging"];
+    let (c, out, err) = writ(
+        p,
+        &[&args[..], &["--uses", "1", "-o", "s.writ", "--json", "--authority", url, "--as", "dev.key"]].concat(),
+    );
+    assert_eq!(c, 0, "{out}{err}");
+    let child = std::fs::read(p.join("s.writ")).unwrap();
+    let parent = std::fs::read(p.join("t.writ")).unwrap();
+    let receipt = std::fs::read(p.join("s.writ.receipt")).unwrap();
+
+    let trust = writ_gate::TrustRoot::from_json(&std::fs::read(p.join("h/trust.json")).unwrap()).unwrap();
+    assert!(trust.file().require_receipt, "the home's trust root requires receipts");
+    let gate = |mode| {
+        writ_gate::Gate::new(trust.clone(), writ_gate::HostFacts::default())
+            .with_mode(mode)
+            .with_capabilities(writ_gate::Capabilities::ALL)
+    };
+    let evidence = |status, use_count, receipt: Option<Vec<u8>>| writ_gate::Evidence {
+        status,
+        use_count,
+        receipt,
+        ancestors: vec![parent.clone()],
+    };
+    // Authenticity and scope first: another value or tool is refused.
+    let pre = gate(writ_gate::Mode::Check)
+        .check_with(&child, &deploy("staging"), evidence(writ_gate::Status::Unknown, None, Some(receipt.clone())))
+        .unwrap();
+    let wrong = gate(writ_gate::Mode::Check)
+        .check_with(&child, &deploy("production"), evidence(writ_gate::Status::Unknown, None, Some(receipt.clone())))
+        .unwrap_err();
+    assert_eq!(wrong.code, writ_gate::DenialCode::ScopeArgs);
+    // Online: the authority consumes the use (the child's and the parent's).
+    let gate_key = writ_authority::home::read_private_key(&p.join("gate.key")).unwrap();
+    let api = writ_client::Client::new(url, gate_key).unwrap();
+    let (id, envelope, issuer) =
+        (pre.verified().id().to_owned(), pre.verified().envelope_digest(), pre.verified().root_issuer());
+    let checked = writ_gate::watch::fetch_status(&api, &trust, &issuer, &id, &envelope, true).unwrap();
+    assert_eq!(checked.use_count, Some(1));
+    gate(writ_gate::Mode::Online)
+        .check_with(&child, &deploy("staging"), evidence(checked.status, checked.use_count, Some(receipt.clone())))
+        .unwrap();
+    // Without the receipt, the trust root refuses it.
+    let no_receipt = gate(writ_gate::Mode::Online)
+        .check_with(&child, &deploy("staging"), evidence(checked.status, checked.use_count, None))
+        .unwrap_err();
+    assert_eq!(no_receipt.code, writ_gate::DenialCode::ReceiptMissing);
+    assert_eq!(w.uses(url, &parent_id), (1, Some(2)));
+    // The child's one use is spent.
+    let again = writ_gate::watch::fetch_status(&api, &trust, &issuer, &id, &envelope, true).unwrap_err();
+    assert_eq!(again.code, writ_gate::DenialCode::Replayed);
+    assert_eq!(w.uses(url, &parent_id), (1, Some(2)));
+}

@@ -44,6 +44,10 @@ pub struct RequestArgs {
     /// Ask for an agent tool call instead of a program.
     #[arg(long, value_name = "NAME")]
     pub tool: Option<String>,
+    /// An argument of the tool call, as the exact value the writ will bind
+    /// (repeatable; each name once).
+    #[arg(long = "arg", value_name = "NAME=VALUE", requires = "tool")]
+    pub tool_args: Vec<String>,
     /// The holder: a public key file that may delegate the writ (sign
     /// narrower children of it for sub-agents, `writ delegate`). Policy must
     /// allow it (`@delegation("N")`).
@@ -132,7 +136,14 @@ fn run_inner(args: RequestArgs) -> anyhow::Result<ExitCode> {
     }
     let target = match (&args.tool, args.command.split_first()) {
         (Some(t), None) => {
-            TargetInput::Tool { name: t.clone(), args: Default::default(), args_sha256: None, definition_sha256: None }
+            let mut tool_args = BTreeMap::new();
+            for a in &args.tool_args {
+                let (k, v) = a.split_once('=').ok_or_else(|| UsageError(format!("--arg `{a}` must be NAME=VALUE")))?;
+                if tool_args.insert(k.to_string(), v.to_string()).is_some() {
+                    return Err(UsageError(format!("--arg `{k}` is given twice; give each argument once")).into());
+                }
+            }
+            TargetInput::Tool { name: t.clone(), args: tool_args, args_sha256: None, definition_sha256: None }
         }
         (None, Some((prog, rest))) => {
             let path = files::resolve_program(prog)?;
