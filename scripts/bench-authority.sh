@@ -48,6 +48,8 @@ for i in $(seq 1 "$replicas"); do
 done
 echo "writ: $WRIT; store: $([ -n "$db" ] && echo postgresql || echo sqlite); replicas $replicas; requests $requests, concurrency $concurrency" >&2
 per=$(( requests / replicas )); conc=$(( (concurrency + replicas - 1) / replicas ))
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu0=(); for p in "${srvs[@]}"; do cpu0+=("$(cpu "$p")"); done
 pids=()
 for i in $(seq 1 "$replicas"); do
   "$WRIT" bench --authority "${urls[$((i-1))]}" --key "$dir/bench.key" --program /usr/bin/true \
@@ -66,7 +68,9 @@ for i in $(seq 1 "$replicas"); do
   pid=${srvs[$((i-1))]}
   rss=$(sed -n 's/^VmHWM:[[:space:]]*//p' "/proc/$pid/status" 2>/dev/null || true)
   q=$(curl -fsS "${urls[$((i-1))]}/metrics" 2>/dev/null | grep -E '^writ_(integration|issuance)_quantile_seconds\{quantile="0\.99"\}' | tr '\n' ' ' || true)
-  echo "replica $i: peak RSS ${rss:-?}; ${q:-no quantiles in /metrics}" >&2
+  ticks=$(( $(cpu "$pid") - ${cpu0[$((i-1))]} ))
+  us=$(( ticks * 1000000 / $(getconf CLK_TCK) / (per > 0 ? per : 1) ))
+  echo "replica $i: server CPU ${us} us/writ; peak RSS ${rss:-?}; ${q:-no quantiles in /metrics}" >&2
 done
 for p in "${srvs[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 srvs=()
