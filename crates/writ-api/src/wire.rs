@@ -94,6 +94,17 @@ pub struct RequestInput {
     /// Most uses asked for (policy's `@uses` caps it). (H2)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<u32>,
+    /// The holder: standard base64 of the raw 32-byte Ed25519 public key
+    /// that may delegate the writ (sign narrower children of it,
+    /// `docs/format.md` §18). Only where policy allows delegation
+    /// (`@delegation("N")`), else `exceeds_policy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// How many levels of delegation below the writ the holder may make
+    /// (1 to 8; default 1, at most what policy's `@delegation` allows).
+    /// Only with `holder`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_depth: Option<u32>,
 }
 
 /// The canonical request document: its exact bytes are hashed into the
@@ -133,6 +144,13 @@ pub struct RequestDocument {
     /// Uses asked for. (H2)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uses: Option<u32>,
+    /// The holder key asked for (absent in documents without one, so older
+    /// documents keep their bytes and digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The delegation depth asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegation_depth: Option<u32>,
 }
 
 /// The policy decision, as reported.
@@ -370,6 +388,38 @@ pub struct RecordView {
     /// Ledger index of the entry.
     pub index: u64,
     /// The receipt: C2SP tlog-proof text whose `extra` is the entry.
+    pub receipt: String,
+}
+
+/// A gate's start, as sent (`POST /v1/writs/{id}/start`): the signed
+/// `exec_start` gate record and the status query in one request. The
+/// authority refuses it (`already_revoked`, `replayed`) when the writ is
+/// revoked or has no use left; otherwise it consumes the use (with
+/// `consume`) and appends the record in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartInput {
+    /// Base64 of the signed gate record of the `exec_start`
+    /// (`writ_core::gate_record`), for the writ of the path.
+    pub entry: String,
+    /// The nonce the signed status is bound to (1 to 128 characters).
+    pub nonce: String,
+    /// Consume one use atomically.
+    #[serde(default)]
+    pub consume: bool,
+}
+
+/// The authority's answer to a start: the writ's signed status (with the
+/// use just consumed) and the `exec_start`'s ledger acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartView {
+    /// The signed status response (DSSE envelope JSON text), bound to the
+    /// request's nonce.
+    pub status: String,
+    /// Ledger index of the `exec_start`.
+    pub index: u64,
+    /// The receipt: C2SP tlog-proof text whose `extra` is the record.
     pub receipt: String,
 }
 

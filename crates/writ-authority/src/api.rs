@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use writ_api::wire::{NonceView, RequestInput, RequestView, VoteInput, WritView};
-use writ_api::{ApiError, ApiErrorCode, GateApi, IdempotencyKey, OperatorApi, RecordAck, approval};
+use writ_api::{ApiError, ApiErrorCode, GateApi, IdempotencyKey, OperatorApi, RecordAck, StartAck, approval};
 use writ_core::trust::Role;
 use writ_core::{KeyId, Timestamp};
 
@@ -50,6 +50,7 @@ impl From<AuthorityError> for ApiError {
             AuthorityError::Replayed(_) => ApiErrorCode::Replayed,
             AuthorityError::ExceedsPolicy(_) => ApiErrorCode::ExceedsPolicy,
             AuthorityError::LoaderVariable(_) => ApiErrorCode::LoaderVariable,
+            AuthorityError::DelegationRefused(_) => ApiErrorCode::DelegationRefused,
             AuthorityError::UnsafeText(_) => ApiErrorCode::UnsafeText,
             AuthorityError::Timeout => ApiErrorCode::Timeout,
             AuthorityError::Busy | AuthorityError::Ledger(writ_ledger::LedgerError::Busy { .. }) => ApiErrorCode::Busy,
@@ -146,6 +147,12 @@ impl GateApi for Local {
         let (index, receipt) = self.authority.record(&who, entry)?;
         Ok(RecordAck { index, receipt })
     }
+
+    fn start(&self, writ_id: &str, consume: bool, nonce: &str, entry: &[u8]) -> Result<StartAck, ApiError> {
+        let (who, now) = self.who()?;
+        let s = self.authority.start(&who, writ_id, consume, nonce, entry, now)?;
+        Ok(StartAck { status: s.status, record: RecordAck { index: s.index, receipt: s.receipt } })
+    }
 }
 
 impl OperatorApi for Local {
@@ -188,6 +195,21 @@ impl OperatorApi for Local {
     fn nonce(&self) -> Result<NonceView, ApiError> {
         let (who, now) = self.who()?;
         Ok(self.authority.new_nonce(&who, now)?)
+    }
+
+    fn delegate(
+        &self,
+        input: &writ_api::delegation::DelegationInput,
+    ) -> Result<writ_api::delegation::DelegationView, ApiError> {
+        let (who, now) = self.who()?;
+        Ok(self.authority.record_delegation(&who, input, now)?)
+    }
+
+    fn delegation(&self, writ_id: &str) -> Result<writ_api::delegation::DelegationView, ApiError> {
+        let (who, _) = self.who()?;
+        let d = self.authority.delegation(writ_id)?;
+        writ_for(&self.authority, &who, writ_id)?;
+        Ok(d)
     }
 }
 
@@ -255,5 +277,8 @@ impl GateApi for HomeGate {
     }
     fn record(&self, entry: &[u8]) -> Result<RecordAck, ApiError> {
         self.with(|l| GateApi::record(l, entry))
+    }
+    fn start(&self, writ_id: &str, consume: bool, nonce: &str, entry: &[u8]) -> Result<StartAck, ApiError> {
+        self.with(|l| GateApi::start(l, writ_id, consume, nonce, entry))
     }
 }

@@ -33,6 +33,7 @@
 pub mod api;
 mod authority;
 pub mod db;
+pub mod delegation_state;
 mod error;
 pub mod home;
 pub mod model;
@@ -42,6 +43,7 @@ pub mod text;
 pub mod trust_store;
 
 pub use authority::VoteSignature;
+pub use authority::Started;
 pub use authority::{
     Authority, CallOptions, Config, DEFAULT_PENDING_TTL_SECS, Identity, MAX_OFFLINE_SECS, NONCE_TTL_SECS,
 };

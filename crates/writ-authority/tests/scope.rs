@@ -142,6 +142,8 @@ fn input(program: &str, args: &[&str]) -> RequestInput {
         evidence: None,
         boundaries: None,
         uses: None,
+        holder: None,
+        delegation_depth: None,
     }
 }
 
@@ -506,6 +508,77 @@ fn gate_records_must_match_what_the_ledger_issued() {
         "invalid_request"
     );
     e.a.record_at(&gate, &denial(Some(&rid)), NOW).unwrap();
+}
+
+/// A gate's signed denial of a writ the authority never issued (forged, or
+/// signed with a stolen issuer key) is recorded: it is the auditor's
+/// evidence. It still needs a valid gate signature, and an execution under
+/// such a writ is still refused.
+#[test]
+fn a_gate_denial_of_a_writ_never_issued_is_recorded_and_an_execution_is_not() {
+    use writ_core::entry::{self, Entry};
+    let e = setup();
+    let gate = e.who(6);
+    let ghost_writ = "01234567-89ab-7def-8123-456789abcdef";
+    let ghost_req = "01234567-89ab-7def-8123-000000000001";
+    let denial = Entry::Denial(entry::Denial {
+        time: NOW,
+        request_id: Some(ghost_req.into()),
+        writ_id: Some(ghost_writ.into()),
+        code: "receipt_missing".into(),
+        detail: "no receipt: the ledger never issued it".into(),
+        host: Some("web7".into()),
+    });
+    let before = e.snapshot();
+    // unsigned, or signed by a key that is no gate key: refused, nothing logged
+    let unsigned = denial.encode().unwrap();
+    let by_alice = GateRecord::sign(denial.clone(), vec![], &key(1)).unwrap();
+    for (bytes, why) in [(&unsigned, "unsigned_gate_record"), (&by_alice, "bad_gate_signature")] {
+        let err = e.a.record_at(&gate, bytes, NOW).unwrap_err();
+        assert_eq!(err.code(), "bad_signature", "{why}: {err}");
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    // an exec_start or exec_end under the unissued writ: refused
+    for x in [
+        Entry::ExecStart(entry::ExecStart {
+            time: NOW,
+            request_id: ghost_req.into(),
+            writ_id: ghost_writ.into(),
+            host: "web7".into(),
+            program_digest: Sha256Digest::of(b"prog"),
+            argv_digest: Sha256Digest::of(b"argv"),
+        }),
+        Entry::ExecEnd(entry::ExecEnd {
+            time: NOW,
+            request_id: ghost_req.into(),
+            writ_id: ghost_writ.into(),
+            host: "web7".into(),
+            outcome: "exited".into(),
+            exit_code: Some(0),
+        }),
+    ] {
+        let err = e.a.record_at(&gate, &GateRecord::sign(x, vec![], &key(6)).unwrap(), NOW).unwrap_err();
+        assert_eq!(err.code(), "unknown_writ", "{err}");
+    }
+    // a denial from the future is still refused
+    let mut late = denial.clone();
+    if let Entry::Denial(d) = &mut late {
+        d.time = NOW.plus(3600);
+    }
+    let err = e.a.record_at(&gate, &GateRecord::sign(late, vec![], &key(6)).unwrap(), NOW).unwrap_err();
+    assert_eq!(err.code(), "invalid_request", "{err}");
+    assert_eq!(before, e.snapshot(), "nothing refused was logged");
+    // the signed denial is recorded byte for byte, once
+    let signed = GateRecord::sign(denial, vec![], &key(6)).unwrap();
+    let (index, proof) = e.a.record_at(&gate, &signed, NOW).unwrap();
+    assert_eq!(e.a.ledger().entry(index).unwrap(), signed);
+    let tlog = writ_core::tlog::tlog_proof::TlogProof::parse(&proof).unwrap();
+    assert_eq!(tlog.index, index);
+    let size = e.a.ledger().size();
+    assert_eq!(e.a.record_at(&gate, &signed, NOW).unwrap().0, index);
+    assert_eq!(e.a.ledger().size(), size);
+    let listed = e.a.entries_for(None, Some(ghost_writ)).unwrap();
+    assert_eq!(listed.iter().map(|(i, k, _)| (*i, k.as_str())).collect::<Vec<_>>(), vec![(index, "denial")]);
 }
 
 /// Issue 9 item 6: the authority takes only signed gate records, from a

@@ -32,10 +32,12 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use writ_api::wire::{
-    NonceView, PendingList, RecordInput, RecordView, RequestInput, RequestView, RevokeInput, StatusInput, VoteInput,
-    WritView,
+    NonceView, PendingList, RecordInput, RecordView, RequestInput, RequestView, RevokeInput, StartInput, StartView,
+    StatusInput, VoteInput, WritView,
 };
-use writ_api::{ApiError, ApiErrorCode, GateApi, IDEMPOTENCY_HEADER, IdempotencyKey, OperatorApi, RecordAck, httpsig};
+use writ_api::{
+    ApiError, ApiErrorCode, GateApi, IDEMPOTENCY_HEADER, IdempotencyKey, OperatorApi, RecordAck, StartAck, httpsig,
+};
 use writ_core::{KeyId, SigningKey};
 
 /// Largest response body read.
@@ -182,7 +184,21 @@ fn client_cert(options: &Options) -> Result<Option<ureq::tls::ClientCert>, ApiEr
 
 /// The HTTP agent of `options`: TLS (rustls) against the given or system
 /// roots, with the client certificate if any, no redirects, one timeout.
-fn agent(options: &Options) -> Result<ureq::Agent, ApiError> {
+///
+/// For a plain `http://` authority (loopback) given no TLS option, no TLS
+/// configuration is built: reading and parsing the system CA bundle costs
+/// about half a millisecond of a gate's start, for roots it never uses (the
+/// client only calls its own base URL and follows no redirect).
+fn agent(options: &Options, tls: bool) -> Result<ureq::Agent, ApiError> {
+    let tls_options = options.ca_pem.is_some() || options.client_cert_pem.is_some() || options.client_key_pem.is_some();
+    if !tls && !tls_options {
+        return Ok(ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(options.timeout.unwrap_or(DEFAULT_TIMEOUT)))
+            .build()
+            .into());
+    }
     let root_certs = match &options.ca_pem {
         Some(pem) => roots(pem, "the CA file")?,
         None => system_roots()
@@ -219,7 +235,8 @@ impl Client {
     /// `invalid_request` for a bad URL, CA bundle or client certificate.
     pub fn with_options(base_url: &str, key: SigningKey, options: &Options) -> Result<Self, ApiError> {
         let base = check_url(base_url)?;
-        Ok(Self { base, key, agent: agent(options)? })
+        let tls = base.starts_with("https://");
+        Ok(Self { base, key, agent: agent(options, tls)? })
     }
 
     /// The base URL.
@@ -369,6 +386,17 @@ impl GateApi for Client {
         let r: RecordView = self.post("/v1/records", &RecordInput { entry: writ_core::b64::encode(entry) }, None)?;
         Ok(RecordAck { index: r.index, receipt: r.receipt.into_bytes() })
     }
+
+    fn start(&self, writ_id: &str, consume: bool, nonce: &str, entry: &[u8]) -> Result<StartAck, ApiError> {
+        // One round trip (`POST /v1/writs/{id}/start`) on the agent's kept-alive
+        // connection; the caller checks both the status and the receipt.
+        let input = StartInput { entry: writ_core::b64::encode(entry), nonce: nonce.to_owned(), consume };
+        let r: StartView = self.post(&format!("/v1/writs/{}/start", segment(writ_id)?), &input, None)?;
+        Ok(StartAck {
+            status: r.status.into_bytes(),
+            record: RecordAck { index: r.index, receipt: r.receipt.into_bytes() },
+        })
+    }
 }
 
 impl OperatorApi for Client {
@@ -405,6 +433,19 @@ impl OperatorApi for Client {
     fn nonce(&self) -> Result<NonceView, ApiError> {
         self.post("/v1/nonces", &serde_json::json!({}), None)
     }
+
+    fn delegate(
+        &self,
+        input: &writ_api::delegation::DelegationInput,
+    ) -> Result<writ_api::delegation::DelegationView, ApiError> {
+        // Safe to retry without an idempotency key: the same child is
+        // answered with its first record.
+        self.post("/v1/delegations", input, None)
+    }
+
+    fn delegation(&self, writ_id: &str) -> Result<writ_api::delegation::DelegationView, ApiError> {
+        self.get(&format!("/v1/delegations/{}", segment(writ_id)?))
+    }
 }
 
 /// Fetches the authority's signed trust root, unsigned (the route is public):
@@ -419,7 +460,7 @@ impl OperatorApi for Client {
 /// does not have).
 pub fn fetch_trust_root(base_url: &str, version: Option<u64>, options: &Options) -> Result<Vec<u8>, ApiError> {
     let base = check_url(base_url)?;
-    let agent = agent(options)?;
+    let agent = agent(options, base.starts_with("https://"))?;
     let url = match version {
         None => format!("{base}/v1/trust"),
         Some(n) => format!("{base}/v1/trust/versions/{n}"),

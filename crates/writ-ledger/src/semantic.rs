@@ -14,7 +14,9 @@
 //! | every approval names its request's digest, from an eligible approver who is not the requester | `approval_request_mismatch`, `approver_not_eligible`, `self_approval` |
 //! | every issued writ is the one recorded, signed by an issuer key, and carries the approvals its policy required: signed, eligible, distinct, each one recorded before the issuance | `writ_envelope_mismatch`, `issuer_signature_invalid`, `approval_signature_invalid`, `approval_not_logged`, `approvals_missing` (plus the approval codes above) |
 //! | no `exec_start` outside the writ's validity or after its revocation; every gate record names a writ the ledger issued for that request | `exec_outside_validity`, `exec_after_revocation`, `exec_unknown_writ`, `exec_request_mismatch`, `revocation_unknown_writ` |
+//! | a gate's denial naming a writ the ledger never issued (a forged writ, or one signed with a stolen issuer key, presented to a gate): valid evidence, reported as a warning (the audit passes) | `unissued_writ_presented` |
 //! | every gate record (`exec_start`, `exec_end`, a gate's `denial`) is signed by a non-revoked `gate` key of the trust root in force, valid at the record's time (`writ_core::gate_record`) | `unsigned_gate_record`, `bad_gate_signature` |
+//! | every delegation (a recorded holder-signed child, `docs/format.md` §18) names a parent the ledger issued or recorded before it, for the same request, one level deeper, within the parent's validity, before any revocation of its chain; with the envelopes, the child is the recorded one, signed by the parent's holder and no wider than the parent; a child's gate records are checked as any writ's, its chain's revocations included | `delegation_unknown_parent`, `delegation_mismatch`, `delegation_after_revocation`, `delegation_invalid`, `duplicate_issuance` |
 //! | every trust-root version follows the previous one and is signed by its root quorum | `trust_version_gap`, `trust_version_invalid`, `trust_version_mismatch`, `trust_version_unavailable` |
 //!
 //! Findings of severity [`Severity::Error`] fail the audit; warnings are
@@ -93,14 +95,29 @@ pub enum Code {
     TrustVersionInvalid,
     /// A trust-root version record that does not match its document.
     TrustVersionMismatch,
+    /// A delegation whose parent the ledger did not issue or record before it.
+    DelegationUnknownParent,
+    /// A delegation whose request, depth, validity or parent digest does
+    /// not follow from its parent.
+    DelegationMismatch,
+    /// A delegation recorded after its parent (or an ancestor) was revoked.
+    DelegationAfterRevocation,
+    /// A delegated writ (the authority's copy) that is not the recorded one,
+    /// is not signed by its parent's holder, or grants more than its parent.
+    DelegationInvalid,
     /// A trust-root version recorded in the ledger whose document the
     /// auditor does not have.
     TrustVersionUnavailable,
+    /// A gate denied a writ the ledger never issued: someone holds a writ
+    /// that verifies (or looks like one) without an issuance, e.g. one
+    /// signed with a stolen issuer key. A warning: the record is valid
+    /// evidence, and the issuer key may need revoking.
+    UnissuedWritPresented,
 }
 
 impl Code {
     /// Every code, for documentation and tests.
-    pub const ALL: [Self; 23] = [
+    pub const ALL: [Self; 28] = [
         Self::UndecodableEntry,
         Self::IssuanceWithoutRequest,
         Self::IssuanceWithoutAllow,
@@ -124,6 +141,11 @@ impl Code {
         Self::TrustVersionInvalid,
         Self::TrustVersionMismatch,
         Self::TrustVersionUnavailable,
+        Self::DelegationUnknownParent,
+        Self::DelegationMismatch,
+        Self::DelegationAfterRevocation,
+        Self::DelegationInvalid,
+        Self::UnissuedWritPresented,
     ];
 
     /// Stable snake_case name.
@@ -153,16 +175,24 @@ impl Code {
             Self::TrustVersionInvalid => "trust_version_invalid",
             Self::TrustVersionMismatch => "trust_version_mismatch",
             Self::TrustVersionUnavailable => "trust_version_unavailable",
+            Self::DelegationUnknownParent => "delegation_unknown_parent",
+            Self::DelegationMismatch => "delegation_mismatch",
+            Self::DelegationAfterRevocation => "delegation_after_revocation",
+            Self::DelegationInvalid => "delegation_invalid",
+            Self::UnissuedWritPresented => "unissued_writ_presented",
         }
     }
 
     /// How bad it is.
     #[must_use]
     pub fn severity(self) -> Severity {
-        // Every finding fails the audit (`unsigned_gate_record` was a warning
-        // while the entry format had no gate signature).
-        let _ = self;
-        Severity::Error
+        // Every finding but an unissued writ presented to a gate fails the
+        // audit (`unsigned_gate_record` was a warning while the entry format
+        // had no gate signature).
+        match self {
+            Self::UnissuedWritPresented => Severity::Warning,
+            _ => Severity::Error,
+        }
     }
 }
 
@@ -192,8 +222,9 @@ pub struct SemanticInput<'a> {
     pub root_pin: Option<Sha256Digest>,
     /// Signed trust-root versions by number (the home's `trust/<n>.root.json`).
     pub root_versions: BTreeMap<u64, Vec<u8>>,
-    /// The issued writ's DSSE envelope by writ id (the authority's state),
-    /// or `None` when the auditor does not have it.
+    /// The issued writ's DSSE envelope by writ id (the authority's state,
+    /// recorded delegated writs included), or `None` when the auditor does
+    /// not have it.
     pub writ: &'a mut dyn FnMut(&str) -> Option<Vec<u8>>,
 }
 
@@ -246,12 +277,19 @@ struct Writ {
     not_before: Timestamp,
     not_after: Timestamp,
     revoked: Option<(u64, Timestamp)>,
+    /// The parent, for a recorded delegated writ.
+    parent: Option<String>,
+    /// `lineage.depth` (0 for an issued writ).
+    depth: i64,
+    /// SHA-256 of the envelope.
+    digest: Sha256Digest,
 }
 
 struct Audit<'a, 'b> {
     input: &'a mut SemanticInput<'b>,
     report: SemanticReport,
-    warnings: BTreeMap<Code, (u64, u64)>,
+    /// code → (first entry, occurrences, the first one's detail)
+    warnings: BTreeMap<Code, (u64, u64, String)>,
     requests: HashMap<String, Req>,
     writs: HashMap<String, Writ>,
     execs: Vec<(u64, ExecStart)>,
@@ -264,7 +302,7 @@ impl Audit<'_, '_> {
         match code.severity() {
             Severity::Warning => {
                 self.report.warning_count += 1;
-                self.warnings.entry(code).or_insert((index, 0)).1 += 1;
+                self.warnings.entry(code).or_insert((index, 0, detail)).1 += 1;
             }
             Severity::Error => {
                 self.report.error_count += 1;
@@ -327,10 +365,169 @@ impl Audit<'_, '_> {
                 self.gate_writ(i, &x.writ_id, &x.request_id, "exec_end");
             }
             // Gate denials (checked in `gate_signature`) may name writs that
-            // were never issued: a forged writ is denied and recorded.
-            Entry::Denial(_) => {}
+            // were never issued: a forged writ is denied and recorded, and
+            // reported (a warning: the record is evidence, not a breach).
+            Entry::Denial(d) => {
+                if let Some(w) = d.writ_id.as_deref()
+                    && self.writs.get(w).is_none_or(|x| x.index >= i)
+                {
+                    self.checked("unissued_writ_denials");
+                    let d = format!(
+                        "entry {i}: a gate{} denied writ `{w}` ({}), which the ledger never issued: someone holds a \
+                         writ without an issuance (forged, or signed with a stolen issuer key); check the issuer keys",
+                        d.host.as_deref().map(|h| format!(" on `{h}`")).unwrap_or_default(),
+                        d.code
+                    );
+                    self.find(Code::UnissuedWritPresented, i, d);
+                }
+            }
             Entry::KeyChange(k) if k.role == KEY_CHANGE_ROLE => self.trust_version(i, &k.key_id, &k.change, &k.actor),
             Entry::KeyChange(_) | Entry::PolicyChange(_) => {}
+            Entry::Delegation(d) => self.delegation(i, d),
+        }
+    }
+
+    /// The earliest revocation of `writ_id` or of an ancestor of it.
+    fn chain_revoked(&self, writ_id: &str) -> Option<(u64, Timestamp)> {
+        let mut best: Option<(u64, Timestamp)> = None;
+        let mut cur = Some(writ_id.to_string());
+        for _ in 0..16 {
+            let Some(w) = cur.as_ref().and_then(|id| self.writs.get(id)) else { break };
+            if let Some(r) = w.revoked
+                && best.is_none_or(|(_, t)| r.1 < t)
+            {
+                best = Some(r);
+            }
+            cur.clone_from(&w.parent);
+        }
+        best
+    }
+
+    /// The issued writ at the top of `writ_id`'s chain.
+    fn root_of(&self, writ_id: &str) -> Option<String> {
+        let mut cur = writ_id.to_string();
+        for _ in 0..16 {
+            match self.writs.get(&cur)?.parent.clone() {
+                Some(p) => cur = p,
+                None => return Some(cur),
+            }
+        }
+        None
+    }
+
+    /// A recorded delegation: its parent known before it, for the same
+    /// request, one level deeper, within the parent's validity, its chain
+    /// not revoked; with the envelopes, the child itself.
+    fn delegation(&mut self, i: u64, d: writ_core::entry::Delegation) {
+        self.checked("delegations");
+        let Some(p) = self.writs.get(&d.parent_writ_id).filter(|w| w.index < i) else {
+            return self.find(
+                Code::DelegationUnknownParent,
+                i,
+                format!(
+                    "delegation of writ `{}` names parent `{}`, which the ledger did not issue or record before it",
+                    d.writ_id, d.parent_writ_id
+                ),
+            );
+        };
+        let (p_req, p_nb, p_na, p_depth, p_digest) =
+            (p.request_id.clone(), p.not_before, p.not_after, p.depth, p.digest);
+        let mut wrong = Vec::new();
+        if p_req != d.request_id {
+            wrong.push(format!("request `{}` is not the parent's `{p_req}`", d.request_id));
+        }
+        if d.depth != p_depth + 1 {
+            wrong.push(format!("depth {} is not the parent's {p_depth} + 1", d.depth));
+        }
+        if d.not_before < p_nb || d.not_after > p_na || d.not_before > d.not_after {
+            wrong.push(format!(
+                "validity {} to {} is not within the parent's {p_nb} to {p_na}",
+                d.not_before, d.not_after
+            ));
+        }
+        if d.parent_digest != p_digest {
+            wrong.push(format!("parent digest {} is not the parent's envelope digest {p_digest}", d.parent_digest));
+        }
+        let root = self.root_of(&d.parent_writ_id);
+        if root.as_deref() != Some(d.root_writ_id.as_str()) {
+            wrong.push(format!("root `{}` is not the chain's root `{}`", d.root_writ_id, root.unwrap_or_default()));
+        }
+        if !wrong.is_empty() {
+            let detail = format!("delegation of writ `{}`: {}", d.writ_id, wrong.join("; "));
+            self.find(Code::DelegationMismatch, i, detail);
+        }
+        if let Some((ri, rt)) = self.chain_revoked(&d.parent_writ_id)
+            && d.time >= rt
+        {
+            let detail = format!(
+                "delegation of writ `{}` at {} is after the revocation of its chain at {rt} (entry {ri})",
+                d.writ_id, d.time
+            );
+            self.find(Code::DelegationAfterRevocation, i, detail);
+        }
+        if self.writs.contains_key(&d.writ_id) {
+            return self.find(Code::DuplicateIssuance, i, format!("writ `{}` is recorded a second time", d.writ_id));
+        }
+        self.writs.insert(
+            d.writ_id.clone(),
+            Writ {
+                index: i,
+                request_id: d.request_id.clone(),
+                not_before: d.not_before,
+                not_after: d.not_after,
+                revoked: None,
+                parent: Some(d.parent_writ_id.clone()),
+                depth: d.depth,
+                digest: d.envelope_digest,
+            },
+        );
+        let child = (self.input.writ)(&d.writ_id);
+        let parent = (self.input.writ)(&d.parent_writ_id);
+        match (child, parent) {
+            (Some(c), Some(p)) => self.delegated_writ(i, &d, &c, &p),
+            _ => self.skipped("delegated_writs_no_envelope"),
+        }
+    }
+
+    /// The delegated writ itself: the recorded envelope, signed by its
+    /// parent's holder key, no wider than its parent (`writ_core::delegate`).
+    fn delegated_writ(&mut self, i: u64, d: &writ_core::entry::Delegation, child: &[u8], parent: &[u8]) {
+        self.checked("delegated_writs");
+        let bad = |what: String| format!("delegated writ `{}`: {what}", d.writ_id);
+        if Sha256Digest::of(child) != d.envelope_digest || Sha256Digest::of(parent) != d.parent_digest {
+            let detail = bad("the envelopes the authority holds are not the ones the ledger recorded".into());
+            return self.find(Code::DelegationInvalid, i, detail);
+        }
+        let parsed = writ_core::dsse::decode(child)
+            .and_then(|env| writ_core::json::from_slice::<Statement>(&env.payload).map(|st| (env, st)));
+        let ((env, st), pp) = match (parsed, writ_core::delegate::read_parent(parent)) {
+            (Ok(c), Ok(p)) => (c, p),
+            (Err(e), _) => return self.find(Code::DelegationInvalid, i, bad(format!("not a writ: {e}"))),
+            (_, Err(e)) => return self.find(Code::DelegationInvalid, i, bad(format!("its parent: {}", e.detail))),
+        };
+        let c = &st.predicate;
+        if c.id != d.writ_id
+            || c.validity.not_before != d.not_before
+            || c.validity.not_after != d.not_after
+            || i64::from(c.lineage.depth) != d.depth
+            || c.scope.uses.map(i64::from) != d.uses
+        {
+            let detail = bad("its id, validity, depth or uses differ from the delegation entry".into());
+            return self.find(Code::DelegationInvalid, i, detail);
+        }
+        let input = env.signing_input();
+        let holder = pp.lineage.holder.as_ref().and_then(|h| h.key().ok());
+        let signed = holder.as_ref().is_some_and(|k| {
+            let kid = k.key_id();
+            let mine: Vec<&Vec<u8>> = env.signatures.iter().filter(|(id, _)| *id == kid).map(|(_, s)| s).collect();
+            kid.to_string() == d.holder && !mine.is_empty() && mine.iter().all(|s| k.verify_strict(&input, s))
+        });
+        if !signed {
+            let detail = bad(format!("no valid signature by the parent's holder key (`{}`)", d.holder));
+            return self.find(Code::DelegationInvalid, i, detail);
+        }
+        if let Err(e) = writ_core::delegate::check(&pp, c) {
+            self.find(Code::DelegationInvalid, i, bad(format!("{}: {}", e.code.as_str(), e.detail)));
         }
     }
 
@@ -475,6 +672,9 @@ impl Audit<'_, '_> {
                     not_before: x.not_before,
                     not_after: x.not_after,
                     revoked: None,
+                    parent: None,
+                    depth: 0,
+                    digest: x.envelope_digest,
                 },
             );
         }
@@ -629,7 +829,7 @@ impl Audit<'_, '_> {
                     format!("exec_start of writ `{}` at {} is outside its validity {nb} to {na}", x.writ_id, x.time);
                 self.find(Code::ExecOutsideValidity, i, d);
             }
-            if let Some((ri, rt)) = self.writs.get(&x.writ_id).and_then(|w| w.revoked)
+            if let Some((ri, rt)) = self.chain_revoked(&x.writ_id)
                 && x.time > rt
             {
                 let d = format!(
@@ -639,8 +839,8 @@ impl Audit<'_, '_> {
                 self.find(Code::ExecAfterRevocation, i, d);
             }
         }
-        for (code, (first, n)) in std::mem::take(&mut self.warnings) {
-            let detail = format!("{n} occurrences");
+        for (code, (first, n, d)) in std::mem::take(&mut self.warnings) {
+            let detail = if n == 1 { d } else { format!("{n} occurrences; the first: {d}") };
             self.report.findings.push(SemanticFinding { code, index: Some(first), detail });
         }
         self.report

@@ -42,7 +42,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use writ_api::wire::{RecordInput, RecordView, RequestInput, RevokeInput, StatusInput, VoteInput};
+use writ_api::wire::{
+    RecordInput, RecordView, RequestInput, RevokeInput, StartInput, StartView, StatusInput, VoteInput,
+};
 use writ_api::{ApiErrorCode, IDEMPOTENCY_HEADER, IdempotencyKey};
 use writ_authority::{Authority, AuthorityError, CallOptions, Identity};
 use writ_core::Timestamp;
@@ -83,13 +85,24 @@ impl AppState {
     #[must_use]
     pub fn new(authority: Arc<Authority>) -> Arc<Self> {
         witnessing::install(&authority);
-        Arc::new(Self {
-            authority,
-            nonces: Mutex::new(HashMap::new()),
-            metrics: Metrics::default(),
-            selfcheck: selfcheck::SelfCheck::default(),
-            demo: OnceLock::new(),
-            webhooks: OnceLock::new(),
+        Arc::new_cyclic(|me: &std::sync::Weak<Self>| {
+            // Integration latency is timed in the ledger: from entering the
+            // sequencer queue to the covering signed checkpoint, for every
+            // append (gate records, requests, votes, revocations).
+            let me = me.clone();
+            authority.ledger().set_integration_observer(Some(Arc::new(move |took| {
+                if let Some(st) = me.upgrade() {
+                    st.metrics.integrated(took);
+                }
+            })));
+            Self {
+                authority,
+                nonces: Mutex::new(HashMap::new()),
+                metrics: Metrics::default(),
+                selfcheck: selfcheck::SelfCheck::default(),
+                demo: OnceLock::new(),
+                webhooks: OnceLock::new(),
+            }
         })
     }
 }
@@ -111,7 +124,38 @@ fn error_response(code: ApiErrorCode, message: String) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     // For `track`, which counts refusals by code.
     resp.extensions_mut().insert(code);
+    if code == ApiErrorCode::Busy {
+        // Back-pressure: tell the client when to try again.
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
     resp
+}
+
+/// Most submissions the server works on at once. Beyond it a submission is
+/// answered `busy` (503, `Retry-After`) at once: work waits in a bounded
+/// pool, never in an unbounded queue.
+pub const MAX_SUBMITS_IN_FLIGHT: usize = 1024;
+
+static SUBMITS_IN_FLIGHT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A place in the submit pool, given back when dropped.
+struct SubmitSlot;
+
+impl SubmitSlot {
+    fn take() -> ApiResult<Self> {
+        use std::sync::atomic::Ordering;
+        if SUBMITS_IN_FLIGHT.fetch_add(1, Ordering::AcqRel) >= MAX_SUBMITS_IN_FLIGHT {
+            SUBMITS_IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
+            return Err(ApiError::new(ApiErrorCode::Busy, "too many submissions in flight"));
+        }
+        Ok(Self)
+    }
+}
+
+impl Drop for SubmitSlot {
+    fn drop(&mut self) {
+        SUBMITS_IN_FLIGHT.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -348,6 +392,7 @@ impl<St: Send + Sync> FromRequestParts<St> for TilePath {
 
 async fn submit(State(st): S, Signed { who, body: b, idempotency }: Signed) -> ApiResult<Response> {
     let input: RequestInput = parse_json(&b)?;
+    let _slot = SubmitSlot::take()?;
     let _in_flight = st.metrics.in_flight();
     let opts = call_options(idempotency.as_ref());
     let a = st.authority.clone();
@@ -451,13 +496,56 @@ async fn record(State(st): S, Signed { who, body: b, .. }: Signed) -> ApiResult<
         .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("`entry`: {e}")))?;
     let a = st.authority.clone();
     let in_flight = st.metrics.in_flight();
-    let t0 = Instant::now();
     let (index, receipt) = blocking(move || a.record(&who, &entry)).await?;
-    st.metrics.integrated(t0.elapsed());
     drop(in_flight);
     let receipt = String::from_utf8(receipt)
         .map_err(|_| ApiError::new(ApiErrorCode::Internal, "the receipt is not UTF-8 text"))?;
     Ok(json(StatusCode::CREATED, &RecordView { index, receipt }))
+}
+
+/// `POST /v1/delegations`: record a holder-signed child writ with its
+/// chain (`Authority::record_delegation`, docs/api.md).
+async fn delegate(State(st): S, Signed { who, body: b, .. }: Signed) -> ApiResult<Response> {
+    let body: writ_api::delegation::DelegationInput = parse_json(&b)?;
+    let a = st.authority.clone();
+    let _in_flight = st.metrics.in_flight();
+    let now = now()?;
+    let v = blocking(move || a.record_delegation(&who, &body, now)).await?;
+    Ok(json(StatusCode::CREATED, &v))
+}
+
+/// `GET /v1/delegations/{id}`: a recorded delegated writ, for those who may
+/// read the writ itself (its chain's requester, its request's approvers,
+/// operators).
+async fn get_delegation(State(st): S, Id(id): Id, Signed { who, .. }: Signed) -> ApiResult<Response> {
+    let a = st.authority.clone();
+    let v = blocking(move || {
+        let d = a.delegation(&id)?;
+        writ_authority::api::writ_for(&a, &who, &id)?;
+        Ok(d)
+    })
+    .await?;
+    Ok(json(StatusCode::OK, &v))
+}
+
+/// `POST /v1/writs/{id}/start`: status and the durable `exec_start` in one
+/// round trip and one transaction (`Authority::start`).
+async fn start(State(st): S, Id(id): Id, Signed { who, body: b, .. }: Signed) -> ApiResult<Response> {
+    let body: StartInput = parse_json(&b)?;
+    let entry = writ_core::b64::decode(&body.entry, writ_core::entry::MAX_ENTRY_BYTES)
+        .map_err(|e| ApiError::new(ApiErrorCode::Malformed, format!("`entry`: {e}")))?;
+    let a = st.authority.clone();
+    let in_flight = st.metrics.in_flight();
+    let t0 = Instant::now();
+    let now = now()?;
+    let s = blocking(move || a.start(&who, &id, body.consume, &body.nonce, &entry, now)).await?;
+    st.metrics.integrated(t0.elapsed());
+    drop(in_flight);
+    let text = |b: Vec<u8>, what: &str| {
+        String::from_utf8(b).map_err(|_| ApiError::new(ApiErrorCode::Internal, format!("the {what} is not UTF-8 text")))
+    };
+    let v = StartView { status: text(s.status, "status")?, index: s.index, receipt: text(s.receipt, "receipt")? };
+    Ok(json(StatusCode::CREATED, &v))
 }
 
 // ---- public ledger read path ----
@@ -792,8 +880,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/writs/{id}", get(get_writ))
         .route("/v1/writs/{id}/revoke", post(revoke))
         .route("/v1/writs/{id}/status", post(status))
+        .route("/v1/writs/{id}/start", post(start))
         .route("/v1/nonces", post(nonce))
         .route("/v1/records", post(record))
+        .route("/v1/delegations", post(delegate))
+        .route("/v1/delegations/{id}", get(get_delegation))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/witnessed-checkpoint", get(witnessed_checkpoint))
         .route("/v1/log/tile/{*path}", get(tile))

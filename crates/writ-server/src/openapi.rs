@@ -196,6 +196,20 @@ fn paths() -> Value {
         },
     );
     add(
+        "/v1/writs/{id}/start",
+        "post",
+        Op {
+            summary: "a gate's start: the writ's signed status and its exec_start in one transaction \
+                      (refused when the writ is revoked or used up)",
+            id: "start",
+            auth: true,
+            params: vec![id_param("writ")],
+            body: Some(r("StartInput")),
+            ok: ok_json("201", r("StartView")),
+            errors: &["400", "403", "404", "409", "413"],
+        },
+    );
+    add(
         "/v1/nonces",
         "post",
         Op {
@@ -219,6 +233,33 @@ fn paths() -> Value {
             body: Some(r("RecordInput")),
             ok: ok_json("201", r("RecordView")),
             errors: AUTH_ERRORS,
+        },
+    );
+    add(
+        "/v1/delegations",
+        "post",
+        Op {
+            summary: "record a delegated writ (signed by its parent's holder key) with its chain; \
+                      its status and uses are then answered and counted against its ancestors",
+            id: "recordDelegation",
+            auth: true,
+            params: vec![],
+            body: Some(r("DelegationInput")),
+            ok: ok_json("201", r("DelegationView")),
+            errors: AUTH_ERRORS,
+        },
+    );
+    add(
+        "/v1/delegations/{id}",
+        "get",
+        Op {
+            summary: "a recorded delegated writ",
+            id: "getDelegation",
+            auth: true,
+            params: vec![id_param("writ")],
+            body: None,
+            ok: ok_json("200", r("DelegationView")),
+            errors: &["400", "403", "404"],
         },
     );
     add(
@@ -476,7 +517,9 @@ fn schemas() -> Value {
                 "hosts": {"type": "array", "items": s("string"), "maxItems": writ_api::wire::MAX_HOSTS},
                 "evidence": {"type": "string", "description": "a gate-signed host evidence envelope (DSSE JSON text)"},
                 "boundaries": r("Boundaries"),
-                "uses": {"type": "integer", "minimum": 1}
+                "uses": {"type": "integer", "minimum": 1},
+                "holder": {"type": "string", "description": "standard base64 of the Ed25519 public key that may delegate the writ (docs/format.md §18); only where policy says @delegation"},
+                "delegation_depth": {"type": "integer", "minimum": 1, "maximum": writ_core::limits::MAX_DEPTH, "description": "levels of delegation below the writ (default 1; with holder)"}
             }
         },
         "DecisionView": {
@@ -531,6 +574,28 @@ fn schemas() -> Value {
                         "properties": {"entry": {"type": "string", "description": "base64 of the entry bytes"}}},
         "RecordView": {"type": "object", "required": ["index", "receipt"], "additionalProperties": false,
                        "properties": {"index": {"type": "integer", "minimum": 0}, "receipt": {"type": "string", "description": "C2SP tlog-proof text"}}},
+        "StartInput": {"type": "object", "required": ["entry", "nonce"], "additionalProperties": false,
+                       "properties": {"entry": {"type": "string", "description": "base64 of the signed exec_start gate record of the writ"},
+                                      "nonce": {"type": "string", "minLength": 1, "maxLength": 128},
+                                      "consume": {"type": "boolean"}}},
+        "StartView": {"type": "object", "required": ["status", "index", "receipt"], "additionalProperties": false,
+                      "properties": {"status": {"type": "string", "description": "the signed status response (DSSE envelope JSON text) bound to the nonce"},
+                                     "index": {"type": "integer", "minimum": 0},
+                                     "receipt": {"type": "string", "description": "C2SP tlog-proof text of the exec_start"}}},
+        "DelegationInput": {"type": "object", "required": ["writ", "ancestors"], "additionalProperties": false,
+                            "properties": {"writ": {"type": "string", "description": "the child writ: its DSSE envelope JSON text, signed by the parent's holder key"},
+                                           "ancestors": {"type": "array", "minItems": 1, "maxItems": writ_core::limits::MAX_DEPTH,
+                                                         "items": {"type": "string", "description": "standard base64 of an ancestor's envelope bytes, parent first (the WRIT.chain file)"}}}},
+        "DelegationView": {
+            "type": "object", "additionalProperties": false,
+            "required": ["writ_id", "parent_writ_id", "root_writ_id", "request_id", "holder", "depth", "state", "used", "not_after", "index", "receipt"],
+            "properties": {"writ_id": s("string"), "parent_writ_id": s("string"), "root_writ_id": s("string"), "request_id": s("string"),
+                           "holder": {"type": "string", "description": "key id of the holder that signed the child"},
+                           "depth": {"type": "integer", "minimum": 1}, "state": {"type": "string", "enum": ["valid", "revoked"]},
+                           "uses": {"type": ["integer", "null"], "minimum": 0}, "used": {"type": "integer", "minimum": 0},
+                           "not_after": s("string"), "index": {"type": "integer", "minimum": 0},
+                           "receipt": {"type": "string", "description": "C2SP tlog-proof text of the delegation entry"}}
+        },
         "EntryList": {"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": {
             "type": "object", "required": ["index", "kind", "entry"],
             "properties": {"index": {"type": "integer", "minimum": 0}, "kind": s("string"), "entry": s("string")}}}}},

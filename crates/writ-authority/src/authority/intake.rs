@@ -109,6 +109,8 @@ impl Authority {
             evidence_sha256: evidence.as_ref().map(|e| e.digest.to_hex()),
             boundaries: input.boundaries.clone(),
             uses: input.uses,
+            holder: input.holder.clone(),
+            delegation_depth: input.delegation_depth,
         };
         let doc_bytes = serde_json::to_vec(&doc).map_err(|e| AuthorityError::Internal(e.to_string()))?;
         let digest = Sha256Digest::of(&doc_bytes);
@@ -177,11 +179,12 @@ impl Authority {
         if range.end - range.start != bytes.len() as u64 {
             return Err(AuthorityError::Internal("the ledger returned a short index range".into()));
         }
-        // The issuance entry (last in the range) is indexed by `store_minted`.
+        // The issuance entry (last in the range) is indexed with the writ's.
         let logged: Vec<(u64, Entry)> = range.zip(entries).collect();
         let row = RequestRow {
             id: id.clone(),
-            status,
+            // A request issued at once is stored as issued (one row write).
+            status: if minted.is_some() { RequestStatus::Issued } else { status },
             requester: caller.key_id.to_string(),
             requester_name: caller.name.clone(),
             document: doc_bytes.clone(),
@@ -191,18 +194,25 @@ impl Authority {
             approvals_required: decision.obligations.approvals,
             approver_group: decision.obligations.approver_group.clone(),
             plan: plan_json,
-            writ_id: None,
+            writ_id: minted.as_ref().map(|m| m.writ_id.clone()),
         };
-        self.db.tx(|t| {
-            for (idx, e) in &logged {
-                state::index_entry(t, *idx, e)?;
+        // One transaction shared with concurrent submissions (group commit):
+        // the state's writes of a batch of requests cost one commit.
+        let minted = minted.map(std::sync::Arc::new);
+        let (m2, slot2, id2, requester) = (minted.clone(), slot.cloned(), id.clone(), caller.key_id);
+        self.db.tx_grouped(move |t| {
+            // Request, decision and (denial | issuance) indexed in one statement.
+            let mut index: Vec<(u64, &Entry)> = logged.iter().map(|(i, e)| (*i, e)).collect();
+            if let Some(m) = &m2 {
+                index.push((m.index, &m.issuance));
             }
+            state::index_entries(t, &index)?;
             state::insert_request(t, &row)?;
-            if let Some(m) = &minted {
-                self.store_minted(t, &id, &caller.key_id, m)?;
+            if let Some(m) = &m2 {
+                state::insert_writ_row(t, &super::issue::writ_row(&id2, &requester, m))?;
             }
-            if let Some(s) = slot {
-                s.complete(t, &id)?;
+            if let Some(s) = &slot2 {
+                s.complete(t, &id2)?;
             }
             Ok(())
         })?;
@@ -211,7 +221,7 @@ impl Authority {
         let (status, writ_id, writ, receipt) = match minted {
             Some(m) => (
                 RequestStatus::Issued,
-                Some(m.writ_id),
+                Some(m.writ_id.clone()),
                 Some(String::from_utf8_lossy(&m.envelope).into_owned()),
                 Some(String::from_utf8_lossy(&m.receipt).into_owned()),
             ),
@@ -425,6 +435,35 @@ fn request_entries(
     entries
 }
 
+/// The holder binding asked for (§18), as deep as asked (default 1) and
+/// no deeper than policy's `@delegation` allows; none unless policy allows
+/// delegation (`exceeds_policy`).
+fn plan_holder(decision: &Decision, input: &RequestInput) -> Result<(Option<String>, u32)> {
+    let Some(holder) = &input.holder else {
+        if input.delegation_depth.is_some() {
+            return Err(bad("`delegation_depth` needs a `holder` (`writ request --holder KEY.pub`)"));
+        }
+        return Ok((None, 0));
+    };
+    writ_core::model::Holder { public_key: holder.clone() }
+        .key()
+        .map_err(|e| bad(format!("`holder` is not an Ed25519 public key: {e}")))?;
+    let depth = input.delegation_depth.unwrap_or(1);
+    if !(1..=writ_core::limits::MAX_DEPTH).contains(&depth) {
+        return Err(bad(format!("`delegation_depth` is 1 to {}", writ_core::limits::MAX_DEPTH)));
+    }
+    let policies = decision.determining_policies.join(", ");
+    match decision.obligations.delegation {
+        None => Err(AuthorityError::ExceedsPolicy(format!(
+            "the request names a holder, and no policy lets this writ be delegated: every policy that permits it (policies {policies}) must say `@delegation(\"N\")`"
+        ))),
+        Some(p) if depth > p => Err(AuthorityError::ExceedsPolicy(format!(
+            "the request asks for {depth} level(s) of delegation; policy allows at most {p} (policies {policies})"
+        ))),
+        Some(_) => Ok((Some(holder.clone()), depth)),
+    }
+}
+
 /// The writ's scope from what policy demands and what the request asks: the
 /// stricter of each boundary, the fewer uses, offline only where policy
 /// allows it, the host the evidence names. Asking for more than policy
@@ -505,7 +544,8 @@ fn plan_scope(
             "argument `{rel}` is a relative path, so the writ must bind the working directory; give `cwd` (`writ request --cwd DIR`)"
         )));
     }
-    Ok(PlannedScope { boundaries, uses, offline, hosts, labels })
+    let (holder, max_depth) = plan_holder(decision, input)?;
+    Ok(PlannedScope { boundaries, uses, offline, hosts, labels, holder, max_depth })
 }
 
 /// Whether an argument names a path relative to the working directory

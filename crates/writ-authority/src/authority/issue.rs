@@ -4,7 +4,7 @@
 use writ_core::digest::DigestSet;
 use writ_core::entry::{self, Entry};
 use writ_core::model::{
-    Action, ArgRule, Environment, ExecAction, Governance, HttpAction, Lineage, PolicyDecision, PolicyProof, Predicate,
+    Action, ArgRule, Environment, ExecAction, Governance, HttpAction, PolicyDecision, PolicyProof, Predicate,
     RequestRef, Scope, ToolAction, Validity,
 };
 use writ_core::{KeyId, Sha256Digest, Timestamp};
@@ -225,7 +225,7 @@ impl Authority {
                 offline,
             },
             validity: Validity { not_before: now, not_after: now.plus(duration.max(1)) },
-            lineage: Lineage::default(),
+            lineage: scope.lineage(),
         };
         let statement = writ_core::issue::statement(predicate);
         let envelope = self.issuer.sign_writ(&statement)?;
@@ -247,23 +247,30 @@ impl Authority {
     }
 
     pub(super) fn store_minted(&self, t: &mut dyn Tx, id: &str, requester: &KeyId, m: &Minted) -> Result<()> {
-        state::index_entry(t, m.index, &m.issuance)?;
-        state::insert_writ(
-            t,
-            &WritRow {
-                id: m.writ_id.clone(),
-                request_id: id.into(),
-                requester: requester.to_string(),
-                envelope: m.envelope.clone(),
-                envelope_sha256: m.env_digest.to_hex(),
-                receipt: m.receipt.clone(),
-                uses: m.uses.map(i64::from),
-                used: 0,
-                not_after: m.not_after.unix(),
-                revoked_at: None,
-                reason: None,
-            },
-        )?;
-        Ok(())
+        store_minted(t, id, requester, m)
+    }
+}
+
+/// Store a minted writ with the index row of its issuance entry, and mark
+/// its request issued.
+fn store_minted(t: &mut dyn Tx, id: &str, requester: &KeyId, m: &Minted) -> Result<()> {
+    state::index_entry(t, m.index, &m.issuance)?;
+    state::insert_writ(t, &writ_row(id, requester, m))
+}
+
+/// The state row of a minted writ of request `id`.
+pub(super) fn writ_row(id: &str, requester: &KeyId, m: &Minted) -> WritRow {
+    WritRow {
+        id: m.writ_id.clone(),
+        request_id: id.into(),
+        requester: requester.to_string(),
+        envelope: m.envelope.clone(),
+        envelope_sha256: m.env_digest.to_hex(),
+        receipt: m.receipt.clone(),
+        uses: m.uses.map(i64::from),
+        used: 0,
+        not_after: m.not_after.unix(),
+        revoked_at: None,
+        reason: None,
     }
 }

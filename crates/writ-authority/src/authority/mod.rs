@@ -4,15 +4,18 @@
 //! - [`issue`]: a writ is built, signed, logged and stored with its receipt;
 //! - [`vote`]: approvers approve or deny;
 //! - [`writs`]: revocation, signed status with use consumption, gate records;
+//! - [`start`]: a gate's status and `exec_start` in one transaction;
 //! - [`views`]: what approvers and requesters read.
 //!
 //! None of them writes SQL: every statement and typed row is in
 //! [`crate::state`].
 
+mod delegations;
 mod intake;
 mod issue;
 mod once;
 pub mod recover;
+mod start;
 mod views;
 mod vote;
 mod writs;
@@ -30,6 +33,7 @@ use writ_policy::PolicySet;
 
 pub use issue::MAX_OFFLINE_SECS;
 pub use once::CallOptions;
+pub use start::Started;
 pub use vote::VoteSignature;
 
 use crate::db::{Db, Tx};
@@ -137,6 +141,29 @@ struct PlannedScope {
     /// Host labels it is bound to (from verified evidence).
     #[serde(default)]
     labels: Vec<String>,
+    /// The holder key (base64), which may delegate the writ (§18).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    holder: Option<String>,
+    /// How many levels of delegation below the writ (with `holder`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    max_depth: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref, reason = "serde's skip_serializing_if passes a reference")]
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl PlannedScope {
+    /// The writ's lineage: a root, with the holder and depth planned.
+    fn lineage(&self) -> writ_core::model::Lineage {
+        writ_core::model::Lineage {
+            parent: None,
+            depth: 0,
+            max_depth: if self.holder.is_some() { self.max_depth } else { 0 },
+            holder: self.holder.clone().map(|public_key| writ_core::model::Holder { public_key }),
+        }
+    }
 }
 
 impl Plan {
@@ -394,7 +421,9 @@ impl Authority {
     /// # Errors
     /// Database errors.
     pub fn claim_nonce(&self, key: &str, created: i64, forget_before: i64) -> Result<bool> {
-        self.db.tx(|t| state::claim_http_nonce(t, key, created, forget_before))
+        // Grouped with concurrent requests' claims: one commit for all.
+        let key = key.to_string();
+        self.db.tx_grouped(move |t| state::claim_http_nonce(t, &key, created, forget_before))
     }
 
     /// Who holds `key_id`.

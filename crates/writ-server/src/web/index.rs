@@ -4,7 +4,9 @@
 //!
 //! Edges connect the records of one request and one writ in the order the
 //! flow produces them (request → decision → approvals → issuance → exec
-//! start → exec end; issuance → revocation, denial, child issuance; a key
+//! start → exec end; issuance → revocation, denial, child issuance; a
+//! parent's issuance (or delegation) → the `delegation` of each recorded
+//! child writ, which then stands for the child's issuance; a key
 //! change → the issuances and approvals made with that key). Every edge
 //! points from a lower ledger index to a higher one, so the graph is acyclic
 //! and a layered layout is a longest-path pass in index order.
@@ -38,6 +40,10 @@ pub struct Index {
     by_requester: HashMap<String, Vec<u64>>,
     by_approver: HashMap<String, Vec<u64>>,
     by_program: HashMap<String, Vec<u64>>,
+    /// Request entries, in ledger order (the console's history).
+    requests: Vec<u64>,
+    /// Denials naming a writ the ledger had not issued before them.
+    unissued: Vec<u64>,
 }
 
 fn push(m: &mut HashMap<String, Vec<u64>>, k: &str, i: u64) {
@@ -72,7 +78,17 @@ impl Index {
                 push(&mut self.by_writ, w, i);
             }
             match e {
-                Entry::Request(r) => push(&mut self.by_requester, &r.requester, i),
+                Entry::Request(r) => {
+                    push(&mut self.by_requester, &r.requester, i);
+                    self.requests.push(i);
+                }
+                Entry::Denial(d) => {
+                    if let Some(w) = &d.writ_id
+                        && !self.issuance.contains_key(w)
+                    {
+                        self.unissued.push(i);
+                    }
+                }
                 Entry::Approval(a) => {
                     push(&mut self.by_approver, &a.approver, i);
                     push(&mut self.by_key, &a.approver, i);
@@ -83,6 +99,12 @@ impl Index {
                     if let Some(p) = &is.parent_writ_id {
                         push(&mut self.children, p, i);
                     }
+                }
+                Entry::Delegation(d) => {
+                    // A recorded child: its delegation stands for its issuance.
+                    self.issuance.entry(d.writ_id.clone()).or_insert(i);
+                    push(&mut self.by_key, &d.holder, i);
+                    push(&mut self.children, &d.parent_writ_id, i);
                 }
                 Entry::ExecStart(x) => push(&mut self.by_program, &x.program_digest.to_string(), i),
                 Entry::KeyChange(k) => push(&mut self.key_changes, &k.key_id, i),
@@ -100,6 +122,28 @@ impl Index {
     /// The entry at `i`.
     pub fn get(&self, i: u64) -> Option<&Entry> {
         self.entries.get(usize::try_from(i).ok()?).and_then(Option::as_ref)
+    }
+
+    /// Request entries, newest first: page `page` of `per`, and how many
+    /// there are.
+    pub fn requests_newest(&self, page: usize, per: usize) -> (Vec<u64>, usize) {
+        let all = self.requests.iter().rev().skip(page.saturating_mul(per)).take(per).copied().collect();
+        (all, self.requests.len())
+    }
+
+    /// Denials naming a writ the ledger had not issued before them, oldest first.
+    pub fn unissued_denials(&self) -> &[u64] {
+        &self.unissued
+    }
+
+    /// The entries of a request, in ledger order.
+    pub fn of_request(&self, request_id: &str) -> Vec<(u64, &Entry)> {
+        self.group(&self.by_request, request_id)
+    }
+
+    /// The entries of a writ, in ledger order.
+    pub fn of_writ(&self, writ_id: &str) -> Vec<(u64, &Entry)> {
+        self.group(&self.by_writ, writ_id)
     }
 
     /// The issuance entry of a writ.
@@ -131,6 +175,15 @@ impl Index {
                 }
                 for &k in self.key_changes.get(&is.issuer).into_iter().flatten() {
                     out.push((k, i));
+                }
+            }
+            Entry::Delegation(d) => {
+                // The delegation edge: parent → child.
+                if let Some(p) = self.issuance_of(&d.parent_writ_id).filter(|&p| p < i) {
+                    out.push((p, i));
+                }
+                for &c in self.children.get(&d.writ_id).into_iter().flatten() {
+                    out.push((i, c));
                 }
             }
             Entry::Approval(a) => {
@@ -375,12 +428,13 @@ impl Index {
                 Entry::ExecStart(s) => {
                     let t = s.time;
                     match self.issuance_of(&s.writ_id).and_then(|x| self.get(x)) {
-                        Some(Entry::Issuance(is)) => {
-                            if t >= is.not_after {
+                        Some(Entry::Issuance(writ_core::entry::Issuance { not_after, .. }))
+                        | Some(Entry::Delegation(writ_core::entry::Delegation { not_after, .. })) => {
+                            if t >= *not_after {
                                 out.push(Gap {
                                     kind: "run_after_expiry",
                                     index: i,
-                                    detail: format!("run started {t}, after the writ expired at {}", is.not_after),
+                                    detail: format!("run started {t}, after the writ expired at {not_after}"),
                                 });
                             }
                         }

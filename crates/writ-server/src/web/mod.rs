@@ -20,6 +20,8 @@
 mod api;
 mod assets;
 mod console;
+mod console_enrol;
+mod console_history;
 pub mod console_hook;
 mod console_view;
 pub mod demo;
@@ -152,9 +154,15 @@ impl Web {
 /// digest is the one the ledger recorded (the state database is not trusted
 /// for anything else).
 fn envelope_for(app: &AppState, issuance: &Entry) -> Option<(String, String)> {
-    let Entry::Issuance(is) = issuance else { return None };
-    let v = app.authority.writ(&is.writ_id).ok()?;
-    (Sha256Digest::of(v.writ.as_bytes()) == is.envelope_digest).then_some((v.writ, v.receipt))
+    let (writ_id, digest) = match issuance {
+        Entry::Issuance(is) => (&is.writ_id, is.envelope_digest),
+        // A recorded delegated writ: the child's envelope and the receipt
+        // of its `delegation` entry.
+        Entry::Delegation(d) => (&d.writ_id, d.envelope_digest),
+        _ => return None,
+    };
+    let v = app.authority.writ(writ_id).ok()?;
+    (Sha256Digest::of(v.writ.as_bytes()) == digest).then_some((v.writ, v.receipt))
 }
 
 /// The quorum a writ's envelope demands (`governance.approvals_required`),
@@ -204,7 +212,7 @@ pub fn routes<S: Clone + Send + Sync + 'static>(app: Arc<AppState>) -> Router<S>
         .route("/demo", get(demo::page))
         .route("/demo/steps.json", get(demo::steps))
         .route("/web/assets/{name}", get(assets::asset))
-        .merge(console::routes(web.app.clone()))
+        .merge(console::routes(web.clone()))
         .route("/v1/public/entries/{index}", get(api::entry))
         .route("/v1/public/search", get(api::search))
         .route("/v1/public/lineage/{index}", get(api::lineage))
