@@ -75,6 +75,7 @@ ROUTE_ROLE = {
     ("GET", "/v1/requests"): "approver",
     ("POST", "/v1/requests/{id}/approvals"): "approver",
     ("POST", "/v1/writs/{id}/status"): "gate",
+    ("POST", "/v1/writs/{id}/start"): "gate",
     ("POST", "/v1/records"): "gate",
 }
 
