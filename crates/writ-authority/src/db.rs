@@ -503,13 +503,16 @@ fn pg_connection(pool: &[Mutex<PgConn>]) -> Result<std::sync::MutexGuard<'_, PgC
 
 struct SqliteTx<'a>(&'a rusqlite::Transaction<'a>);
 
-fn to_sqlite(v: &Val) -> rusqlite::types::Value {
-    use rusqlite::types::Value;
-    match v {
-        Val::Null => Value::Null,
-        Val::Int(i) => Value::Integer(*i),
-        Val::Text(s) => Value::Text(s.clone()),
-        Val::Blob(b) => Value::Blob(b.clone()),
+/// Parameters are bound by reference: no copy of a text or blob per statement.
+impl rusqlite::types::ToSql for Val {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Self::Null => ValueRef::Null,
+            Self::Int(i) => ValueRef::Integer(*i),
+            Self::Text(s) => ValueRef::Text(s.as_bytes()),
+            Self::Blob(b) => ValueRef::Blob(b),
+        }))
     }
 }
 
@@ -523,18 +526,16 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn exec(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
-        let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
         // Cached: the hot statements are parsed once per connection, not per call.
         let mut stmt = self.0.prepare_cached(sql)?;
-        Ok(stmt.execute(rusqlite::params_from_iter(p))? as u64)
+        Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
     fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
         use rusqlite::types::ValueRef;
-        let p: Vec<rusqlite::types::Value> = params.iter().map(to_sqlite).collect();
         let mut stmt = self.0.prepare_cached(sql)?;
         let n = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(p))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let mut row = Vec::with_capacity(n);
