@@ -22,8 +22,9 @@
 //!   longer names the file it holds (a drain moved it away), checks that the
 //!   file ends in an intact frame and, if not (a writer died mid-append),
 //!   truncates the torn tail back to the last intact frame, then writes its
-//!   frame with one `write` and (for [`Durability::Sync`]) `fdatasync`s it.
-//!   Nothing is ever appended behind a torn frame.
+//!   frame with one `write`. Nothing is ever appended behind a torn frame.
+//!   For [`Durability::Sync`] it then waits, after releasing the lock, until
+//!   an `fdatasync` covers the frame (see "Group commit" below).
 //! - **drain**: under the lock, `SPOOL` is renamed to `SPOOL.sending` (and the
 //!   directory fsynced); gates start a fresh `SPOOL` after that. The lock is
 //!   then released and the records of `SPOOL.sending` are sent one by one.
