@@ -13,6 +13,7 @@
 # SPOOL_DIR (default: a fresh directory under $TMPDIR) is where the spool
 # lives: its disk's fdatasync latency bounds the proxy's added latency.
 # $WRIT_GATE_BIN / $WRIT_BIN: use these binaries instead of building them.
+# $WRIT_BENCH_PERF=FILE: `perf record -g` the proxy during the rounds into FILE.
 # Needs the venv of scripts/test-python.sh (the `writ` package with its
 # `testing` feature signs the writ with the public test keys).
 set -euo pipefail
@@ -126,10 +127,17 @@ run() {
 wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$up_port/healthz" >/dev/null
 wrk -t1 -c"$connections" -d1s -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz" >/dev/null
 : >"$work/rounds"
+perf_pid=""
+if [ -n "${WRIT_BENCH_PERF:-}" ]; then
+    perf record -g -p "$proxy_pid" -o "$WRIT_BENCH_PERF" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.5
+fi
 for r in $(seq 1 "$rounds"); do
     echo "direct $(run "http://127.0.0.1:$up_port/healthz")" >>"$work/rounds"
     echo "proxy $(run -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz")" >>"$work/rounds"
 done
+if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""
 
 "$py" - "$work/rounds" "$spool" "$connections" "$duration" <<'EOF'
