@@ -323,6 +323,9 @@ fn an_orchestrator_delegates_online_and_the_parent_counts_and_stops_its_children
     let checked = &a["semantic"]["checked"];
     assert_eq!(checked["delegations"], 2, "{a}");
     assert_eq!(checked["delegated_writs"], 2, "{a}");
+    // The state agrees with the ledger (the delegation entries indexed).
+    let (c, out, err) = writ(p, &["recover", "--home", "h", "--check"]);
+    assert_eq!(c, 0, "{out}{err}");
 }
 
 fn common_public(p: &Path, file: &str) -> writ_core::PublicKey {
