@@ -148,6 +148,7 @@ describe("Runtime Governance Demo", () => {
         assert.ok(denial.writ_id, "the denial names the minted writ");
         const issued = await fetch(`${base}/v1/public/writs/${denial.writ_id}/bundle`);
         assert.equal(issued.status, 404, "the ledger has no issuance of the minted writ");
+        assert.match(await page.locator("strong.unissued").first().innerText(), /a writ the ledger never issued was presented/);
         await shot(page, "23-demo-stolen-key-lineage");
       }
       const focus = page.locator("svg.graph .node.focus");

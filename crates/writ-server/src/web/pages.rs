@@ -93,7 +93,21 @@ fn summary(e: &Entry) -> String {
     }
 }
 
-fn rows_table(caption: &str, rows: &[(u64, Entry)]) -> String {
+/// The flag on a denial of a writ the ledger had not issued before it.
+fn unissued_flag(ix: &Index, i: u64, e: &Entry) -> String {
+    match e {
+        Entry::Denial(d) if d.writ_id.as_deref().is_some_and(|w| ix.issuance_of(w).is_none_or(|x| x > i)) => {
+            " <strong class=\"bad unissued\">— a writ the ledger never issued was presented (forged, or signed with a \
+             stolen issuer key)</strong>"
+                .to_string()
+        }
+        _ => String::new(),
+    }
+}
+
+/// A table of entries; a gate's denial of a writ the ledger had not issued
+/// before it is flagged (`unissued_writ_presented`).
+fn rows_table(ix: &Index, caption: &str, rows: &[(u64, Entry)]) -> String {
     let mut s = format!(
         "<div class=\"scroll\"><table class=\"entries\"><caption>{}</caption><thead><tr><th scope=\"col\">Index</th>\
          <th scope=\"col\">Kind</th><th scope=\"col\">Time</th><th scope=\"col\">Record</th><th scope=\"col\">In log</th></tr></thead><tbody>",
@@ -106,7 +120,7 @@ fn rows_table(caption: &str, rows: &[(u64, Entry)]) -> String {
              <td><time>{t}</time></td><td>{sum}</td><td><span class=\"badge\" data-index=\"{i}\" role=\"status\">not checked</span></td></tr>",
             k = e.kind().as_str(),
             t = esc(&e.time().to_string()),
-            sum = summary(e),
+            sum = summary(e) + &unissued_flag(ix, *i, e),
         );
     }
     s.push_str("</tbody></table></div>");
@@ -195,7 +209,7 @@ fn subject(ix: &Index, pq: &ProofsQuery) -> String {
         "<section class=\"card\" id=\"subject\" data-bundle=\"/v1/public/bundle/{i}\" aria-labelledby=\"subject-h\">\
          <h2 id=\"subject-h\">{title}</h2><p class=\"notice\">What the ledger's entry #{i} says (as served, not yet verified):</p>{table}\
          <p><a href=\"/lineage?focus={i}\">Show its lineage</a> · <a href=\"/v1/public/bundle/{i}\">Proof bundle (JSON)</a></p></section>",
-        table = rows_table("Ledger record", &[(i, e.clone())]),
+        table = rows_table(ix, "Ledger record", &[(i, e.clone())]),
     )
 }
 
@@ -233,7 +247,7 @@ pub(crate) async fn lineage(
                 let (total, rows) = api::search_page(ix, &sq)?;
                 let caption = if searching { "Search results, newest first" } else { "Latest records" };
                 s.push_str("<section class=\"card\" aria-labelledby=\"res-h\"><h2 id=\"res-h\">Records</h2>");
-                s.push_str(&rows_table(caption, &rows));
+                s.push_str(&rows_table(ix, caption, &rows));
                 let (qq, kk, ff, tt) = (url(&sq.q), url(&sq.kind), url(&sq.from), url(&sq.to));
                 s.push_str(&pager(total, sq.page, &|p| format!("/lineage?q={qq}&kind={kk}&from={ff}&to={tt}&page={p}")));
                 s.push_str("</section>");
@@ -284,7 +298,7 @@ fn focus_view(ix: &Index, focus: u64, hops: u32) -> Result<String, WebError> {
         s,
         "<div class=\"scroll graph-wrap\">{svg}</div><p class=\"legend\"><span class=\"dot ok\"></span> inclusion proof checked in this page \
          <span class=\"dot bad\"></span> proof failed <span class=\"dot\"></span> not checked</p>{}</section>",
-        rows_table("Records in this view", &rows)
+        rows_table(ix, "Records in this view", &rows)
     );
     Ok(s)
 }
@@ -314,7 +328,7 @@ pub(crate) async fn impact(State(w): W, qr: Result<Query<ImpactQuery>, axum::ext
                 "<h1>Impact</h1>{}{TRUST_CARD}<section class=\"card\" id=\"impact\"><h2>Impact of {what}</h2>",
                 html::NOSCRIPT
             );
-            s.push_str(&rows_table("Affected records", &rows));
+            s.push_str(&rows_table(ix, "Affected records", &rows));
             s.push_str(&pager(total, iq.page, &*link));
             s.push_str("</section>");
             Ok(s)
