@@ -405,7 +405,74 @@ pub fn vectors() -> Vec<Vector> {
         ContextSpec { use_count: Some(2), ..ok_ctx() },
         Some(DenialCode::Replayed),
     ));
+    // Recorded children (docs/format.md §18, "Receipt"): under a trust root
+    // that requires receipts, the receipt of the child's `delegation` entry.
+    let child_env = by_holder(good.clone());
+    let receipts = |name, description, receipt: Option<Vec<u8>>, expected| Vector {
+        trust: "trust-receipts.json",
+        ..v(
+            name,
+            description,
+            child_env.clone(),
+            ContextSpec { receipt: receipt.map(|r| String::from_utf8(r).expect("text")), ..ok_ctx() },
+            expected,
+        )
+    };
+    out.push(receipts(
+        "allow_delegated_child_with_receipt",
+        "a recorded child with the receipt of its delegation entry, where the trust root requires receipts",
+        Some(delegation_receipt(&child_env, &good, &good.lineage.parent.as_ref().expect("a child").id)),
+        None,
+    ));
+    out.push(receipts(
+        "deny_delegated_child_receipt_missing",
+        "an unrecorded child (no receipt) where the trust root requires receipts",
+        None,
+        Some(DenialCode::ReceiptMissing),
+    ));
+    out.push(receipts(
+        "deny_delegated_child_receipt_other_parent",
+        "a delegation entry naming another parent than the child's",
+        Some(delegation_receipt(&child_env, &good, &uuid(0xee))),
+        Some(DenialCode::ReceiptInvalid),
+    ));
     out
+}
+
+/// A receipt of the `delegation` entry recording `child` (envelope
+/// `child_env`) under parent id `parent_id`: a C2SP tlog-proof of index 2 in
+/// a three-entry log, checkpoint signed by the fixtures' ledger key.
+#[must_use]
+pub fn delegation_receipt(child_env: &[u8], child: &Predicate, parent_id: &str) -> Vec<u8> {
+    use alloc::string::ToString;
+
+    use crate::entry::{Delegation, Entry};
+    use writ_tlog::hash::{leaf_hash, node_hash};
+    let entry = Entry::Delegation(Delegation {
+        time: child.issued_at,
+        request_id: child.request.id.clone(),
+        writ_id: child.id.clone(),
+        envelope_digest: Sha256Digest::of(child_env),
+        holder: child.issuer.to_string(),
+        parent_writ_id: parent_id.into(),
+        parent_digest: child.lineage.parent.as_ref().map_or(Sha256Digest([0; 32]), |p| p.digest.0),
+        root_writ_id: parent_id.into(),
+        not_before: child.validity.not_before,
+        not_after: child.validity.not_after,
+        depth: i64::from(child.lineage.depth),
+        uses: child.scope.uses.map(i64::from),
+        recorded_by: "orchestrator".into(),
+    })
+    .encode()
+    .expect("fixture entry encodes");
+    let left = node_hash(&leaf_hash(b"earlier entry 0"), &leaf_hash(b"earlier entry 1"));
+    let root = node_hash(&left, &leaf_hash(&entry));
+    let name = crate::fixtures::LEDGER_NAME;
+    let signer =
+        writ_tlog::note::NoteSigner::new(name, crate::fixtures::ledger().as_dalek().clone()).expect("key name");
+    let note = writ_tlog::checkpoint::Checkpoint::new(name, 3, root).sign(&signer).expect("sign");
+    writ_tlog::tlog_proof::TlogProof { extra: Some(entry), index: 2, hashes: vec![left], checkpoint: note.into_bytes() }
+        .to_bytes()
 }
 
 /// [`root`] with two `sre` approvals required and given.
