@@ -99,6 +99,10 @@ pub trait Tx {
     /// ends: ` FOR UPDATE` on PostgreSQL, nothing on SQLite (whose
     /// transactions are exclusive).
     fn for_update(&self) -> &'static str;
+    /// Whether this is PostgreSQL (some writes take one statement there).
+    fn postgres(&self) -> bool {
+        false
+    }
     /// Run a statement without parameters or preparation (`SAVEPOINT`…).
     ///
     /// # Errors
@@ -603,6 +607,10 @@ impl postgres::types::ToSql for Val {
 impl Tx for PgTx<'_, '_> {
     fn for_update(&self) -> &'static str {
         " FOR UPDATE"
+    }
+
+    fn postgres(&self) -> bool {
+        true
     }
 
     fn raw(&mut self, sql: &str) -> Result<()> {

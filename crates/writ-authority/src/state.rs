@@ -150,22 +150,26 @@ pub fn insert_request(t: &mut dyn Tx, r: &RequestRow) -> Result<()> {
         &format!(
             "INSERT INTO auth_requests ({REQUEST_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
         ),
-        &[
-            r.id.clone().into(),
-            r.status.as_str().into(),
-            r.requester.clone().into(),
-            r.requester_name.clone().into(),
-            Val::Blob(r.document.clone()),
-            r.digest.clone().into(),
-            r.created_at.into(),
-            r.expires_at.into(),
-            i64::from(r.approvals_required).into(),
-            r.approver_group.clone().into(),
-            r.plan.clone().into(),
-            r.writ_id.clone().into(),
-        ],
+        &request_params(r),
     )?;
     Ok(())
+}
+
+fn request_params(r: &RequestRow) -> Vec<Val> {
+    vec![
+        r.id.clone().into(),
+        r.status.as_str().into(),
+        r.requester.clone().into(),
+        r.requester_name.clone().into(),
+        Val::Blob(r.document.clone()),
+        r.digest.clone().into(),
+        r.created_at.into(),
+        r.expires_at.into(),
+        i64::from(r.approvals_required).into(),
+        r.approver_group.clone().into(),
+        r.plan.clone().into(),
+        r.writ_id.clone().into(),
+    ]
 }
 
 /// One request; with `lock`, its row is locked until the transaction ends
@@ -363,20 +367,94 @@ pub fn insert_writ(t: &mut dyn Tx, w: &WritRow) -> Result<()> {
 pub fn insert_writ_row(t: &mut dyn Tx, w: &WritRow) -> Result<()> {
     t.exec(
         &format!("INSERT INTO auth_writs ({WRIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-        &[
-            w.id.clone().into(),
-            w.request_id.clone().into(),
-            w.requester.clone().into(),
-            Val::Blob(w.envelope.clone()),
-            w.envelope_sha256.clone().into(),
-            Val::Blob(w.receipt.clone()),
-            w.uses.into(),
-            w.used.into(),
-            w.not_after.into(),
-            w.revoked_at.into(),
-            w.reason.clone().into(),
-        ],
+        &writ_params(w),
     )?;
+    Ok(())
+}
+
+fn writ_params(w: &WritRow) -> Vec<Val> {
+    vec![
+        w.id.clone().into(),
+        w.request_id.clone().into(),
+        w.requester.clone().into(),
+        Val::Blob(w.envelope.clone()),
+        w.envelope_sha256.clone().into(),
+        Val::Blob(w.receipt.clone()),
+        w.uses.into(),
+        w.used.into(),
+        w.not_after.into(),
+        w.revoked_at.into(),
+        w.reason.clone().into(),
+    ]
+}
+
+/// `(?a, ?b, …)` for `n` parameters after the `params.len()` already taken.
+fn placeholders(params: &[Val], n: usize) -> String {
+    let start = params.len();
+    let list: Vec<String> = (start + 1..=start + n).map(|i| format!("?{i}")).collect();
+    format!("({})", list.join(", "))
+}
+
+/// Everything a submission stores, in one go: its ledger entries' index
+/// rows, the request, the writ issued at once (if any) and the completion
+/// of its idempotency key `(caller, key, outcome)` (if any). On PostgreSQL
+/// this is one statement (data-modifying CTEs: one round trip instead of
+/// four); SQLite runs the statements one by one (no round trips to save).
+///
+/// # Errors
+/// Database errors.
+pub fn store_submission(
+    t: &mut dyn Tx,
+    entries: &[(u64, &Entry)],
+    r: &RequestRow,
+    w: Option<&WritRow>,
+    idempotency: Option<(&str, &str, &str)>,
+) -> Result<()> {
+    if !t.postgres() || entries.is_empty() {
+        index_entries(t, entries)?;
+        insert_request(t, r)?;
+        if let Some(w) = w {
+            insert_writ_row(t, w)?;
+        }
+        if let Some((caller, key, outcome)) = idempotency {
+            complete_idempotency(t, caller, key, outcome)?;
+        }
+        return Ok(());
+    }
+    let mut params: Vec<Val> = Vec::new();
+    let mut ctes = Vec::new();
+    let ph = placeholders(&params, 12);
+    params.extend(request_params(r));
+    ctes.push(format!("r AS (INSERT INTO auth_requests ({REQUEST_COLUMNS}) VALUES {ph})"));
+    if let Some(w) = w {
+        let ph = placeholders(&params, 11);
+        params.extend(writ_params(w));
+        ctes.push(format!("w AS (INSERT INTO auth_writs ({WRIT_COLUMNS}) VALUES {ph})"));
+    }
+    if let Some((caller, key, outcome)) = idempotency {
+        let b = params.len();
+        params.extend([caller.into(), key.into(), outcome.into()]);
+        ctes.push(format!(
+            "i AS (UPDATE auth_idempotency SET state = 'done', outcome = ?{} WHERE caller = ?{} AND k = ?{})",
+            b + 3,
+            b + 1,
+            b + 2
+        ));
+    }
+    let mut rows = Vec::with_capacity(entries.len());
+    for (idx, e) in entries {
+        rows.push(placeholders(&params, 4));
+        params.push(idx_val(*idx));
+        params.push(e.kind().as_str().into());
+        params.push(e.request_id().map(str::to_string).into());
+        params.push(e.writ_id().map(str::to_string).into());
+    }
+    let sql = format!(
+        "WITH {} INSERT INTO auth_entries (idx, kind, request_id, writ_id) VALUES {}",
+        ctes.join(", "),
+        rows.join(", ")
+    );
+    t.exec(&sql, &params)?;
     Ok(())
 }
 

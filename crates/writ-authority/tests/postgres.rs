@@ -224,3 +224,40 @@ fn an_unrevoking_update_on_postgresql_is_caught_and_recovered() {
     drop(a);
     drop_schema(&schema);
 }
+
+/// The grouped submission write (one statement on PostgreSQL: index rows,
+/// request, writ, idempotency completion) stores everything: a retry with
+/// the same key replays the first outcome, the writ reads back with its
+/// receipt, and concurrent submissions (one group commit) all land.
+#[test]
+fn grouped_submissions_on_postgresql_store_everything_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, schema) = setup(dir.path());
+    let a = Arc::new(Authority::open(&cfg).unwrap());
+    let alice = a.identify(&key(1).key_id(), NOW).unwrap();
+    let opts = writ_authority::CallOptions::with_key("pg-group-1");
+    let first = a.submit_with(&alice, input("/usr/bin/echo"), &opts, NOW).unwrap();
+    let again = a.submit_with(&alice, input("/usr/bin/echo"), &opts, NOW).unwrap();
+    assert_eq!(first.status, "issued");
+    assert_eq!(again.request_id, first.request_id);
+    assert_eq!(again.writ_id, first.writ_id);
+    assert_eq!(again.receipt, first.receipt);
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let (a, alice) = (a.clone(), alice.clone());
+            std::thread::spawn(move || {
+                let opts = writ_authority::CallOptions::with_key(format!("pg-group-t{i}"));
+                a.submit_with(&alice, input("/usr/bin/echo"), &opts, NOW).unwrap()
+            })
+        })
+        .collect();
+    for t in threads {
+        let v = t.join().unwrap();
+        assert_eq!(v.status, "issued");
+        let stored = a.request(&alice, &v.request_id).unwrap();
+        assert_eq!(stored.writ_id, v.writ_id);
+        assert_eq!(stored.receipt, v.receipt);
+    }
+    drop(a);
+    drop_schema(&schema);
+}

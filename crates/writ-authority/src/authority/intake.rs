@@ -200,21 +200,19 @@ impl Authority {
         // the state's writes of a batch of requests cost one commit.
         let minted = minted.map(std::sync::Arc::new);
         let (m2, slot2, id2, requester) = (minted.clone(), slot.cloned(), id.clone(), caller.key_id);
+        let writ_row = m2.as_ref().map(|m| super::issue::writ_row(&id2, &requester, m));
         self.db.tx_grouped(move |t| {
-            // Request, decision and (denial | issuance) indexed in one statement.
+            // Request, decision and (denial | issuance) indexed together;
+            // on PostgreSQL everything below is one statement.
             let mut index: Vec<(u64, &Entry)> = logged.iter().map(|(i, e)| (*i, e)).collect();
             if let Some(m) = &m2 {
                 index.push((m.index, &m.issuance));
             }
-            state::index_entries(t, &index)?;
-            state::insert_request(t, &row)?;
-            if let Some(m) = &m2 {
-                state::insert_writ_row(t, &super::issue::writ_row(&id2, &requester, m))?;
-            }
-            if let Some(s) = &slot2 {
-                s.complete(t, &id2)?;
-            }
-            Ok(())
+            let done = slot2.as_ref().map(|s| {
+                let (caller, key) = s.parts();
+                (caller, key, id2.as_str())
+            });
+            state::store_submission(t, &index, &row, writ_row.as_ref(), done)
         })?;
         // The view of what was just stored, without reading it back (the
         // same fields `request_view_internal` reads from the database).

@@ -89,6 +89,11 @@ impl Slot {
     pub(crate) fn complete(&self, t: &mut dyn Tx, outcome_id: &str) -> Result<()> {
         state::complete_idempotency(t, &self.caller, &self.key, outcome_id)
     }
+
+    /// `(caller, key)`.
+    pub(crate) fn parts(&self) -> (&str, &str) {
+        (&self.caller, &self.key)
+    }
 }
 
 fn valid_key(k: &str) -> bool {
