@@ -42,8 +42,8 @@ pub use authority::recover;
 pub mod text;
 pub mod trust_store;
 
-pub use authority::VoteSignature;
 pub use authority::Started;
+pub use authority::VoteSignature;
 pub use authority::{
     Authority, CallOptions, Config, DEFAULT_PENDING_TTL_SECS, Identity, MAX_OFFLINE_SECS, NONCE_TTL_SECS,
 };

@@ -84,7 +84,9 @@ pub use launch::{
     Launch, Outcome, RunAs, Running, end_runs_on_termination, isolation_gaps, termination_signal,
 };
 pub use program::{MAX_PROGRAM_BYTES, Program, SealedFile};
-pub use record::{RecordError, Recorded, Recorder, check_ack, check_gate_key, denial_entry, record_denial, sign_record};
+pub use record::{
+    RecordError, Recorded, Recorder, check_ack, check_gate_key, denial_entry, record_denial, sign_record,
+};
 pub use spool::{DrainError, DrainReport, Durability, Spool, SpoolContents, SpoolError, rewrite as rewrite_spool};
 
 /// The core types a gate's caller needs.
