@@ -19,8 +19,8 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 py="$venv/bin/python"
 [ -x "$py" ] || { echo "bench-mcp: run scripts/test-python.sh first (it makes $venv)" >&2; exit 1; }
 
-spool_dir="${1:-}"
-[ "$#" -gt 0 ] && shift
+spool_dir=""
+if [ "$#" -gt 0 ] && [ "$1" != "--" ]; then spool_dir="$1"; shift; fi
 [ "${1:-}" = "--" ] && shift
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
