@@ -173,10 +173,16 @@ fn start_in_one(
                 ApiErrorCode::AlreadyRevoked => {
                     Denial::new(DenialCode::Revoked, format!("the authority refused the start: {}", e.message))
                 }
-                c if c.is_unavailable() || c == ApiErrorCode::UnknownWrit => Denial::new(
-                    DenialCode::StatusUnknown,
-                    format!("no status from the authority ({}): {}", e.code, e.message),
-                ),
+                // No status was given: the authority is unreachable, does
+                // not know the writ, or did not accept this gate's call
+                // (e.g. no TLS client certificate) — as when a status call
+                // fails on its own.
+                c if c.is_unavailable() || matches!(c, ApiErrorCode::UnknownWrit | ApiErrorCode::Unauthenticated) => {
+                    Denial::new(
+                        DenialCode::StatusUnknown,
+                        format!("no status from the authority ({}): {}", e.code, e.message),
+                    )
+                }
                 _ => start_not_recorded(&RecordError::Api(e)),
             });
         }
