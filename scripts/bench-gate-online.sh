@@ -15,6 +15,14 @@ BIN="${WRIT_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}"
 WRIT="$BIN/writ"
 GATE="$BIN/writ-gate"
 [ -x "$WRIT" ] && [ -x "$GATE" ] || { echo "build first: cargo build --release -p writ-gate-cli -p writ-cli" >&2; exit 2; }
+# Moving a process into a cgroup (the gate's per-run cgroup) waits for an RCU
+# grace period unless cgroup2 is mounted with favordynmods (docs/gate.md):
+# 8-10 ms per run on this kind of machine. Say which one is measured.
+if grep -Eq '^cgroup2? [^ ]+ cgroup2 [^ ]*favordynmods' /proc/mounts; then
+  echo "cgroup2 favordynmods: on"
+else
+  echo "cgroup2 favordynmods: off (each run's cgroup join costs an RCU grace period; see docs/gate.md)"
+fi
 D="$(mktemp -d)"
 SERVER=""
 cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; rm -rf "$D"; }
