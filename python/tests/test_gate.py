@@ -366,8 +366,9 @@ def test_every_record_is_signed_and_verifies_only_under_the_gate_key(gate, gate_
         with pytest.raises(writ.Denied) as e:
             writ.verify_record(bytes(bad), gate_trust)
         assert e.value.code in ("bad_gate_signature", "malformed")
-        # The trailer (key id field 3+32 bytes, signature field 3+64) cut off: an unsigned entry.
-        unsigned = r[: -(35 + 67)]
+        # The trailer (nonce field 3+16 bytes, key id field 3+32, signature field 3+64) cut off:
+        # an unsigned entry.
+        unsigned = r[: -(19 + 35 + 67)]
         assert json.loads(writ.decode_entry(unsigned)[1])["gate_key"] is None
         with pytest.raises(writ.Denied) as e:
             writ.verify_record(unsigned, gate_trust)

@@ -115,8 +115,8 @@ def test_unsigned_and_wrongly_signed_records_are_refused_and_stay_spooled(bins, 
     good.call(token, "refund", lambda: "ok", receipt=receipt)
     start, _end = writ.read_spool(d / "good.spool")[0]
 
-    # Unsigned: the same exec_start with its gate trailer (key id, signature) cut off.
-    unsigned = start[: -(35 + 67)]
+    # Unsigned: the same exec_start with its gate trailer (nonce, key id, signature) cut off.
+    unsigned = start[: -(19 + 35 + 67)]
     assert json.loads(writ.decode_entry(unsigned)[1])["gate_key"] is None
     (d / "unsigned.spool").write_bytes(frame(unsigned))
     (d / "unsigned.spool").chmod(0o600)
