@@ -116,19 +116,19 @@ fn scenario(cfg: &Config) {
     let root_id = v.writ_id.unwrap();
     // The orchestrator's child for 2 uses, naming the sub-agent as next holder.
     let child = mint(&root, &o, 2, Some(&s));
-    let cv = submit(&a, &child, &[root.clone()]).unwrap();
+    let cv = submit(&a, &child, std::slice::from_ref(&root)).unwrap();
     assert_eq!((cv.depth, cv.uses, cv.root_writ_id.as_str()), (1, Some(2), root_id.as_str()));
     // Idempotent.
-    assert_eq!(submit(&a, &child, &[root.clone()]).unwrap().index, cv.index);
+    assert_eq!(submit(&a, &child, std::slice::from_ref(&root)).unwrap().index, cv.index);
     // The sub-agent's grandchild for 1 use.
     let grand = mint(&child, &s, 1, None);
     let gv = submit(&a, &grand, &[child.clone(), root.clone()]).unwrap();
     assert_eq!((gv.depth, gv.parent_writ_id.as_str()), (2, cv.writ_id.as_str()));
     // Refusals.
     // (The same grandchild again is answered with its record, whatever chain is sent.)
-    assert_eq!(submit(&a, &grand, &[child.clone()]).unwrap().index, gv.index);
+    assert_eq!(submit(&a, &grand, std::slice::from_ref(&child)).unwrap().index, gv.index);
     let g2 = mint(&child, &s, 1, None);
-    refused(submit(&a, &g2, &[child.clone()]), "lineage_broken");
+    refused(submit(&a, &g2, std::slice::from_ref(&child)), "lineage_broken");
     let stranger = mint(&child, &s, 1, None);
     refused(submit(&a, &stranger, &[]), "unknown_key");
     let orphan_parent = mint(&root, &o, 1, Some(&s));
@@ -144,11 +144,11 @@ fn scenario(cfg: &Config) {
         &s,
     )
     .unwrap();
-    refused(submit(&a, &forged, &[root.clone()]), "delegation_signature");
+    refused(submit(&a, &forged, std::slice::from_ref(&root)), "delegation_signature");
     let mallory = a.identify(&key(4).key_id(), now()).unwrap();
     let input = DelegationInput {
         writ: String::from_utf8(child.clone()).unwrap(),
-        ancestors: Chain::new(&[root.clone()]).ancestors,
+        ancestors: Chain::new(std::slice::from_ref(&root)).ancestors,
     };
     assert!(matches!(a.record_delegation(&mallory, &input, now()), Err(AuthorityError::Forbidden(_))));
 
@@ -226,7 +226,7 @@ fn a_lost_state_row_is_repaired_by_submitting_again() {
     let v = a.submit(&alice, input(Some(&key(40)), None), now()).unwrap();
     let root = v.writ.unwrap().into_bytes();
     let child = mint(&root, &key(40), 1, None);
-    let first = submit(&a, &child, &[root.clone()]).unwrap();
+    let first = submit(&a, &child, std::slice::from_ref(&root)).unwrap();
     let size = a.ledger().size();
     drop(a);
     let db = rusqlite::Connection::open(h.join(home::STATE_DB)).unwrap();
