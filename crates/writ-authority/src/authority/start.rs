@@ -16,7 +16,6 @@ use writ_core::Sha256Digest;
 use writ_core::Timestamp;
 use writ_core::entry::Entry;
 use writ_core::gate_record::GateRecord;
-use writ_core::status::{StatusStatement, WritState};
 use writ_core::trust::Role;
 
 use super::{Authority, Identity, bad, retry_conflicts};
@@ -94,19 +93,7 @@ impl Authority {
                 return Err(AuthorityError::AlreadyRevoked(writ_id.into()));
             }
             self.check_gate_entry(t, &record.entry, now)?;
-            let envelope_sha256 =
-                Sha256Digest::from_hex(&w.envelope_sha256).map_err(|e| AuthorityError::Internal(e.into()))?;
-            let mut st = StatusStatement {
-                writ_id: writ_id.into(),
-                envelope_sha256,
-                state: WritState::Valid,
-                revoked_at: None,
-                reason: None,
-                use_count: None,
-                uses_left: None,
-                checked_at: now,
-                nonce: Some(nonce.to_owned()),
-            };
+            let mut st = super::writs::valid_status(writ_id, &w.envelope_sha256, now, Some(nonce.to_owned()))?;
             if consume || w.uses.is_some() {
                 // A delegated writ's use is also one of each ancestor's (§18).
                 let (used, uses) = crate::delegation_state::consume_chain(t, writ_id)?

@@ -141,19 +141,7 @@ impl Authority {
         let st = self.db.tx(|t| {
             // A recorded delegated writ answers from its record (§18).
             let w = crate::delegation_state::writ_or_delegated(t, writ_id, false)?;
-            let envelope_sha256 =
-                Sha256Digest::from_hex(&w.envelope_sha256).map_err(|e| AuthorityError::Internal(e.into()))?;
-            let mut st = StatusStatement {
-                writ_id: writ_id.into(),
-                envelope_sha256,
-                state: WritState::Valid,
-                revoked_at: None,
-                reason: None,
-                use_count: None,
-                uses_left: None,
-                checked_at: now,
-                nonce: nonce.clone(),
-            };
+            let mut st = valid_status(writ_id, &w.envelope_sha256, now, nonce.clone())?;
             if let Some(at) = w.revoked_at {
                 st.state = WritState::Revoked;
                 st.revoked_at = Some(Timestamp(at));
@@ -364,4 +352,27 @@ impl Authority {
         let rows = self.db.tx(|t| state::entries_for(t, request_id, writ_id))?;
         rows.into_iter().map(|(idx, kind)| Ok((idx, kind, self.ledger.entry(idx)?))).collect()
     }
+}
+
+/// A `valid` status statement of `writ_id` (whose stored envelope digest is
+/// `envelope_sha256`, hex) checked at `now`, bound to `nonce`: the callers
+/// fill in revocation and uses.
+pub(super) fn valid_status(
+    writ_id: &str,
+    envelope_sha256: &str,
+    now: Timestamp,
+    nonce: Option<String>,
+) -> Result<StatusStatement> {
+    let envelope_sha256 = Sha256Digest::from_hex(envelope_sha256).map_err(|e| AuthorityError::Internal(e.into()))?;
+    Ok(StatusStatement {
+        writ_id: writ_id.into(),
+        envelope_sha256,
+        state: WritState::Valid,
+        revoked_at: None,
+        reason: None,
+        use_count: None,
+        uses_left: None,
+        checked_at: now,
+        nonce,
+    })
 }
