@@ -269,7 +269,18 @@ fn an_unprivileged_gate_runs_weaker_only_when_its_trust_root_key_allows_it() {
         if root {
             std::fs::set_permissions(p.join("w.writ"), std::fs::Permissions::from_mode(0o644)).unwrap();
         }
-        let out = cmd.output().unwrap();
+        // The copied `writ-gate` was just written: a fork in another test
+        // thread may still hold its write descriptor for an instant
+        // (`ETXTBSY`), so an exec that finds the file busy is tried again.
+        let out = (0..50)
+            .find_map(|_| match cmd.output() {
+                Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    None
+                }
+                other => Some(other.unwrap()),
+            })
+            .expect("the copied writ-gate stayed busy for a second");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let spooled = writ_gate::Spool::read(&p.join("run/spool")).unwrap().entries;
         let trust = writ_core::TrustRoot::from_json(&std::fs::read(p.join("trust.json")).unwrap()).unwrap();
