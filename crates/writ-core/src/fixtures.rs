@@ -831,6 +831,23 @@ fn statement_value(p: Predicate) -> serde_json::Value {
     serde_json::to_value(issue::statement(p)).expect("serializable")
 }
 
+/// `v` with every object's members in key order, at every level, whatever
+/// map serde_json is built with (insertion-ordered under the workspace's
+/// `preserve_order`): what vector files are written from, so a committed file
+/// is the same from every build.
+#[must_use]
+pub fn key_ordered(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut members: Vec<(String, serde_json::Value)> = m.into_iter().collect();
+            members.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(members.into_iter().map(|(k, v)| (k, key_ordered(v))).collect())
+        }
+        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(key_ordered).collect()),
+        other => other,
+    }
+}
+
 /// `v` as compact JSON with every object's keys in byte order, whatever
 /// features serde_json is built with (the workspace unifies `preserve_order`
 /// in, which would otherwise make these vectors depend on the build).

@@ -84,7 +84,7 @@ fn vectors() -> Vec<Vector> {
 
 fn file(v: &Vector) -> String {
     let entry = Entry::decode(&v.bytes).ok().map(|e| e.to_json());
-    let mut s = serde_json::to_string_pretty(&sorted(serde_json::json!({
+    let mut s = serde_json::to_string_pretty(&writ_core::fixtures::key_ordered(serde_json::json!({
         "description": v.description,
         "kind": EntryKind::Delegation.as_str(),
         "kind_code": EntryKind::Delegation as u8,
@@ -95,19 +95,6 @@ fn file(v: &Vector) -> String {
     .unwrap();
     s.push('\n');
     s
-}
-
-/// Members in key order at every level, whatever map serde_json uses.
-fn sorted(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut members: Vec<(String, serde_json::Value)> = m.into_iter().collect();
-            members.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(members.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }
 
 #[test]
@@ -130,7 +117,7 @@ fn entry_vectors_match_and_decode_as_stated() {
             Ok(e) => {
                 assert_eq!(e.encode().unwrap(), bytes, "{}: canonical", v.name);
                 assert_eq!(e.kind(), EntryKind::Delegation);
-                assert_eq!(sorted(e.to_json()), j["entry"], "{}: JSON view", v.name);
+                assert_eq!(writ_core::fixtures::key_ordered(e.to_json()), j["entry"], "{}: JSON view", v.name);
                 "accept".to_string()
             }
             Err(e) => e.to_string(),

@@ -107,7 +107,7 @@ fn file(v: &Vector) -> String {
     let r = GateRecord::decode(&v.record).unwrap();
     let body = r.entry.encode().unwrap();
     let input = r.signing_input().ok().map(hex::encode);
-    let mut s = serde_json::to_string_pretty(&sorted(serde_json::json!({
+    let mut s = serde_json::to_string_pretty(&writ_core::fixtures::key_ordered(serde_json::json!({
         "description": v.description,
         "payload_type": GATE_RECORD_PAYLOAD_TYPE,
         "gate_public_key_hex": hex::encode(gate().public().to_bytes()),
@@ -121,21 +121,6 @@ fn file(v: &Vector) -> String {
     .unwrap();
     s.push('\n');
     s
-}
-
-/// Members in key order at every level, whatever map the workspace's
-/// serde_json features select (insertion-ordered under `preserve_order`),
-/// so the committed file is the same from every build.
-fn sorted(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut members: Vec<(String, serde_json::Value)> = m.into_iter().collect();
-            members.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(members.into_iter().map(|(k, v)| (k, sorted(v))).collect())
-        }
-        serde_json::Value::Array(a) => serde_json::Value::Array(a.into_iter().map(sorted).collect()),
-        other => other,
-    }
 }
 
 #[test]
