@@ -32,11 +32,15 @@ fn boundary(boundary: &'static str, detail: impl Into<String>) -> LaunchError {
 pub(crate) struct KernelCaps {
     /// Landlock ABI version, 0 when Landlock is unavailable.
     pub(crate) landlock_abi: i32,
+    /// Try `clone3(CLONE_INTO_CGROUP)` (Linux ≥ 5.7; the launch falls back by
+    /// itself where the kernel refuses it). Tests set `false` to run the
+    /// fallback, `fork` and a join by writing `cgroup.procs`.
+    pub(crate) clone_into_cgroup: bool,
 }
 
 impl KernelCaps {
     pub(crate) fn detect() -> Self {
-        Self { landlock_abi: sys::landlock_abi() }
+        Self { landlock_abi: sys::landlock_abi(), clone_into_cgroup: true }
     }
 }
 
@@ -140,6 +144,13 @@ impl Cgroup {
         Ok(self.procs.try_clone()?.into())
     }
 
+    /// The cgroup's directory, opened for `clone3(CLONE_INTO_CGROUP)`.
+    fn dir_fd(&self) -> io::Result<OwnedFd> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&self.dir)?;
+        Ok(dir.into())
+    }
+
     /// The pids listed in `cgroup.procs` (zombies included).
     fn pids(&self) -> Vec<i32> {
         let mut s = String::new();
@@ -238,9 +249,23 @@ impl RunCgroups {
         self.all().next().is_some()
     }
 
-    /// Descriptors on each `cgroup.procs`, for the child to join.
-    pub(crate) fn procs_fds(&self) -> io::Result<Vec<OwnedFd>> {
-        self.all().map(Cgroup::procs_fd).collect()
+    /// What the child needs to be in every cgroup of the run: the v2 cgroup
+    /// to be created in (its directory, and its `cgroup.procs` for the
+    /// fallback join), and the `cgroup.procs` of each further one (a v1
+    /// `pids` cgroup), which it joins by writing.
+    pub(crate) fn child_fds(&self) -> io::Result<(Option<sys::IntoCgroup>, Vec<OwnedFd>)> {
+        let into = match &self.tracking {
+            Some(cg) => Some(sys::IntoCgroup { dir: cg.dir_fd()?, procs: cg.procs_fd()? }),
+            None => None,
+        };
+        let procs = self.pids.iter().map(Cgroup::procs_fd).collect::<io::Result<_>>()?;
+        Ok((into, procs))
+    }
+
+    /// The run's v2 cgroup directory, if it has one.
+    #[cfg(test)]
+    pub(crate) fn v2_dir(&self) -> Option<&Path> {
+        self.tracking.as_ref().map(|cg| cg.dir.as_path())
     }
 
     /// Sends `sig` to every process of the run.

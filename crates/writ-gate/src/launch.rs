@@ -8,9 +8,7 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::ops::Range;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,7 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::confine::{self, KernelCaps, RunCgroups, UidLease};
 use crate::error::LaunchError;
 use crate::program::{Program, SealedFile};
-use crate::sys::{self, ChildSetup, Keeper, KeeperSetup, Rlimit, RunCreds, Stage};
+use crate::sys::{self, ChildSetup, Joined, Keeper, KeeperSetup, Rlimit, RunCreds, Stage};
 
 /// Default time between SIGTERM and SIGKILL when a run is ended.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
@@ -257,6 +255,9 @@ pub struct Running {
     ctl: Sender<Ctl>,
     supervisor: Option<JoinHandle<Option<EndReason>>>,
     cgroups: Arc<RunCgroups>,
+    /// How the program came into its v2 cgroup (checked by tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    joined: Joined,
     keeper: Option<Keeper>,
     lease: Option<UidLease>,
     run_uid: Option<u32>,
@@ -688,7 +689,7 @@ pub(crate) fn spawn_on(launch: Launch, kernel: KernelCaps) -> Result<Running, La
         confine::landlock_ruleset(boundaries.fs_read.as_deref(), boundaries.fs_write.as_deref(), kernel.landlock_abi)?;
     let Isolated { creds, lease, cgroups, weakened } = isolate(&isolation, boundaries.processes)?;
     let cgroups = Arc::new(cgroups);
-    let cgroup_procs = cgroups.procs_fds().map_err(|e| LaunchError::Spawn(format!("cgroup: {e}")))?;
+    let (into_cgroup, cgroup_procs) = cgroups.child_fds().map_err(|e| LaunchError::Spawn(format!("cgroup: {e}")))?;
 
     let now = Instant::now();
     let limit = deadline(&boundaries, not_after, now)?;
@@ -707,7 +708,6 @@ pub(crate) fn spawn_on(launch: Launch, kernel: KernelCaps) -> Result<Running, La
         None
     };
 
-    let (stage_r, stage_w) = sys::stage_pipe().map_err(|e| LaunchError::Spawn(format!("pipe: {e}")))?;
     let setup = ChildSetup {
         exec_fd: exec.exec_fd,
         pass_fds,
@@ -717,42 +717,38 @@ pub(crate) fn spawn_on(launch: Launch, kernel: KernelCaps) -> Result<Running, La
         rlimits: rlimits(&boundaries),
         new_netns: !boundaries.network,
         landlock_ruleset: landlock,
+        into_cgroup,
         cgroup_procs,
+        clone_into_cgroup: kernel.clone_into_cgroup,
         creds,
         gate_pid: i32::try_from(std::process::id()).unwrap_or(0),
-        stage_pipe: stage_w,
+        pipe_output: digest_output,
     };
-    let mut cmd = Command::new(&program_path);
-    cmd.process_group(0).stdin(Stdio::inherit());
-    if digest_output {
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    let spawned = setup.spawn(cmd);
+    let spawned = setup.spawn();
     // The child holds its own copies of the sealed descriptors now.
     drop(pass);
     drop(exec.script);
     drop(exec.keep);
-    let mut child = match spawned {
+    let child = match spawned {
         Ok(c) => c,
         Err(e) => {
-            let err = spawn_error(sys::read_stage(&stage_r), &e, &program_path, &cwd);
+            let err = spawn_error(e.stage, &e.error, &program_path, &cwd);
             cgroups.kill_and_reap(0);
             cgroups.remove();
             drop(keeper);
             return Err(err);
         }
     };
-    drop(stage_r);
-    let pid = i32::try_from(child.id()).map_err(|_| LaunchError::Spawn("pid out of range".into()))?;
+    let pid = child.pid;
 
     let mut outputs = Vec::new();
-    if digest_output {
-        if let Some(out) = child.stdout.take() {
-            outputs.push(std::thread::spawn(move || tee(out, io::stdout())));
-        }
-        if let Some(err) = child.stderr.take() {
-            outputs.push(std::thread::spawn(move || tee(err, io::stderr())));
-        }
+    if let Some(out) = child.stdout {
+        let out = std::fs::File::from(out);
+        outputs.push(std::thread::spawn(move || tee(out, io::stdout())));
+    }
+    if let Some(err) = child.stderr {
+        let err = std::fs::File::from(err);
+        outputs.push(std::thread::spawn(move || tee(err, io::stderr())));
     }
     let (tx, rx) = mpsc::channel();
     let live_id = live_add(tx.clone());
@@ -764,6 +760,7 @@ pub(crate) fn spawn_on(launch: Launch, kernel: KernelCaps) -> Result<Running, La
         ctl: tx,
         supervisor: Some(supervisor),
         cgroups,
+        joined: child.joined,
         keeper,
         lease,
         run_uid: creds.map(|c| c.uid),
@@ -790,6 +787,9 @@ fn spawn_error(stage: Option<Stage>, e: &io::Error, path: &std::path::Path, cwd:
         )),
         Some(Stage::Fds) => LaunchError::Spawn(format!("cannot close inherited descriptors: {e}")),
         Some(Stage::Exec) => LaunchError::Spawn(format!("exec of `{}` failed: {e}", path.display())),
+        Some(Stage::Setup) => {
+            LaunchError::Spawn(format!("cannot set up the child's stdio, process group or signals: {e}"))
+        }
         None => LaunchError::Spawn(format!("cannot start the program: {e}")),
     }
 }

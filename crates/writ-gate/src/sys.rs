@@ -1,18 +1,17 @@
 //! The gate's syscall layer: the only module of writ with `unsafe`.
 //!
-//! Everything the child does between `fork` and `execveat` lives in
-//! `ChildSetup::apply`, and the keeper process (`keeper_main`), which runs in the forked child of a possibly
-//! multi-threaded parent and therefore only makes raw, async-signal-safe system
+//! Everything the child does between the fork (`clone3` into the run's cgroup,
+//! or `fork`) and `execveat` lives in `ChildSetup::child`, and the keeper
+//! process (`keeper_main`); both run in the forked child of a possibly
+//! multi-threaded parent and therefore only make raw, async-signal-safe system
 //! calls on memory prepared before the fork: no allocation, no locks, no
 //! formatting. Every `unsafe` block carries a `// SAFETY:` line.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::Duration;
 
 /// Where the child failed before the program started (written as one byte on
@@ -40,6 +39,8 @@ pub(crate) enum Stage {
     Chdir = 9,
     /// `execveat` itself.
     Exec = 10,
+    /// Stdout and stderr, the process group, the signal mask.
+    Setup = 11,
 }
 
 impl Stage {
@@ -55,6 +56,7 @@ impl Stage {
             8 => Self::ParentGone,
             9 => Self::Chdir,
             10 => Self::Exec,
+            11 => Self::Setup,
             _ => return None,
         })
     }
@@ -82,7 +84,6 @@ const MFD_EXEC: libc::c_uint = 0x0010;
 /// A new, empty memfd (`MFD_CLOEXEC | MFD_ALLOW_SEALING`, executable) on a
 /// descriptor above stdio, for a sealed copy of a file.
 pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
     let name = CString::new(format!("writ:{name}")).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
     let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
     // SAFETY: `name` is a valid C string; the flags are plain integers.
@@ -102,7 +103,6 @@ pub(crate) fn memfd(name: &str) -> io::Result<OwnedFd> {
 /// Moves `fd` to a number above 2, so that setting up the child's stdio can
 /// never overwrite it.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    use std::os::fd::FromRawFd;
     if fd.as_raw_fd() > 2 {
         return Ok(fd);
     }
@@ -134,7 +134,19 @@ pub(crate) fn seals(fd: RawFd) -> io::Result<i32> {
     if s < 0 { Err(last_err()) } else { Ok(s) }
 }
 
-/// Everything the child needs, prepared in the parent before `fork`.
+/// The run's cgroup v2 directory. The child is created in it
+/// (`clone3(CLONE_INTO_CGROUP)`, Linux ≥ 5.7), so it never runs outside it and
+/// no migration (with its wait for an RCU grace period) happens; where the
+/// kernel cannot, it joins by writing `cgroup.procs` first thing after `fork`.
+#[derive(Debug)]
+pub(crate) struct IntoCgroup {
+    /// The cgroup's directory, opened `O_RDONLY | O_DIRECTORY`.
+    pub(crate) dir: OwnedFd,
+    /// Its `cgroup.procs`, opened for writing (the fallback join).
+    pub(crate) procs: OwnedFd,
+}
+
+/// Everything the child needs, prepared in the parent before the fork.
 #[derive(Debug)]
 pub(crate) struct ChildSetup {
     /// The sealed memfd executed with `execveat(…, AT_EMPTY_PATH)`: the
@@ -150,39 +162,54 @@ pub(crate) struct ChildSetup {
     pub(crate) rlimits: Vec<Rlimit>,
     pub(crate) new_netns: bool,
     pub(crate) landlock_ruleset: Option<OwnedFd>,
-    /// `cgroup.procs` of each of the run's cgroups, opened for writing.
+    /// The run's v2 cgroup, which the child starts in.
+    pub(crate) into_cgroup: Option<IntoCgroup>,
+    /// `cgroup.procs` of each further cgroup of the run (a v1 `pids`
+    /// cgroup), opened for writing: the child joins those by writing `0`.
     pub(crate) cgroup_procs: Vec<OwnedFd>,
+    /// Whether to try `clone3(CLONE_INTO_CGROUP)` at all (tests turn it off
+    /// to exercise the fallback).
+    pub(crate) clone_into_cgroup: bool,
     /// The identity to drop to; `None` only in an explicitly allowed weaker
     /// mode (a gate without root).
     pub(crate) creds: Option<RunCreds>,
     /// The gate's pid, re-checked after `PR_SET_PDEATHSIG`.
     pub(crate) gate_pid: i32,
-    /// Write end of the stage pipe (`O_CLOEXEC`).
-    pub(crate) stage_pipe: OwnedFd,
+    /// Give the program pipes as stdout and stderr (the gate hashes what it
+    /// writes); otherwise it shares the gate's. Its stdin is always the gate's.
+    pub(crate) pipe_output: bool,
 }
 
-/// Null-terminated pointer arrays over the `CString`s of a [`ChildSetup`].
-struct PtrArrays {
-    argv: Vec<*const libc::c_char>,
-    envp: Vec<*const libc::c_char>,
+/// How the child came into the run's v2 cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Joined {
+    /// Created in it by `clone3(CLONE_INTO_CGROUP)`: no migration.
+    AtClone,
+    /// Forked in the gate's cgroup and moved by writing `cgroup.procs` before
+    /// anything else (kernel without `CLONE_INTO_CGROUP`, or tests).
+    ByWrite,
+    /// The run has no v2 cgroup (a v1-only host, or the weaker mode).
+    NoV2,
 }
 
-// SAFETY: the pointers refer to the heap buffers of `CString`s owned by the same
-// closure (they never move or get freed while the closure lives), and they are
-// only dereferenced by the kernel in the forked child, which has one thread.
-unsafe impl Send for PtrArrays {}
-// SAFETY: as above; nothing ever writes through these pointers.
-unsafe impl Sync for PtrArrays {}
+/// A started program: its image is the sealed copy.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    /// Its pid, also its process group id. The caller waits for and reaps it.
+    pub(crate) pid: i32,
+    /// Read ends of its stdout and stderr ([`ChildSetup::pipe_output`]).
+    pub(crate) stdout: Option<OwnedFd>,
+    pub(crate) stderr: Option<OwnedFd>,
+    pub(crate) joined: Joined,
+}
 
-impl PtrArrays {
-    // Methods (not field accesses) so that the closure captures the whole
-    // struct, whose `Send`/`Sync` impls hold, rather than its raw-pointer fields.
-    fn argv(&self) -> *const *const libc::c_char {
-        self.argv.as_ptr()
-    }
-    fn envp(&self) -> *const *const libc::c_char {
-        self.envp.as_ptr()
-    }
+/// Why the program did not start: the stage the child reported (or `None`
+/// when the fork itself or the gate's side failed) and the error. The child,
+/// if there was one, is reaped.
+#[derive(Debug)]
+pub(crate) struct SpawnError {
+    pub(crate) stage: Option<Stage>,
+    pub(crate) error: io::Error,
 }
 
 fn ptr_array(strings: &[CString]) -> Vec<*const libc::c_char> {
@@ -191,12 +218,14 @@ fn ptr_array(strings: &[CString]) -> Vec<*const libc::c_char> {
     v
 }
 
-/// Reports `stage` on the stage pipe and builds the error the closure returns.
+/// Reports `stage` and the error number on the stage pipe (one write of five
+/// bytes, atomic on a pipe) and builds the error the child's setup returns.
 fn fail(pipe: RawFd, stage: Stage, err: io::Error) -> io::Error {
-    let byte = [stage as u8];
-    // SAFETY: `byte` is a valid 1-byte buffer; `write` is async-signal-safe. A
+    let code = err.raw_os_error().unwrap_or(0).to_le_bytes();
+    let msg = [stage as u8, code[0], code[1], code[2], code[3]];
+    // SAFETY: `msg` is a valid 5-byte buffer; `write` is async-signal-safe. A
     // failed write only loses the stage, the spawn still fails.
-    let _ = unsafe { libc::write(pipe, byte.as_ptr().cast(), 1) };
+    let _ = unsafe { libc::write(pipe, msg.as_ptr().cast(), msg.len()) };
     err
 }
 
@@ -253,16 +282,21 @@ fn drop_privileges(c: RunCreds) -> io::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_SECUREBITS, SECUREBITS, 0, 0, 0) } != 0 {
         return Err(last_err());
     }
+    // Raw system calls, not glibc's wrappers: in a process glibc believes
+    // multi-threaded those apply the change to every thread it knows of
+    // (`__nptl_setxid`: a lock and a signal to each), and after a raw clone3
+    // its thread list is the parent's. The child has one thread, so the
+    // syscall changes the whole process.
     // SAFETY: an empty group list (null pointer with length 0).
-    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+    if unsafe { libc::syscall(libc::SYS_setgroups, 0usize, std::ptr::null::<libc::gid_t>()) } != 0 {
         return Err(last_err());
     }
     // SAFETY: plain syscalls with integer arguments.
-    if unsafe { libc::setresgid(c.gid, c.gid, c.gid) } != 0 {
+    if unsafe { libc::syscall(libc::SYS_setresgid, c.gid, c.gid, c.gid) } != 0 {
         return Err(last_err());
     }
     // SAFETY: as above.
-    if unsafe { libc::setresuid(c.uid, c.uid, c.uid) } != 0 {
+    if unsafe { libc::syscall(libc::SYS_setresuid, c.uid, c.uid, c.uid) } != 0 {
         return Err(last_err());
     }
     let mut header = CapHeader { version: LINUX_CAPABILITY_VERSION_3, pid: 0 };
@@ -287,51 +321,255 @@ fn drop_privileges(c: RunCreds) -> io::Result<()> {
     Ok(())
 }
 
+/// `clone3` flag: create the child in the cgroup `clone_args.cgroup` names.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `struct clone_args` up to `cgroup` (`CLONE_ARGS_SIZE_VER2`, 88 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Cleared once `clone3(CLONE_INTO_CGROUP)` reported that this kernel does not
+/// have it, so later runs fork and join directly.
+static CLONE_INTO_CGROUP_WORKS: AtomicBool = AtomicBool::new(true);
+
+/// A fork (no shared memory, `SIGCHLD` on exit) whose child starts in the
+/// cgroup v2 directory `dir`. Returns like `fork`: the child's pid in the
+/// parent, 0 in the child.
+fn clone3_into_cgroup(dir: RawFd) -> io::Result<i32> {
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: u64::try_from(libc::SIGCHLD).unwrap_or(17),
+        cgroup: u64::try_from(dir).map_err(|_| io::Error::from_raw_os_error(libc::EBADF))?,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid `clone_args` of the size passed. Without
+    // CLONE_VM the child gets a copy of the address space and continues on
+    // (its copy of) this stack, as after `fork`; it runs only `ChildSetup::child`,
+    // which makes raw, async-signal-safe system calls and never returns.
+    let rc = unsafe { libc::syscall(libc::SYS_clone3, &raw const args, std::mem::size_of::<CloneArgs>()) };
+    if rc < 0 {
+        return Err(last_err());
+    }
+    i32::try_from(rc).map_err(|_| io::Error::from_raw_os_error(libc::ERANGE))
+}
+
+/// `pipe2(O_CLOEXEC)`, both ends blocking: (read, write).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: `fds` is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(last_err());
+    }
+    let [r, w] = fds;
+    // SAFETY: pipe2 succeeded, so both are fresh descriptors we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) })
+}
+
+/// Waits for (and reaps) child `pid`, ignoring how it ended.
+fn reap_quietly(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waits for our own child; `status` is writable.
+    while unsafe { libc::waitpid(pid, &mut status, 0) } < 0 && last_err().kind() == io::ErrorKind::Interrupted {}
+}
+
+/// Descriptors of the child's own, prepared before the fork.
+struct ChildFds {
+    stage: RawFd,
+    stdout: Option<RawFd>,
+    stderr: Option<RawFd>,
+}
+
 impl ChildSetup {
-    /// Forks a child that applies every boundary and then `execveat`s the
-    /// sealed descriptor. Returns only once the exec succeeded (the error pipe
-    /// of `std::process::Command` closed on exec) or failed.
+    /// Starts a child that is in the run's v2 cgroup from its first
+    /// instruction (`clone3(CLONE_INTO_CGROUP)`; where the kernel lacks it,
+    /// `fork` and a join as the child's first step), applies every boundary
+    /// and then `execveat`s the sealed descriptor. Returns once the exec
+    /// succeeded (the close-on-exec stage pipe reached end-of-file with nothing
+    /// written) or failed (the child wrote its stage and error number, and is
+    /// reaped here).
     ///
-    /// `command` must already carry stdio and `process_group(0)` (std applies
-    /// those in the child before our closure) and no working directory (the
-    /// closure enters it as the run's uid).
-    pub(crate) fn spawn(self, mut command: Command) -> io::Result<Child> {
-        let ptrs = PtrArrays { argv: ptr_array(&self.argv), envp: ptr_array(&self.envp) };
-        let mut setup = self;
-        let closure = move || -> io::Result<()> {
-            // The closure runs once, in the child, and never returns Ok: it
-            // either replaces the process image or reports why it could not.
-            let pipe = setup.stage_pipe.as_raw_fd();
-            setup.apply(pipe)?;
+    /// What `std::process::Command` did before: the child's stdout and stderr
+    /// (pipes, or the gate's), its own process group (`setpgid(0, 0)`), an
+    /// empty signal mask and `SIGPIPE` back to its default (Rust ignores it),
+    /// and the error report through a close-on-exec pipe.
+    pub(crate) fn spawn(self) -> Result<Spawned, SpawnError> {
+        let early = |error| SpawnError { stage: None, error };
+        let argv = ptr_array(&self.argv);
+        let envp = ptr_array(&self.envp);
+        let (out_r, out_w, err_r, err_w) = if self.pipe_output {
+            let (or, ow) = pipe().map_err(early)?;
+            let (er, ew) = pipe().map_err(early)?;
+            (Some(or), Some(ow), Some(er), Some(ew))
+        } else {
+            (None, None, None, None)
+        };
+        let (stage_r, stage_w) = pipe().map_err(early)?;
+        let fds = ChildFds {
+            stage: stage_w.as_raw_fd(),
+            stdout: out_w.as_ref().map(AsRawFd::as_raw_fd),
+            stderr: err_w.as_ref().map(AsRawFd::as_raw_fd),
+        };
+        let mut joined = if self.into_cgroup.is_some() { Joined::ByWrite } else { Joined::NoV2 };
+        let mut pid = None;
+        if let Some(cg) = &self.into_cgroup
+            && self.clone_into_cgroup
+            && CLONE_INTO_CGROUP_WORKS.load(Ordering::Relaxed)
+        {
+            match clone3_into_cgroup(cg.dir.as_raw_fd()) {
+                Ok(p) => {
+                    pid = Some(p);
+                    joined = Joined::AtClone;
+                }
+                // No clone3 (< 5.3, or a seccomp filter that hides it), or no
+                // CLONE_INTO_CGROUP (< 5.7): fork and join by writing.
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EINVAL | libc::E2BIG)) => {
+                    CLONE_INTO_CGROUP_WORKS.store(false, Ordering::Relaxed);
+                }
+                Err(error) => return Err(SpawnError { stage: Some(Stage::Cgroup), error }),
+            }
+        }
+        let pid = match pid {
+            Some(p) => p,
+            None => {
+                // SAFETY: fork in a possibly multi-threaded process: the child
+                // runs only `child`, which makes async-signal-safe system calls
+                // on memory prepared before the fork and never returns.
+                let p = unsafe { libc::fork() };
+                if p < 0 {
+                    return Err(early(last_err()));
+                }
+                p
+            }
+        };
+        if pid == 0 {
+            self.child(joined == Joined::AtClone, &fds, argv.as_ptr(), envp.as_ptr());
+        }
+        drop((stage_w, out_w, err_w));
+        // End-of-file with nothing read: the exec closed the pipe.
+        let mut msg = [0u8; 5];
+        let mut got = 0usize;
+        let read_failed = loop {
+            let Some(rest) = msg.get_mut(got..) else { break None };
+            if rest.is_empty() {
+                break None;
+            }
+            // SAFETY: `rest` is a writable buffer of `rest.len()` bytes.
+            let n = unsafe { libc::read(stage_r.as_raw_fd(), rest.as_mut_ptr().cast(), rest.len()) };
+            match usize::try_from(n) {
+                Ok(0) => break None,
+                Ok(n) => got = got.saturating_add(n),
+                Err(_) if last_err().kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break Some(last_err()),
+            }
+        };
+        if let Some(error) = read_failed {
+            // We cannot tell whether the program started: it must not run.
+            let _ = kill_pid(pid, libc::SIGKILL);
+            reap_quietly(pid);
+            return Err(early(error));
+        }
+        if got > 0 {
+            reap_quietly(pid);
+            let [stage, c0, c1, c2, c3] = msg;
+            let code = if got == msg.len() { i32::from_le_bytes([c0, c1, c2, c3]) } else { 0 };
+            let error = if code > 0 {
+                io::Error::from_raw_os_error(code)
+            } else {
+                io::Error::other("the child failed before the exec")
+            };
+            return Err(SpawnError { stage: Stage::from_byte(stage), error });
+        }
+        Ok(Spawned { pid, stdout: out_r, stderr: err_r, joined })
+    }
+
+    /// The child's whole life between the fork and the exec. Async-signal-safe
+    /// only: it may run in a copy of a multi-threaded process (after a raw
+    /// `clone3`, glibc's own view of its threads is even the parent's), so it
+    /// makes plain system calls on memory prepared before the fork, allocates
+    /// nothing, takes no lock and ends in `execveat` or `_exit`.
+    fn child(
+        &self,
+        in_cgroup: bool,
+        fds: &ChildFds,
+        argv: *const *const libc::c_char,
+        envp: *const *const libc::c_char,
+    ) -> ! {
+        let pipe = fds.stage;
+        if self.prepare(fds).is_ok() && self.apply(pipe, in_cgroup).is_ok() {
             let empty = c"";
             // SAFETY: the descriptor is open; `empty` is a valid C string; argv
-            // and envp are null-terminated arrays of pointers to live C strings
-            // (see `PtrArrays`). On success this call does not return.
+            // and envp are null-terminated arrays of pointers to C strings that
+            // the parent's `self` owns (this copy of them stays put: nothing in
+            // the child frees or moves them). On success this does not return.
             unsafe {
                 libc::syscall(
                     libc::SYS_execveat,
-                    setup.exec_fd.as_raw_fd(),
+                    self.exec_fd.as_raw_fd(),
                     empty.as_ptr(),
-                    ptrs.argv(),
-                    ptrs.envp(),
+                    argv,
+                    envp,
                     libc::AT_EMPTY_PATH,
                 );
             }
-            Err(fail(pipe, Stage::Exec, last_err()))
-        };
-        // SAFETY: the closure only makes async-signal-safe system calls on
-        // memory allocated before the fork (see `apply`); it does not allocate,
-        // lock or touch the parent's threads.
-        unsafe {
-            command.pre_exec(closure);
+            let _ = fail(pipe, Stage::Exec, last_err());
         }
-        command.spawn()
+        // SAFETY: ends the child without running any Rust or libc exit handlers.
+        unsafe { libc::_exit(127) }
     }
 
-    fn apply(&mut self, pipe: RawFd) -> io::Result<()> {
-        // 1. Join the run's cgroups (as root: the program's uid cannot write
-        //    to any cgroup.procs, so it can never leave them).
-        for procs in &self.cgroup_procs {
+    /// What `std::process::Command` did before the closure: stdout and
+    /// stderr, the process group, the signal mask and `SIGPIPE`.
+    fn prepare(&self, fds: &ChildFds) -> io::Result<()> {
+        let pipe = fds.stage;
+        for (from, to) in [(fds.stdout, 1), (fds.stderr, 2)] {
+            let Some(from) = from else { continue };
+            // SAFETY: plain syscalls on descriptors open in this process. dup2
+            // onto another number clears close-on-exec on the copy; the source
+            // is above 2 (stdio was open when the pipes were made), so it is
+            // never the target itself.
+            if unsafe { libc::dup2(from, to) } < 0 {
+                return Err(fail(pipe, Stage::Setup, last_err()));
+            }
+        }
+        // SAFETY: plain syscall with integer arguments.
+        if unsafe { libc::setpgid(0, 0) } != 0 {
+            return Err(fail(pipe, Stage::Setup, last_err()));
+        }
+        // SAFETY: plain signal calls on a stack `sigset_t` (both are
+        // async-signal-safe).
+        unsafe {
+            let mut set = std::mem::MaybeUninit::<libc::sigset_t>::zeroed();
+            libc::sigemptyset(set.as_mut_ptr());
+            if libc::sigprocmask(libc::SIG_SETMASK, set.as_ptr(), std::ptr::null_mut()) != 0
+                || libc::signal(libc::SIGPIPE, libc::SIG_DFL) == libc::SIG_ERR
+            {
+                return Err(fail(pipe, Stage::Setup, last_err()));
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, pipe: RawFd, in_cgroup: bool) -> io::Result<()> {
+        // 1. Join the run's cgroups that the child was not created in (as
+        //    root: the program's uid cannot write to any cgroup.procs, so it
+        //    can never leave them): the v2 one only without CLONE_INTO_CGROUP,
+        //    a v1 `pids` cgroup always (clone3 places a child in one v2
+        //    cgroup only).
+        let v2 = self.into_cgroup.as_ref().filter(|_| !in_cgroup).map(|cg| &cg.procs);
+        for procs in v2.into_iter().chain(&self.cgroup_procs) {
             let zero = b"0";
             // SAFETY: valid buffer of 1 byte; writing "0" to cgroup.procs moves
             // the calling process into that cgroup.
@@ -746,26 +984,9 @@ pub(crate) fn read_byte(fd: &OwnedFd) -> io::Result<u8> {
     }
 }
 
-/// A non-blocking read of the one stage byte the child may have written.
-pub(crate) fn read_stage(read_end: &OwnedFd) -> Option<Stage> {
-    let mut b = [0u8; 1];
-    // SAFETY: valid 1-byte buffer; the descriptor is the pipe's read end
-    // (`O_NONBLOCK`), whose write ends are all closed by now.
-    let n = unsafe { libc::read(read_end.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
-    if n == 1 { Stage::from_byte(b[0]) } else { None }
-}
-
 /// `pipe2(O_CLOEXEC | O_NONBLOCK on the read end)`: (read, write).
 pub(crate) fn stage_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    use std::os::fd::FromRawFd;
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: `fds` is a valid array of two ints.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(last_err());
-    }
-    let [r, w] = fds;
-    // SAFETY: pipe2 succeeded, so both are fresh descriptors we now own.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
+    let (r, w) = pipe()?;
     // SAFETY: plain fcntl on an open descriptor we own.
     if unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) } != 0 {
         return Err(last_err());

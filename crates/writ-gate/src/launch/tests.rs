@@ -222,8 +222,11 @@ fn an_unenforceable_landlock_boundary_denies_and_nothing_runs() {
     let script = format!("touch {}", marker.display());
     let b = Boundaries { fs_write: Some(vec![dir.path().to_path_buf()]), ..Boundaries::default() };
     for abi in [0, 1, 2] {
-        let err =
-            spawn_on(launch(SH, &["sh", "-c", &script], b.clone()), KernelCaps { landlock_abi: abi }).unwrap_err();
+        let err = spawn_on(
+            launch(SH, &["sh", "-c", &script], b.clone()),
+            KernelCaps { landlock_abi: abi, clone_into_cgroup: true },
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "scope_boundary", "{err}");
     }
     assert!(!marker.exists());
@@ -676,5 +679,82 @@ fn concurrent_runs_get_distinct_uids() {
     for r in runs {
         r.end_handle().end("test");
         let _ = r.wait().unwrap();
+    }
+}
+
+/// The program's `/proc/self/cgroup` line of the v2 hierarchy, and the run's
+/// v2 cgroup directory, for a launch on `kernel`; `None` without a v2 cgroup
+/// for the run (not root).
+fn cgroup_seen_by_the_program(kernel: KernelCaps) -> Option<(String, String, Joined)> {
+    let dir = tmp();
+    let out = dir.path().join("cgroup");
+    let script = format!("cat /proc/self/cgroup > {}", out.display());
+    let running = spawn_on(launch(SH, &["sh", "-c", &script], Boundaries::default()), kernel).unwrap();
+    let joined = running.joined;
+    let run_dir = running.cgroups.v2_dir().map(|p| p.to_string_lossy().into_owned());
+    assert_eq!(running.wait().unwrap().status, ExitStatus::Exited(0));
+    let Some(run_dir) = run_dir else {
+        assert_eq!(joined, Joined::NoV2);
+        return None;
+    };
+    let seen = std::fs::read_to_string(&out).unwrap();
+    let v2 = seen.lines().find_map(|l| l.strip_prefix("0::")).unwrap().to_string();
+    Some((v2, run_dir, joined))
+}
+
+/// Issue 11 item 3: the child is created in the run's v2 cgroup
+/// (`clone3(CLONE_INTO_CGROUP)`), so it is never outside it and no migration
+/// (an RCU grace period, ~10 ms) is paid; and it is the run's own cgroup.
+#[test]
+fn the_child_is_created_in_the_runs_cgroup() {
+    let Some((v2, run_dir, joined)) = cgroup_seen_by_the_program(KernelCaps::detect()) else { return };
+    assert!(v2.contains("/writ-gate/") && run_dir.ends_with(&v2), "program in {v2}, run's cgroup {run_dir}");
+    assert_eq!(joined, Joined::AtClone, "this kernel has CLONE_INTO_CGROUP (Linux >= 5.7)");
+}
+
+/// The fallback (no `CLONE_INTO_CGROUP`): fork, then join by writing
+/// `cgroup.procs` before anything else; the program ends up in the same place.
+#[test]
+fn without_clone_into_cgroup_the_child_joins_by_writing() {
+    let kernel = KernelCaps { clone_into_cgroup: false, ..KernelCaps::detect() };
+    let Some((v2, run_dir, joined)) = cgroup_seen_by_the_program(kernel) else { return };
+    assert!(v2.contains("/writ-gate/") && run_dir.ends_with(&v2), "program in {v2}, run's cgroup {run_dir}");
+    assert_eq!(joined, Joined::ByWrite);
+}
+
+/// What `std::process::Command` used to do in the child, now ours: the
+/// program starts with no signal blocked and SIGPIPE not ignored (Rust ignores
+/// it in the gate; other ignored signals are inherited, as with std), in its
+/// own process group, on both launch paths. (`exec cat`: the program's own
+/// status, not a shell's between its fork and its wait.)
+#[test]
+fn the_program_starts_with_default_signals_in_its_own_group() {
+    for clone_into_cgroup in [true, false] {
+        let dir = tmp();
+        let out = dir.path().join("status");
+        let script = format!("exec > {}; exec cat /proc/self/status", out.display());
+        let kernel = KernelCaps { clone_into_cgroup, ..KernelCaps::detect() };
+        let o = spawn_on(launch(SH, &["sh", "-c", &script], Boundaries::default()), kernel).unwrap().wait().unwrap();
+        assert_eq!(o.status, ExitStatus::Exited(0));
+        let s = std::fs::read_to_string(&out).unwrap();
+        let field = |name: &str| s.lines().find_map(|l| l.strip_prefix(name)).unwrap().trim().to_string();
+        assert_eq!(field("SigBlk:"), "0000000000000000", "{s}");
+        let ignored = u64::from_str_radix(&field("SigIgn:"), 16).unwrap();
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is ignored: {s}");
+        assert_eq!(field("NSpgid:"), field("Pid:"), "the program leads its own process group: {s}");
+    }
+}
+
+/// A failure in the child before the exec is reported with its stage and
+/// error number on both launch paths, and nothing runs.
+#[test]
+fn a_failure_before_the_exec_names_its_stage_on_both_paths() {
+    for clone_into_cgroup in [true, false] {
+        let mut l = launch(SH, &["sh", "-c", "exit 0"], Boundaries::default());
+        l.cwd = PathBuf::from("/nonexistent-writ-gate-test-dir");
+        let kernel = KernelCaps { clone_into_cgroup, ..KernelCaps::detect() };
+        let e = spawn_on(l, kernel).unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, LaunchError::Invalid(_)) && s.contains("No such file or directory"), "{s}");
     }
 }
