@@ -87,7 +87,9 @@ pub use program::{MAX_PROGRAM_BYTES, Program, SealedFile};
 pub use record::{
     RecordError, Recorded, Recorder, check_ack, check_gate_key, denial_entry, record_denial, sign_record,
 };
-pub use spool::{DrainError, DrainReport, Durability, Spool, SpoolContents, SpoolError, rewrite as rewrite_spool};
+pub use spool::{
+    DrainError, DrainReport, Durability, Durable, Pending, Spool, SpoolContents, SpoolError, rewrite as rewrite_spool,
+};
 
 /// The core types a gate's caller needs.
 pub use writ_core::{Attempt, Capabilities, Denial, DenialCode, HostFacts, Mode, Status, ToolAttempt, TrustRoot};

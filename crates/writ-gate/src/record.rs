@@ -116,7 +116,7 @@ pub fn sign_record(key: &SigningKey, e: &Entry, weakened: &[String]) -> Result<V
 
 enum Sink {
     Online { api: Arc<dyn GateApi>, trust: TrustRoot },
-    Spool(Spool),
+    Spool(Arc<Spool>),
 }
 
 /// A gate's records: online with verified acknowledgements, or offline in
@@ -152,7 +152,7 @@ impl Recorder {
 
     /// Records in the spool (offline).
     pub fn offline(spool: Spool) -> Self {
-        Self { sink: Sink::Spool(spool), key: None, fallback: None, fallback_spool: OnceLock::new() }
+        Self { sink: Sink::Spool(Arc::new(spool)), key: None, fallback: None, fallback_spool: OnceLock::new() }
     }
 
     /// Signs every record with the gate's key (its key id and signature go
@@ -231,6 +231,33 @@ impl Recorder {
     /// As [`Self::record`].
     pub fn record_weakened(&self, e: &Entry, weakened: &[String]) -> Result<Recorded, RecordError> {
         self.record_bytes(&self.sign(e, weakened)?, Durability::Sync)
+    }
+
+    /// Offline: [`Self::record`] for an async caller. Signs and writes the
+    /// record now and returns a future that resolves once it is durable in
+    /// the spool, without parking a thread while the group commit syncs
+    /// ([`Spool::durable`]). `Ok` from the future means the same as `Ok`
+    /// from [`Self::record`]: the run may start. Online, `None`: the
+    /// authority's round trip blocks, so call [`Self::record`] off the
+    /// reactor.
+    ///
+    /// # Errors
+    /// As [`Self::record`], from the call (signing, writing) or the future
+    /// (the sync).
+    pub fn record_spooled(
+        &self,
+        e: &Entry,
+    ) -> Option<Result<impl std::future::Future<Output = Result<Recorded, RecordError>> + Send + 'static, RecordError>>
+    {
+        let Sink::Spool(spool) = &self.sink else { return None };
+        let written = self.sign(e, &[]).and_then(|bytes| spool.write_pending(&bytes).map_err(RecordError::from));
+        Some(written.map(|pending| {
+            let durable = spool.durable(pending);
+            async move {
+                durable.await?;
+                Ok(Recorded::Spooled)
+            }
+        }))
     }
 
     fn record_bytes(&self, bytes: &[u8], durability: Durability) -> Result<Recorded, RecordError> {

@@ -59,13 +59,31 @@
 //! - A failed `fdatasync` fails every append whose frame it was to cover
 //!   (Linux reports a write-back error to a file description once, so a
 //!   later sync that succeeds says nothing about those pages).
+//!
+//! # Waiting without a thread (async callers)
+//!
+//! [`Spool::write_pending`] writes the frame at once (as above) and returns a
+//! [`Pending`]; [`Spool::durable`] is a future that resolves when the frame
+//! is covered by a sync. It parks no thread: it registers its waker with the
+//! commit state and asks this handle's sync thread (started on first use)
+//! for a sync; every leader, that thread or a blocking appender, wakes the
+//! registered wakers when it is done, and each future checks again whether
+//! its own frame is covered. The rule is the same as for a blocking append:
+//! the future resolves `Ok` only after a sync that began after its frame was
+//! written, and with the error when that sync failed. The proxy uses it, so
+//! that a request's `exec_start` costs no hand-off to a blocking thread and
+//! back.
 
 use std::fs::{File, OpenOptions};
+use std::future::Future;
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{FileExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll, Waker};
 
 use sha2::{Digest as _, Sha256};
 use writ_core::entry::{Entry, MAX_ENTRY_BYTES};
@@ -131,6 +149,9 @@ pub struct Spool {
     appends: AtomicU64,
     synced_appends: AtomicU64,
     syncs: AtomicU64,
+    /// The sync thread of [`Spool::durable`] (started on first use; it ends
+    /// when this handle is dropped, which drops the sender).
+    syncer: Mutex<Option<mpsc::Sender<Written>>>,
 }
 
 /// Counters of one open [`Spool`] (this process's appends through it).
@@ -189,6 +210,9 @@ struct Commit {
     /// A leader of this process is between reading the length and
     /// publishing it.
     syncing: bool,
+    /// Futures ([`Durable`]) waiting for a sync; woken (all) whenever a
+    /// leader is done.
+    wakers: Vec<Waker>,
 }
 
 impl Commit {
@@ -211,8 +235,15 @@ struct Lead<'a>(&'a Spool);
 
 impl Drop for Lead<'_> {
     fn drop(&mut self) {
-        lock(&self.0.commit).syncing = false;
+        let wakers = {
+            let mut c = lock(&self.0.commit);
+            c.syncing = false;
+            std::mem::take(&mut c.wakers)
+        };
         self.0.committed.notify_all();
+        for w in wakers {
+            w.wake();
+        }
     }
 }
 
@@ -226,11 +257,103 @@ struct Failure {
 }
 
 /// A frame written and not yet known durable.
+#[derive(Clone)]
 struct Written {
     file: Arc<File>,
     key: Option<FileKey>,
     generation: u64,
     end: u64,
+}
+
+/// A frame written by [`Spool::write_pending`], not yet known durable.
+pub struct Pending(Written);
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending").field("end", &self.0.end).finish_non_exhaustive()
+    }
+}
+
+/// The future of [`Spool::durable`].
+pub struct Durable {
+    spool: Arc<Spool>,
+    written: Written,
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Durable").field("spool", &self.spool.path).field("end", &self.written.end).finish()
+    }
+}
+
+impl Future for Durable {
+    type Output = Result<(), SpoolError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let io = |source| SpoolError::Io { path: this.spool.path.clone(), source };
+        {
+            // Checked and registered under one lock: a leader notes its sync
+            // and then takes the wakers under this lock, so a sync that
+            // covers this frame either is seen here or wakes this waker.
+            let mut c = lock(&this.spool.commit);
+            match c.covers(&this.written) {
+                Err(e) => return Poll::Ready(Err(io(e))),
+                Ok(true) => {
+                    drop(c);
+                    event(this.written.key.as_ref(), this.written.end, false);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(false) => {
+                    if !c.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+                        c.wakers.push(cx.waker().clone());
+                    }
+                }
+            }
+        }
+        match this.spool.request_sync(&this.written) {
+            Ok(()) => Poll::Pending,
+            Err(e) => Poll::Ready(Err(io(e))),
+        }
+    }
+}
+
+/// The sync thread of one spool handle: syncs (as a leader, sharing the
+/// blocking appenders' rules) up to the furthest frame asked for, until the
+/// handle is dropped.
+fn sync_thread(spool: &Weak<Spool>, rx: &mpsc::Receiver<Written>) {
+    while let Ok(mut w) = rx.recv() {
+        // Every request queued meanwhile is covered by one sync of the
+        // furthest frame of the newest file.
+        while let Ok(more) = rx.try_recv() {
+            if (more.generation, more.end) > (w.generation, w.end) {
+                w = more;
+            }
+        }
+        let Some(spool) = spool.upgrade() else { return };
+        if let Err(e) = spool.wait_durable(&w) {
+            // A failure that did not already mark its frames (the `flock`,
+            // a `stat`) marks them now: the waiters get the error instead of
+            // asking again for ever.
+            let wakers = {
+                let mut c = lock(&spool.commit);
+                if matches!(c.covers(&w), Ok(false)) {
+                    let from = c.synced.filter(|(g, _)| *g == w.generation).map_or(0, |(_, s)| s);
+                    c.failed = Some(Failure {
+                        generation: w.generation,
+                        from,
+                        upto: w.end,
+                        kind: e.kind(),
+                        message: e.to_string(),
+                    });
+                }
+                std::mem::take(&mut c.wakers)
+            };
+            for waker in wakers {
+                waker.wake();
+            }
+        }
+    }
 }
 
 /// Test hook: every completed sync `(file, length, true)` and every synced
@@ -362,6 +485,7 @@ impl Spool {
             appends: AtomicU64::new(0),
             synced_appends: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
+            syncer: Mutex::new(None),
         })
     }
 
@@ -416,6 +540,45 @@ impl Spool {
             self.wait_durable(&written).map_err(io)?;
             event(written.key.as_ref(), written.end, false);
         }
+        Ok(())
+    }
+
+    /// Writes `bytes` as a frame now (as [`Spool::append_bytes`] does) and
+    /// returns the ticket for [`Spool::durable`], which resolves once the
+    /// frame is on disk. Counted as a synced append.
+    ///
+    /// # Errors
+    ///
+    /// As [`Spool::append`] (the frame could not be written).
+    pub fn write_pending(&self, bytes: &[u8]) -> Result<Pending, SpoolError> {
+        let frame = frame(bytes)?;
+        let written = self.write_frame(&frame).map_err(|source| SpoolError::Io { path: self.path.clone(), source })?;
+        self.appends.fetch_add(1, Ordering::Relaxed);
+        self.synced_appends.fetch_add(1, Ordering::Relaxed);
+        Ok(Pending(written))
+    }
+
+    /// A future that resolves once `pending`'s frame is durable (or with the
+    /// error of the sync that was to cover it), without parking a thread:
+    /// see the module docs, "Waiting without a thread".
+    pub fn durable(self: &Arc<Self>, pending: Pending) -> Durable {
+        Durable { spool: self.clone(), written: pending.0 }
+    }
+
+    /// Asks this handle's sync thread for a sync covering `w` (starting the
+    /// thread on first use).
+    fn request_sync(self: &Arc<Self>, w: &Written) -> io::Result<()> {
+        let mut syncer = lock(&self.syncer);
+        if let Some(tx) = syncer.as_ref()
+            && tx.send(w.clone()).is_ok()
+        {
+            return Ok(());
+        }
+        let (tx, rx) = mpsc::channel::<Written>();
+        let weak = Arc::downgrade(self);
+        std::thread::Builder::new().name("writ-spool-sync".into()).spawn(move || sync_thread(&weak, &rx))?;
+        tx.send(w.clone()).map_err(|_| io::Error::other("the spool's sync thread ended"))?;
+        *syncer = Some(tx);
         Ok(())
     }
 
@@ -1093,6 +1256,90 @@ mod tests {
         match key_of(&path) {
             Some(k) => assert_eq!(assert_durable_on_return(&k), threads * each * 4 / 5),
             None => eprintln!("no birth time on this file system: the durability order is not checked"),
+        }
+    }
+
+    /// Drives `futs` to completion on this thread (a waker that unparks
+    /// it), polling all of them whenever any is woken.
+    fn drive_all(futs: Vec<Durable>) -> Vec<Result<(), SpoolError>> {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        let mut futs: Vec<Option<Durable>> = futs.into_iter().map(Some).collect();
+        let mut out: Vec<Option<Result<(), SpoolError>>> = futs.iter().map(|_| None).collect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while out.iter().any(Option::is_none) {
+            for (f, o) in futs.iter_mut().zip(out.iter_mut()) {
+                if let Some(fut) = f
+                    && let Poll::Ready(r) = Pin::new(fut).poll(&mut cx)
+                {
+                    *o = Some(r);
+                    *f = None;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "a durable future was never woken");
+            if out.iter().any(Option::is_none) {
+                std::thread::park();
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+
+    #[test]
+    fn a_durable_future_resolves_only_after_a_sync_covering_its_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let s = Arc::new(Spool::open(&path).unwrap());
+        let bytes = entry(7).encode().unwrap();
+        let pending = s.write_pending(&bytes).unwrap();
+        let results = drive_all(vec![s.durable(pending)]);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(decoded(&Spool::read(&path).unwrap()), vec![entry(7)]);
+        let st = s.stats();
+        assert_eq!((st.appends, st.synced_appends, st.syncs), (1, 1, 1), "the sync thread synced it");
+        if let Some(k) = key_of(&path) {
+            assert_eq!(assert_durable_on_return(&k), 1);
+        }
+    }
+
+    /// Futures waiting through the sync thread and threads appending with a
+    /// blocking wait share one spool: everything is back intact and in
+    /// order, fewer syncs than synced appends, and every frame resolved or
+    /// returned only after a sync that reached it.
+    #[test]
+    fn durable_futures_and_blocking_appenders_share_syncs_and_each_is_durable_when_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spool");
+        let s = Arc::new(Spool::open(&path).unwrap());
+        let (threads, each) = (4, 40);
+        std::thread::scope(|sc| {
+            sc.spawn(|| hammer(&[&s], threads, each));
+            sc.spawn(|| {
+                // The async writer is "thread" `threads`: 8 futures at a time.
+                for batch in 0..each / 8 {
+                    let futs: Vec<Durable> = (0..8)
+                        .map(|i| {
+                            let tag = i64::try_from(threads * 10_000 + batch * 8 + i).unwrap();
+                            s.durable(s.write_pending(&entry(tag).encode().unwrap()).unwrap())
+                        })
+                        .collect();
+                    let results = drive_all(futs);
+                    assert!(results.iter().all(Result::is_ok), "{results:?}");
+                }
+            });
+        });
+        assert_all_back(&path, threads + 1, each);
+        let st = s.stats();
+        let synced = (threads * each * 4 / 5 + each) as u64;
+        assert_eq!(st.synced_appends, synced);
+        assert!(st.syncs < st.synced_appends, "group commit: {st:?}");
+        if let Some(k) = key_of(&path) {
+            assert_eq!(assert_durable_on_return(&k) as u64, synced);
         }
     }
 

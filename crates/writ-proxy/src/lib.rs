@@ -343,10 +343,17 @@ async fn forward(
     // with fsync, or in the ledger with a verified acknowledgement) before the
     // request leaves.
     let start = start_entry(&permit, a, &p.hostname);
-    let q = p.clone();
-    blocking(move || q.recorder.record(&start))
-        .await?
-        .map_err(|e| Denial::new(DenialCode::RecordFailed, format!("exec_start not recorded: {e}")))?;
+    let not_recorded =
+        |e: writ_gate::RecordError| Denial::new(DenialCode::RecordFailed, format!("exec_start not recorded: {e}"));
+    match p.recorder.record_spooled(&start) {
+        // Offline: written now, then awaited through the spool's group
+        // commit without a blocking-pool thread per request.
+        Some(written) => written.map_err(not_recorded)?.await.map_err(not_recorded)?,
+        None => {
+            let q = p.clone();
+            blocking(move || q.recorder.record(&start)).await?.map_err(not_recorded)?
+        }
+    };
     let ids = permit.ids();
     let began = Instant::now();
     let call = async {
