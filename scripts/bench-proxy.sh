@@ -14,6 +14,11 @@
 # lives: its disk's fdatasync latency bounds the proxy's added latency.
 # $WRIT_GATE_BIN / $WRIT_BIN: use these binaries instead of building them.
 # $WRIT_BENCH_PERF=FILE: `perf record -g` the proxy during the rounds into FILE.
+# Baseline: when nginx is installed (Debian's nginx-light), each round also
+# measures the same upstream through nginx as a plain reverse proxy (keep-alive
+# upstream connections, no access log, no records): what forwarding alone
+# costs on this machine, the floor under any proxy's throughput loss.
+# $WRIT_BENCH_NGINX=0 skips it.
 # Needs the venv of scripts/test-python.sh (the `writ` package with its
 # `testing` feature signs the writ with the public test keys).
 set -euo pipefail
@@ -43,9 +48,10 @@ if ! command -v wrk >/dev/null; then
 fi
 
 work="$(mktemp -d)"
-upstream_pid=""; proxy_pid=""
+upstream_pid=""; proxy_pid=""; nginx_pid=""
 cleanup() {
     [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
+    [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null || true
     [ -n "$upstream_pid" ] && kill "$upstream_pid" 2>/dev/null || true
     rm -rf "$work"
 }
@@ -111,6 +117,37 @@ wait_port "$px_port"
 code="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz")"
 [ "$code" = 200 ] || { echo "bench-proxy: the proxy answered $code" >&2; cat "$work/proxy.err" >&2; exit 1; }
 
+# The baseline: nginx in front of the same upstream, without records.
+nginx_bin="$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)"
+ng_port=""
+if [ -n "$nginx_bin" ] && [ "${WRIT_BENCH_NGINX:-1}" != 0 ]; then
+    ng_port="$(free_port)"
+    mkdir -p "$work/nginx"
+    cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $work/nginx/body;
+    proxy_temp_path $work/nginx/proxy;
+    fastcgi_temp_path $work/nginx/fastcgi;
+    uwsgi_temp_path $work/nginx/uwsgi;
+    scgi_temp_path $work/nginx/scgi;
+    upstream up { server 127.0.0.1:$up_port; keepalive 32; }
+    server {
+        listen 127.0.0.1:$ng_port;
+        location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+EOF
+    "$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx.err" &
+    nginx_pid=$!
+    wait_port "$ng_port"
+fi
+
 # One wrk run; prints "req_per_s p50_ms p99_ms requests non2xx errors".
 run() {
     local out
@@ -126,6 +163,7 @@ run() {
 # Warm-up, not counted.
 wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$up_port/healthz" >/dev/null
 wrk -t1 -c"$connections" -d1s -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz" >/dev/null
+if [ -n "$ng_port" ]; then wrk -t1 -c"$connections" -d1s "http://127.0.0.1:$ng_port/healthz" >/dev/null; fi
 : >"$work/rounds"
 perf_pid=""
 if [ -n "${WRIT_BENCH_PERF:-}" ]; then
@@ -133,17 +171,25 @@ if [ -n "${WRIT_BENCH_PERF:-}" ]; then
     perf_pid=$!
     sleep 0.5
 fi
+# The proxy's CPU time (user + system, clock ticks) over the rounds: it idles
+# while the other modes run, so this over the proxied requests is its CPU per
+# request.
+proxy_ticks() { awk '{print $14 + $15}' "/proc/$proxy_pid/stat"; }
+ticks0="$(proxy_ticks)"
 for r in $(seq 1 "$rounds"); do
     echo "direct $(run "http://127.0.0.1:$up_port/healthz")" >>"$work/rounds"
     echo "proxy $(run -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz")" >>"$work/rounds"
+    if [ -n "$ng_port" ]; then echo "nginx $(run "http://127.0.0.1:$ng_port/healthz")" >>"$work/rounds"; fi
 done
+ticks1="$(proxy_ticks)"
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""
 
-"$py" - "$work/rounds" "$spool" "$connections" "$duration" <<'EOF'
+"$py" - "$work/rounds" "$spool" "$connections" "$duration" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'EOF'
 import json, statistics, struct, sys
 rounds, spool, conns, dur = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-rows = {"direct": [], "proxy": []}
+proxy_cpu_s = int(sys.argv[5]) / int(sys.argv[6])
+rows = {"direct": [], "proxy": [], "nginx": []}
 for line in open(rounds):
     mode, rps, p50, p99, n, bad, err = line.split()
     rows[mode].append({"req_per_s": float(rps), "p50_ms": float(p50), "p99_ms": float(p99),
@@ -158,11 +204,19 @@ while at + 40 <= len(data) and data[at:at + 4] == b"wsp2":
     frames, at = frames + 1, at + 48 + n
 med = lambda m, k: statistics.median(r[k] for r in rows[m])
 res = {"connections": conns, "duration_s": dur, "rounds": rows,
-       "median": {m: {k: med(m, k) for k in ("req_per_s", "p50_ms", "p99_ms")} for m in rows}}
+       "median": {m: {k: med(m, k) for k in ("req_per_s", "p50_ms", "p99_ms")} for m in rows if rows[m]}}
 d, p = res["median"]["direct"], res["median"]["proxy"]
 res["throughput_loss_pct"] = round(100 * (1 - p["req_per_s"] / d["req_per_s"]), 1)
 res["added_ms"] = {"p50": round(p["p50_ms"] - d["p50_ms"], 3), "p99": round(p["p99_ms"] - d["p99_ms"], 3)}
+if rows["nginx"]:
+    n = res["median"]["nginx"]
+    res["baseline_nginx_no_records"] = {
+        "throughput_loss_pct": round(100 * (1 - n["req_per_s"] / d["req_per_s"]), 1),
+        "added_ms": {"p50": round(n["p50_ms"] - d["p50_ms"], 3), "p99": round(n["p99_ms"] - d["p99_ms"], 3)}}
+else:
+    del rows["nginx"]
 proxied = sum(r["requests"] for r in rows["proxy"])
+res["proxy_cpu_us_per_request"] = round(1e6 * proxy_cpu_s / max(proxied, 1), 1)
 res["spool"] = {"frames": frames, "intact_to_end": at == len(data), "proxied_requests_counted": proxied,
                 "note": "two frames per proxied request (exec_start, exec_end), warm-up and in-flight requests included"}
 res["goal"] = "throughput loss <= 10 %, added p99 <= 1 ms (issue 11 item 4)"
