@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// The authenticated caller asking for a writ.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Requester {
     /// name in the trust root; also the Cedar entity id (`Writ::Requester::"<name>"`)
@@ -66,7 +66,7 @@ impl fmt::Display for ActionKind {
 /// Each action applies to exactly one resource type, so the pair is one
 /// value and a mismatch cannot be expressed. In JSON it is tagged by
 /// `"action"`: `{"action": "exec", "path": "/usr/bin/true", "sha256": ""}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Target {
     /// Execute the program at `path` (`Writ::Program::"<path>"`).
