@@ -270,13 +270,7 @@ async fn authenticate(
     let now = now()?;
     httpsig::check_created(parsed.created, now.unix(), SIGNATURE_WINDOW_SECS)
         .map_err(|e| ApiError::new(ApiErrorCode::StaleSignature, e.to_string()))?;
-    let identity = st.authority.identify(&parsed.keyid, now)?;
-    let key = st
-        .authority
-        .trust()
-        .key(&parsed.keyid)
-        .map(|k| k.key)
-        .ok_or_else(|| ApiError::from(AuthorityError::UnknownKey(parsed.keyid.to_string())))?;
+    let (identity, key) = st.authority.identify_with_key(&parsed.keyid, now)?;
     httpsig::verify(&parsed, &key, method.as_str(), uri.path(), uri.query().unwrap_or(""), cd, body)
         .map_err(|e| unauth(e.to_string()))?;
     // INVARIANT: a signed request is accepted once. The nonce is remembered

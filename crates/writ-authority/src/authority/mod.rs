@@ -432,14 +432,27 @@ impl Authority {
     /// [`AuthorityError::UnknownKey`] when it is not in the trust root, is
     /// revoked or outside its window at `now`.
     pub fn identify(&self, key_id: &KeyId, now: Timestamp) -> Result<Identity> {
+        self.identify_with_key(key_id, now).map(|(who, _)| who)
+    }
+
+    /// [`Self::identify`], with the caller's public key, both from one
+    /// reading of the trust root (one check of its files): what a request's
+    /// signature is verified with.
+    ///
+    /// # Errors
+    /// As [`Self::identify`].
+    pub fn identify_with_key(&self, key_id: &KeyId, now: Timestamp) -> Result<(Identity, writ_core::PublicKey)> {
         let trust = self.trust();
         match trust.key(key_id) {
-            Some(k) if !k.entry.revoked && k.valid_at(now) => Ok(Identity {
-                key_id: *key_id,
-                name: k.entry.name.clone(),
-                roles: k.entry.roles.clone(),
-                groups: k.entry.groups.clone(),
-            }),
+            Some(k) if !k.entry.revoked && k.valid_at(now) => Ok((
+                Identity {
+                    key_id: *key_id,
+                    name: k.entry.name.clone(),
+                    roles: k.entry.roles.clone(),
+                    groups: k.entry.groups.clone(),
+                },
+                k.key,
+            )),
             _ => Err(AuthorityError::UnknownKey(key_id.to_string())),
         }
     }
