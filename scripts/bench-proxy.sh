@@ -175,20 +175,30 @@ fi
 # while the other modes run, so this over the proxied requests is its CPU per
 # request.
 proxy_ticks() { awk '{print $14 + $15}' "/proc/$proxy_pid/stat"; }
-ticks0="$(proxy_ticks)"
+# nginx: its master and workers.
+nginx_ticks() {
+    local t=0 p
+    [ -n "$nginx_pid" ] || { echo 0; return; }
+    for p in "$nginx_pid" $(pgrep -P "$nginx_pid" || true); do
+        t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$t"
+}
+ticks0="$(proxy_ticks)"; nticks0="$(nginx_ticks)"
 for r in $(seq 1 "$rounds"); do
     echo "direct $(run "http://127.0.0.1:$up_port/healthz")" >>"$work/rounds"
     echo "proxy $(run -H "Authorization: $auth" "http://127.0.0.1:$px_port/healthz")" >>"$work/rounds"
     if [ -n "$ng_port" ]; then echo "nginx $(run "http://127.0.0.1:$ng_port/healthz")" >>"$work/rounds"; fi
 done
-ticks1="$(proxy_ticks)"
+ticks1="$(proxy_ticks)"; nticks1="$(nginx_ticks)"
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" 2>/dev/null || true; fi
 kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""
 
-"$py" - "$work/rounds" "$spool" "$connections" "$duration" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" <<'EOF'
+"$py" - "$work/rounds" "$spool" "$connections" "$duration" "$((ticks1 - ticks0))" "$(getconf CLK_TCK)" "$((nticks1 - nticks0))" <<'EOF'
 import json, statistics, struct, sys
 rounds, spool, conns, dur = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 proxy_cpu_s = int(sys.argv[5]) / int(sys.argv[6])
+nginx_cpu_s = int(sys.argv[7]) / int(sys.argv[6])
 rows = {"direct": [], "proxy": [], "nginx": []}
 for line in open(rounds):
     mode, rps, p50, p99, n, bad, err = line.split()
@@ -212,7 +222,8 @@ if rows["nginx"]:
     n = res["median"]["nginx"]
     res["baseline_nginx_no_records"] = {
         "throughput_loss_pct": round(100 * (1 - n["req_per_s"] / d["req_per_s"]), 1),
-        "added_ms": {"p50": round(n["p50_ms"] - d["p50_ms"], 3), "p99": round(n["p99_ms"] - d["p99_ms"], 3)}}
+        "added_ms": {"p50": round(n["p50_ms"] - d["p50_ms"], 3), "p99": round(n["p99_ms"] - d["p99_ms"], 3)},
+        "cpu_us_per_request": round(1e6 * nginx_cpu_s / max(sum(r["requests"] for r in rows["nginx"]), 1), 1)}
 else:
     del rows["nginx"]
 proxied = sum(r["requests"] for r in rows["proxy"])
