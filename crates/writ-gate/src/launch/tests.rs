@@ -758,3 +758,21 @@ fn a_failure_before_the_exec_names_its_stage_on_both_paths() {
         assert!(matches!(e, LaunchError::Invalid(_)) && s.contains("No such file or directory"), "{s}");
     }
 }
+
+/// The gate does not wait for a finished keeper to exit (that was on the path
+/// to the `exec_end`), yet it is reaped: by the next launch at the latest.
+#[test]
+fn a_finished_keeper_is_reaped_without_waiting_for_it() {
+    if !sys::is_root() {
+        return; // no cgroups, no keeper
+    }
+    let running = spawn(launch(SH, &["sh", "-c", "exit 0"], Boundaries::default())).unwrap();
+    let keeper = running.keeper.as_ref().unwrap().pid();
+    assert_eq!(running.wait().unwrap().status, ExitStatus::Exited(0));
+    let end = Instant::now() + Duration::from_secs(10);
+    while Path::new(&format!("/proc/{keeper}")).exists() {
+        assert!(Instant::now() < end, "keeper {keeper} was never reaped");
+        std::thread::sleep(Duration::from_millis(20));
+        run(launch(SH, &["sh", "-c", "exit 0"], Boundaries::default()));
+    }
+}
