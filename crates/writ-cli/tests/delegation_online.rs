@@ -244,7 +244,7 @@ fn an_orchestrator_delegates_online_and_the_parent_counts_and_stops_its_children
     assert!(out.contains("delegation_widened"), "{out}");
 
     // The sub-agent's child: 2 uses, recorded as it is minted.
-    let (c, out, err) = w.delegate(Some(url), "c.writ", &["--uses", "2", "--not-after", "+300"]);
+    let (c, out, err) = w.delegate(Some(url), "c.writ", &["--uses", "2", "--not-after", "+120"]);
     assert_eq!(c, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
     let child = v["writ_id"].as_str().unwrap().to_string();
