@@ -146,6 +146,8 @@ EOF
     "$nginx_bin" -c "$work/nginx/nginx.conf" -p "$work/nginx" 2>"$work/nginx.err" &
     nginx_pid=$!
     wait_port "$ng_port"
+elif [ "${WRIT_BENCH_NGINX:-1}" != 0 ]; then
+    echo "bench-proxy: nginx is not installed, so no baseline (apt-get install nginx-light)" >&2
 fi
 
 # One wrk run; prints "req_per_s p50_ms p99_ms requests non2xx errors".
