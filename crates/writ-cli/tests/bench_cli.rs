@@ -5,20 +5,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
 
+#[allow(dead_code, reason = "shared helpers, not all used here")]
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+
+use common::{home_with_dev_and_gate, writ_ok};
 
 fn writ(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
     c.current_dir(dir).env_remove("WRIT_HOME");
     c
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = writ(dir).args(args).output().unwrap();
-    assert!(o.status.success(), "writ {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8(o.stdout).unwrap()
 }
 
 struct Server(Child);
@@ -55,29 +54,13 @@ fn bench(dir: &Path, url: &str, key: &str) -> (bool, serde_json::Value) {
 fn bench_issues_every_prepared_request_and_counts_refusals() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(dir, &["init", "--home", "h"]);
-    ok(dir, &["keygen", "--out", "b.key", "--name", "bench"]);
-    ok(dir, &["keygen", "--out", "stranger.key", "--name", "stranger"]);
-    ok(
-        dir,
-        &[
-            "trust",
-            "add",
-            "--trust",
-            "h/trust.json",
-            "--name",
-            "bench",
-            "--role",
-            "requester",
-            "--group",
-            "dev",
-            "--key",
-            "b.key.pub",
-        ],
-    );
+    // A requester `dev` in group `dev`, whom the default policy lets run
+    // /usr/bin/true at once; and a key the trust root does not hold.
+    home_with_dev_and_gate(dir);
+    writ_ok(dir, &["keygen", "--out", "stranger.key", "--name", "stranger"]);
     let (srv, url) = serve(dir);
 
-    let (success, r) = bench(dir, &url, "b.key");
+    let (success, r) = bench(dir, &url, "dev.key");
     assert!(success, "{r}");
     assert_eq!(r["mode"], "http1-prepared", "{r}");
     assert_eq!(r["ok"], 60, "{r}");
@@ -93,5 +76,5 @@ fn bench_issues_every_prepared_request_and_counts_refusals() {
     assert!(first.starts_with("401 unknown_key"), "{first}");
 
     drop(srv);
-    ok(dir, &["audit", "--home", "h"]);
+    writ_ok(dir, &["audit", "--home", "h"]);
 }

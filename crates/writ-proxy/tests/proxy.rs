@@ -258,6 +258,28 @@ fn the_forwarded_request_line_is_the_one_that_matched_and_rewriting_headers_are_
     assert!(headers.iter().any(|h| h == &format!("host: 127.0.0.1:{up}")), "{headers:?}");
 }
 
+/// Offline, a request is forwarded only once its `exec_start` is durable in
+/// the spool (awaited through the spool's group commit): when the record
+/// cannot be written, the request is denied `record_failed` and the upstream
+/// never sees it.
+#[test]
+fn an_unwritable_spool_denies_record_failed_and_nothing_is_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let (up, seen) = recording_upstream(false);
+    // The spool's path is a directory: no frame can be appended to it.
+    let spool = dir.path().join("spool");
+    std::fs::create_dir(&spool).unwrap();
+    let addr = proxy(&format!("http://127.0.0.1:{up}"), &spool, Limits::default());
+    let a = auth(&writ("GET", "/public/**"));
+    for _ in 0..3 {
+        let r = raw(addr, &format!("GET /public/a.txt HTTP/1.1\r\nauthorization: {a}"), b"");
+        assert_eq!(code(&r), "record_failed");
+        let v: serde_json::Value = serde_json::from_slice(&r.1).unwrap();
+        assert!(v["error"]["message"].as_str().unwrap().contains("exec_start not recorded"), "{v}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "a request reached the upstream unrecorded");
+}
+
 #[test]
 fn body_upstream_header_and_connection_limits_hold() {
     let dir = tempfile::tempdir().unwrap();
